@@ -1,0 +1,60 @@
+"""expo-push: send Expo push notifications from Python, reliably and fast.
+
+The public names are re-exported here; the modules behind them are private.
+"""
+
+from ._errors import (
+    DeveloperError,
+    DeviceNotRegisteredError,
+    ExpoError,
+    ExpoPushError,
+    InvalidCredentialsError,
+    MessageRateExceededError,
+    MessageTooBigError,
+    MismatchSenderIdError,
+    ProviderError,
+    PushConnectionError,
+    PushReceiptError,
+    PushResponseError,
+    PushServerError,
+    PushTicketError,
+    TooManyExperienceIdsError,
+    TooManyNotificationsError,
+    TooManyReceiptsError,
+    TooManyRequestsError,
+    UnauthorizedError,
+    ValidationError,
+)
+from ._message import MAX_PAYLOAD_BYTES, PushMessage
+from ._models import PushReceipt, PushTicket
+from ._tokens import is_expo_push_token
+from ._version import __version__
+
+__all__ = [
+    "MAX_PAYLOAD_BYTES",
+    "DeveloperError",
+    "DeviceNotRegisteredError",
+    "ExpoError",
+    "ExpoPushError",
+    "InvalidCredentialsError",
+    "MessageRateExceededError",
+    "MessageTooBigError",
+    "MismatchSenderIdError",
+    "ProviderError",
+    "PushConnectionError",
+    "PushMessage",
+    "PushReceipt",
+    "PushReceiptError",
+    "PushResponseError",
+    "PushServerError",
+    "PushTicket",
+    "PushTicketError",
+    "TooManyExperienceIdsError",
+    "TooManyNotificationsError",
+    "TooManyReceiptsError",
+    "TooManyRequestsError",
+    "UnauthorizedError",
+    "ValidationError",
+    "__version__",
+    "is_expo_push_token",
+]
