@@ -1,0 +1,1 @@
+"""pytest plugin: fixtures that run the local emulator of the Expo Push service."""
