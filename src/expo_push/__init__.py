@@ -3,6 +3,7 @@
 The public names are re-exported here; the modules behind them are private.
 """
 
+from ._client import AsyncPushClient, PushClient
 from ._errors import (
     DeveloperError,
     DeviceNotRegisteredError,
@@ -32,6 +33,7 @@ from ._version import __version__
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
+    "AsyncPushClient",
     "DeveloperError",
     "DeviceNotRegisteredError",
     "ExpoError",
@@ -41,6 +43,7 @@ __all__ = [
     "MessageTooBigError",
     "MismatchSenderIdError",
     "ProviderError",
+    "PushClient",
     "PushConnectionError",
     "PushMessage",
     "PushReceipt",

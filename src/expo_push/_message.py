@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import msgspec
 
@@ -29,7 +29,7 @@ MAX_PAYLOAD_BYTES = 4096
 
 Priority = Literal["default", "normal", "high"]
 InterruptionLevel = Literal["active", "critical", "passive", "time-sensitive"]
-Sound = Union[str, dict[str, Any], None]
+Sound = str | dict[str, Any] | None
 """``"default"``, a sound file name, or ``{"critical": bool, "name": str, "volume": 0..1}``."""
 
 _PRIORITIES = frozenset(("default", "normal", "high"))
@@ -154,7 +154,9 @@ def _check_str(attr: str, value: object, index: int) -> None:
 
 def _check_bool(attr: str, value: object, index: int) -> None:
     if not isinstance(value, bool):
-        raise ValidationError(f"must be true or false, not {type(value).__name__}", field=_wire_field(attr), index=index)
+        raise ValidationError(
+            f"must be true or false, not {type(value).__name__}", field=_wire_field(attr), index=index
+        )
 
 
 def _check_count(attr: str, value: object, index: int) -> None:
@@ -192,7 +194,9 @@ def _check_sound(value: object, index: int) -> None:
         )
     unknown = set(value) - _SOUND_KEYS
     if unknown:
-        raise ValidationError(f"has unknown keys {sorted(unknown)} (allowed: critical, name, volume)", field="sound", index=index)
+        raise ValidationError(
+            f"has unknown keys {sorted(unknown)} (allowed: critical, name, volume)", field="sound", index=index
+        )
     if "critical" in value and not isinstance(value["critical"], bool):
         raise ValidationError("'critical' must be true or false", field="sound", index=index)
     if "name" in value and value["name"] is not None and not isinstance(value["name"], str):
@@ -272,7 +276,9 @@ def _check_fields(message: PushMessage, index: int) -> None:
             )
         image = message.rich_content.get("image")
         if image is not None and not isinstance(image, str):
-            raise ValidationError(f"must be a string URL, not {type(image).__name__}", field="richContent.image", index=index)
+            raise ValidationError(
+                f"must be a string URL, not {type(image).__name__}", field="richContent.image", index=index
+            )
     if message.relevance_score is not None:
         _check_fraction("relevanceScore", message.relevance_score, index)
     if message.extra is not None:
@@ -314,9 +320,7 @@ def prepare_message(
     elif isinstance(message, Mapping):
         msg = message_from_dict(message, index)
     else:
-        raise ValidationError(
-            f"must be a PushMessage or a dict, not {type(message).__name__}", index=index
-        )
+        raise ValidationError(f"must be a PushMessage or a dict, not {type(message).__name__}", index=index)
     recipients, to_is_list = _check_recipients(msg.to, index)
     _check_fields(msg, index)
     payload = _encode_payload(msg, index)

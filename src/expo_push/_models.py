@@ -86,7 +86,9 @@ class PushReceipt(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_de
 def _raise_receipt_error(receipt: PushReceipt) -> NoReturn:
     code = receipt.error_code
     found = NOTIFICATION_ERRORS.get(code or "")
-    cls: type[PushReceiptError] = found if found is not None and issubclass(found, PushReceiptError) else PushReceiptError
+    cls: type[PushReceiptError] = (
+        found if found is not None and issubclass(found, PushReceiptError) else PushReceiptError
+    )
     raise cls(
         receipt.message or "the notification could not be delivered",
         code=code,
@@ -102,4 +104,3 @@ def _error_code(status: str, details: dict[str, Any] | None) -> str | None:
         return None
     code = details.get("error")
     return code if isinstance(code, str) else None
-

@@ -1,0 +1,480 @@
+"""The clients: ``PushClient`` (blocking, a thread pool) and ``AsyncPushClient`` (asyncio).
+
+Both carry out the flows of the sans-I/O core (``_protocol``) over httpx and
+differ only where I/O differs: how they wait, and how they run requests side
+by side. Every decision lives in the core, so the two cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from ._errors import PushServerError
+from ._message import PushMessage
+from ._models import PushReceipt, PushTicket
+from ._pacing import Pacer
+from ._protocol import (
+    Action,
+    Chunk,
+    Chunker,
+    ChunkFailed,
+    FlowContext,
+    Hold,
+    HttpResponse,
+    Pace,
+    Post,
+    Result,
+    SendBatch,
+    Sleep,
+    TransportFailure,
+    check_receipt_ids,
+    iter_prepared,
+    receipt_groups,
+    receipts_flow,
+    send_flow,
+)
+from ._retry import RetryPolicy
+from ._version import __version__
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "AsyncPushClient", "PushClient"]
+
+DEFAULT_BASE_URL = "https://exp.host"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+"""Seconds: 30 for each read and write, 10 to connect."""
+DEFAULT_MAX_RETRIES = 5
+"""Retries per request. With the default backoff (0.5 s doubling to 8 s) a request gives up after ~15 s of waiting."""
+
+logger = logging.getLogger("expo_push")
+
+Messages = PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]]
+"""One message (a ``PushMessage`` or a camelCase dict), or any iterable of them, generators included."""
+
+T = TypeVar("T")
+_HttpClient = TypeVar("_HttpClient", httpx.Client, httpx.AsyncClient)
+
+
+def _transport_failure(exc: httpx.HTTPError) -> TransportFailure:
+    """What a transport exception means for the flow: retryable unless the answer itself was unreadable."""
+    if isinstance(exc, httpx.DecodingError):
+        return TransportFailure(f"the service's answer could not be decoded ({type(exc).__name__})", retryable=False)
+    return TransportFailure(f"{type(exc).__name__}: {exc or 'no answer'}")
+
+
+def _response(response: httpx.Response) -> HttpResponse:
+    return HttpResponse(response.status_code, response.headers, response.content)
+
+
+class _BaseClient:
+    """Configuration and everything the two clients share but the I/O itself."""
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        base_url: str | None = None,
+        max_concurrency: int = 6,
+        rate_limit: float | None = 600,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        split_projects: bool = True,
+        http2: bool = True,
+    ) -> None:
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+        if access_token is not None and (not isinstance(access_token, str) or not access_token.strip()):
+            raise ValueError("access_token must be a non-empty string or None")
+        self.base_url = (base_url or os.environ.get("EXPO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.max_concurrency = max_concurrency
+        self.rate_limit = rate_limit
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.split_projects = split_projects
+        self._http2 = http2
+        self._pacer = Pacer(rate_limit)
+        self._context = FlowContext(RetryPolicy(max_retries=max_retries), split_projects=split_projects)
+        self._window = 2 * max_concurrency  # chunks submitted ahead, so a slow one does not idle the others
+        self._headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": f"expo-push-python/{__version__}",
+        }
+        self._has_token = access_token is not None
+        if access_token is not None:
+            self._headers["Authorization"] = f"Bearer {access_token}"
+
+    @property
+    def max_retries(self) -> int:
+        """Retries per request after the first attempt."""
+        return self._context.retry.max_retries
+
+    def __repr__(self) -> str:
+        token = ", access_token=<set>" if self._has_token else ""
+        return (
+            f"{type(self).__name__}(base_url={self.base_url!r}{token}, max_concurrency={self.max_concurrency}, "
+            f"rate_limit={self.rate_limit!r}, max_retries={self.max_retries})"
+        )
+
+    def _limits(self) -> httpx.Limits:
+        return httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+
+    def _request_headers(self, post: Post) -> dict[str, str]:
+        return {**self._headers, **post.headers}
+
+    def _log_retry(self, action: Sleep | Hold) -> None:
+        logger.info("expo-push: retrying a request in %.2f s", action.seconds)
+
+
+class PushClient(_BaseClient):
+    """Sends notifications and fetches receipts, blocking; safe to share between threads.
+
+    Requests run side by side on a pool of ``max_concurrency`` threads over
+    one httpx connection pool (HTTP/2 where the service offers it), paced to
+    ``rate_limit`` notifications per second, each retried up to
+    ``max_retries`` times on connection errors, timeouts, 429 and 5xx.
+
+    Args:
+        access_token: Expo access token, sent as ``Authorization: Bearer``
+            (needed when push security is on). Never shown in reprs or errors.
+        base_url: The service; ``None`` takes ``$EXPO_BASE_URL``, else
+            ``https://exp.host``.
+        max_concurrency: Requests in flight at once (Expo asks for at most 6).
+        rate_limit: Notifications per second, paced on the client; ``None``
+            turns pacing off. The service allows 600 per project.
+        max_retries: Retries per request after the first attempt.
+        timeout: Seconds, or an ``httpx.Timeout``.
+        split_projects: Split a request the service refuses for mixing
+            projects into one request per project.
+        http2: Use HTTP/2 when the service offers it.
+        http_client: Your own ``httpx.Client`` (its headers, proxies and
+            certificates are used; you close it).
+    """
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        base_url: str | None = None,
+        max_concurrency: int = 6,
+        rate_limit: float | None = 600,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        split_projects: bool = True,
+        http2: bool = True,
+        http_client: httpx.Client | None = None,
+    ) -> None:
+        super().__init__(
+            access_token,
+            base_url=base_url,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            max_retries=max_retries,
+            timeout=timeout,
+            split_projects=split_projects,
+            http2=http2,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.Client(http2=http2, timeout=self.timeout, limits=self._limits())
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    # -- public API --
+
+    def send(self, messages: Messages) -> list[PushTicket]:
+        """Send notifications; return one ticket per recipient, in input order.
+
+        Every message is validated before the first request (``ValidationError``
+        names the message and field). A message to many recipients is split
+        across requests of at most 100; small messages share requests. If a
+        request fails for good, ``PushServerError`` is raised once the requests
+        in flight have finished, with ``.tickets`` (everything accepted) and
+        ``.unsent`` (every recipient not accepted, as messages to resend).
+        """
+        prepared = list(iter_prepared(messages))
+        tickets: list[PushTicket] = []
+        try:
+            tickets.extend(self._send_chunks(SendBatch(Chunker(prepared), drain_input=True)))
+        except PushServerError as exc:
+            exc.tickets[:0] = tickets
+            raise
+        return tickets
+
+    def iter_send(self, messages: Messages) -> Iterator[PushTicket]:
+        """Send notifications lazily; yield one ticket per recipient, in input order, as requests complete.
+
+        Messages are read and validated as they are needed, so a generator of
+        millions goes out in bounded memory. A malformed message stops the
+        reading: every earlier recipient's ticket is yielded, then
+        ``ValidationError`` is raised. A request that fails for good raises
+        ``PushServerError`` after the requests in flight finish; its
+        ``.tickets`` holds accepted tickets not yet yielded and ``.unsent`` the
+        recipients read but not accepted. The input is left where reading stopped.
+        """
+        return self._send_chunks(SendBatch(Chunker(iter_prepared(messages)), drain_input=False))
+
+    def get_receipts(self, ids: str | Iterable[str]) -> dict[str, PushReceipt]:
+        """Fetch the receipts of ticket ids, in requests of at most 1000, side by side.
+
+        Returns receipts by id; ids with no receipt (not ready yet, or expired)
+        are absent. If a request fails for good, ``PushServerError`` is raised
+        with ``.receipts`` holding those fetched.
+        """
+        pool = self._executor()
+        futures = [
+            pool.submit(self._drive, receipts_flow(group, self._context))
+            for group in receipt_groups(check_receipt_ids(ids))
+        ]
+        receipts: dict[str, PushReceipt] = {}
+        failure: BaseException | None = None
+        for future in futures:
+            error = future.exception()
+            if error is None:
+                receipts.update(future.result())
+            elif failure is None:
+                failure = error
+        if failure is not None:
+            if isinstance(failure, PushServerError):
+                failure.receipts = receipts
+            raise failure
+        return receipts
+
+    def close(self) -> None:
+        """Close the connection pool (unless it was handed in) and the thread pool."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> PushClient:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- driving the core --
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="expo-push")
+            return self._pool
+
+    def _send_chunks(self, batch: SendBatch) -> Iterator[PushTicket]:
+        pool = self._executor()
+        window: deque[tuple[Chunk, Future[list[PushTicket]]]] = deque()
+        try:
+            while True:
+                chunk = batch.next_chunk() if len(window) < self._window else None
+                if chunk is not None:
+                    window.append((chunk, pool.submit(self._send_chunk, chunk, batch)))
+                    continue
+                if not window:
+                    break
+                done, future = window.popleft()
+                error = future.exception()
+                yield from batch.settle(done, error if error is not None else future.result())
+            batch.finish()
+        finally:
+            if window:  # the caller stopped early: let nothing else start
+                batch.abandon()
+
+    def _send_chunk(self, chunk: Chunk, batch: SendBatch) -> list[PushTicket]:
+        batch.check_start()
+        try:
+            return self._drive(send_flow(chunk, self._context))
+        except ChunkFailed:
+            batch.chunk_failed()
+            raise
+
+    def _drive(self, flow: Generator[Action, Result, T]) -> T:
+        result: Result = None
+        try:
+            while True:
+                action = flow.send(result)
+                result = None
+                if isinstance(action, Post):
+                    try:
+                        response = self._http.post(
+                            self.base_url + action.path, content=action.body, headers=self._request_headers(action)
+                        )
+                        result = _response(response)
+                    except httpx.HTTPError as exc:
+                        result = _transport_failure(exc)
+                elif isinstance(action, Pace):
+                    with self._lock:
+                        delay = self._pacer.reserve(action.notifications, time.monotonic())
+                    if delay > 0:
+                        time.sleep(delay)
+                else:
+                    self._log_retry(action)
+                    if isinstance(action, Hold):
+                        with self._lock:
+                            self._pacer.hold(time.monotonic() + action.seconds)
+                    else:
+                        time.sleep(action.seconds)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
+
+
+class AsyncPushClient(_BaseClient):
+    """The asyncio twin of ``PushClient``: the same options, with ``await`` and ``async with``.
+
+    ``send``, ``get_receipts`` and ``close`` are coroutines; ``iter_send`` is
+    an async iterator. Requests run as tasks, at most ``max_concurrency`` at
+    once. Pass ``http_client=`` an ``httpx.AsyncClient`` to use your own.
+    """
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        base_url: str | None = None,
+        max_concurrency: int = 6,
+        rate_limit: float | None = 600,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        split_projects: bool = True,
+        http2: bool = True,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            access_token,
+            base_url=base_url,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            max_retries=max_retries,
+            timeout=timeout,
+            split_projects=split_projects,
+            http2=http2,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(http2=http2, timeout=self.timeout, limits=self._limits())
+        self._slots = asyncio.Semaphore(max_concurrency)
+
+    async def send(self, messages: Messages) -> list[PushTicket]:
+        """Send notifications; return one ticket per recipient, in input order. See ``PushClient.send``."""
+        prepared = list(iter_prepared(messages))
+        tickets: list[PushTicket] = []
+        try:
+            async for ticket in self._send_chunks(SendBatch(Chunker(prepared), drain_input=True)):
+                tickets.append(ticket)
+        except PushServerError as exc:
+            exc.tickets[:0] = tickets
+            raise
+        return tickets
+
+    def iter_send(self, messages: Messages) -> AsyncIterator[PushTicket]:
+        """Send lazily, yielding tickets in input order as requests complete. See ``PushClient.iter_send``."""
+        return self._send_chunks(SendBatch(Chunker(iter_prepared(messages)), drain_input=False))
+
+    async def get_receipts(self, ids: str | Iterable[str]) -> dict[str, PushReceipt]:
+        """Fetch the receipts of ticket ids. See ``PushClient.get_receipts``."""
+        results = await asyncio.gather(
+            *(self._limited(receipts_flow(group, self._context)) for group in receipt_groups(check_receipt_ids(ids))),
+            return_exceptions=True,
+        )
+        receipts: dict[str, PushReceipt] = {}
+        for result in results:
+            if isinstance(result, dict):
+                receipts.update(result)
+        for result in results:
+            if isinstance(result, BaseException):
+                if isinstance(result, PushServerError):
+                    result.receipts = receipts
+                raise result
+        return receipts
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless it was handed in)."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncPushClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- driving the core --
+
+    async def _send_chunks(self, batch: SendBatch) -> AsyncIterator[PushTicket]:
+        window: deque[tuple[Chunk, asyncio.Task[list[PushTicket]]]] = deque()
+        try:
+            while True:
+                chunk = batch.next_chunk() if len(window) < self._window else None
+                if chunk is not None:
+                    window.append((chunk, asyncio.ensure_future(self._send_chunk(chunk, batch))))
+                    continue
+                if not window:
+                    break
+                done, task = window.popleft()
+                try:
+                    result: list[PushTicket] | BaseException = await task
+                except Exception as exc:
+                    result = exc
+                for ticket in batch.settle(done, result):
+                    yield ticket
+            batch.finish()
+        finally:
+            if window:  # the caller stopped early: let nothing else start
+                batch.abandon()
+                for _, task in window:
+                    task.cancel()
+
+    async def _send_chunk(self, chunk: Chunk, batch: SendBatch) -> list[PushTicket]:
+        async with self._slots:
+            batch.check_start()
+            try:
+                return await self._drive(send_flow(chunk, self._context))
+            except ChunkFailed:
+                batch.chunk_failed()
+                raise
+
+    async def _limited(self, flow: Generator[Action, Result, T]) -> T:
+        async with self._slots:
+            return await self._drive(flow)
+
+    async def _drive(self, flow: Generator[Action, Result, T]) -> T:
+        result: Result = None
+        try:
+            while True:
+                action = flow.send(result)
+                result = None
+                if isinstance(action, Post):
+                    try:
+                        response = await self._http.post(
+                            self.base_url + action.path, content=action.body, headers=self._request_headers(action)
+                        )
+                        result = _response(response)
+                    except httpx.HTTPError as exc:
+                        result = _transport_failure(exc)
+                elif isinstance(action, Pace):
+                    delay = self._pacer.reserve(action.notifications, time.monotonic())
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                else:
+                    self._log_retry(action)
+                    if isinstance(action, Hold):
+                        self._pacer.hold(time.monotonic() + action.seconds)
+                    else:
+                        await asyncio.sleep(action.seconds)
+        except StopIteration as stop:
+            value: T = stop.value
+            return value
