@@ -1,0 +1,60 @@
+"""A local emulator of the Expo Push service, for tests, demos and benchmarks (``pip install expo-push[emulator]``).
+
+It speaks the service's wire protocol on ``POST /--/api/v2/push/send`` and
+``POST /--/api/v2/push/getReceipts``, so any client pointed at its URL (with
+``EXPO_BASE_URL`` or ``base_url=``) behaves as against the service: tickets,
+receipts after ``receipt_delay``, gzip request bodies, the 100-notification and
+1000-receipt limits, one project per request, access tokens, and the per-project
+rate limit (a token bucket holding one second of ``rate_limit``).
+
+From Python::
+
+    from expo_push.emulator import Emulator
+
+    with Emulator(rate_limit=600) as emu:       # or `async with`; or emu.start() ... emu.stop()
+        emu.url                                 # "http://127.0.0.1:PORT"
+        emu.script_token(token, ticket_error="DeviceNotRegistered")
+        emu.script_token(other, receipt_error="MessageTooBig")    # any code
+        emu.set_project([a, b], "@acme/other")  # others are in "@test/app"
+        emu.add_fault("server_error", status=503, count=2)
+        emu.add_fault("rate_limit", retry_after=1)
+        emu.add_fault("drop", accept=True)      # accepted, then the answer is lost
+        emu.add_fault("stall")                  # held until emu.release_stalls()
+        emu.add_fault("invalid_json", probability=0.1, count=None, seed=7)
+        emu.add_fault("wrong_ticket_count", target="receipts")
+        emu.messages(token)                     # [{"to": token, "title": ...}, ...]
+        emu.inbox(token)                        # [Delivery(message, ticket_id, project, receipt_error)]
+        emu.stats.notifications                 # also requests, duplicates, rate_limited, errors, ...
+        emu.advance(900)                        # move the clock instead of sleeping
+        emu.reset()
+
+Fault kinds (``Fault`` documents every option): ``"rate_limit"`` (429, with
+``retry_after`` seconds or no ``Retry-After``), ``"server_error"`` (``status``
+500/502/503/504, JSON or ``html=True``), ``"drop"`` (close the connection
+without an answer), ``"stall"`` (hold the answer ``seconds``, or until
+``release_stalls()``; other requests are served meanwhile), ``"invalid_json"``
+(200 with a body that is not JSON), ``"wrong_ticket_count"`` (``ticket_delta``
+tickets too many or too few). A fault applies to the next ``count`` send
+requests (``count=None``: all, until ``clear_faults()``), or to a
+``probability`` share of them drawn with ``seed``; ``target="receipts"`` or
+``"any"`` aims it at receipts requests. ``accept=True`` handles the request
+normally before replacing its answer, as when a timed-out request went through.
+
+Over HTTP (JSON, under ``/--/emulator/``): ``GET stats``, ``GET inbox/{token}``,
+``GET|POST|DELETE faults`` (POST a fault object or a list, same names as
+``Fault``), ``POST release``, ``POST script`` (``{"token"|"tokens", "ticket_error",
+"receipt_error", "project"}``), ``POST project``, ``POST config``
+(``{"rate_limit", "latency", "receipt_delay", "receipt_retention", "default_project"}``),
+``POST advance`` (``{"seconds"}``), ``POST reset``.
+
+From a shell: ``python -m expo_push.emulator --port 0`` prints
+``Expo Push emulator listening on http://127.0.0.1:PORT`` and serves until
+interrupted.
+"""
+
+from ._emulator import Emulator
+from ._faults import Fault, FaultKind, FaultTarget
+from ._main import main
+from ._state import Delivery, Stats
+
+__all__ = ["Delivery", "Emulator", "Fault", "FaultKind", "FaultTarget", "Stats", "main"]

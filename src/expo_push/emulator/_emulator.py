@@ -1,0 +1,316 @@
+"""``Emulator``: the emulated service on its own thread and event loop, driven from sync or async code."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from ._app import EmulatorApp, Stalls
+from ._faults import Fault, FaultKind, FaultPlan, FaultTarget
+from ._state import Delivery, EmulatorState, Settings, Stats
+
+__all__ = ["Emulator"]
+
+
+def _as_tokens(token_or_tokens: str | Iterable[str]) -> list[str]:
+    return [token_or_tokens] if isinstance(token_or_tokens, str) else list(token_or_tokens)
+
+
+class Emulator:
+    """A local Expo Push service, served over HTTP on ``url``.
+
+    The server runs on a thread of its own with its own event loop, so the same
+    object serves sync tests, async tests and scripts alike::
+
+        with Emulator() as emu:
+            client = PushClient(base_url=emu.url)
+            ...
+            assert [d.message for d in emu.inbox(token)] == [{"to": token, "title": "Hi"}]
+
+    ``clock`` (a callable returning seconds) drives receipt delays, retention
+    and the rate limit; ``advance(seconds)`` moves it forward without sleeping.
+    ``access_tokens`` are never shown in reprs or messages.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        rate_limit: float | None = 600,
+        receipt_delay: float = 0.0,
+        receipt_retention: float = 86400.0,
+        latency: float = 0.0,
+        access_tokens: Iterable[str] | None = None,
+        default_project: str = "@test/app",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        settings = Settings(
+            rate_limit=None if rate_limit is None else float(rate_limit),
+            receipt_delay=receipt_delay,
+            receipt_retention=receipt_retention,
+            latency=latency,
+            access_tokens=None if access_tokens is None else frozenset(access_tokens),
+            default_project=default_project,
+        )
+        self.host = host
+        self.port = port
+        self._state = EmulatorState(settings, clock)
+        self._plan = FaultPlan()
+        self._stalls = Stalls()
+        self._app = EmulatorApp(self._state, self._plan, self._stalls)
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._url: str | None = None
+
+    def __repr__(self) -> str:
+        where = self._url if self._url is not None else "not started"
+        return f"<Emulator {where}>"
+
+    # -- lifecycle ----------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """The base URL to give clients (``EXPO_BASE_URL``), e.g. ``"http://127.0.0.1:8123"``."""
+        if self._url is None:
+            raise RuntimeError("the emulator is not running: call start() first")
+        return self._url
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is accepting requests."""
+        return self._url is not None
+
+    def start(self) -> Emulator:
+        """Start serving on a background thread; return once ``url`` answers. Returns ``self``."""
+        if self._thread is not None:
+            raise RuntimeError("the emulator is already running")
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        loop = asyncio.new_event_loop()
+
+        def serve() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                loop.run_until_complete(self._open())
+            except BaseException as exc:
+                failure.append(exc)
+                ready.set()
+                loop.close()
+                return
+            ready.set()
+            try:
+                loop.run_forever()
+            finally:
+                loop.run_until_complete(self._close())
+                loop.close()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=serve, name="expo-push-emulator", daemon=True)
+        self._thread.start()
+        ready.wait()
+        if failure:
+            self._thread.join()
+            self._thread = None
+            self._loop = None
+            raise failure[0]
+        return self
+
+    async def _open(self) -> None:
+        runner = web.AppRunner(self._app.app, access_log=None, auto_decompress=False, shutdown_timeout=1.0)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, backlog=1024)
+        await site.start()
+        self._runner = runner
+        address = runner.addresses[0]
+        host = f"[{address[0]}]" if ":" in address[0] else address[0]
+        self.port = address[1]
+        self._url = f"http://{host}:{self.port}"
+
+    async def _close(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def stop(self) -> None:
+        """Stop serving (held stalls are dropped) and wait for the thread to end. Idempotent."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        self._stalls.release(proceed=False)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        self._thread = None
+        self._loop = None
+        self._url = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    async def __aenter__(self) -> Emulator:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.stop)
+
+    # -- settings -----------------------------------------------------------
+
+    @property
+    def rate_limit(self) -> float | None:
+        """Notifications per second per project; ``None``: no limit. Settable."""
+        return self._state.settings.rate_limit
+
+    @rate_limit.setter
+    def rate_limit(self, value: float | None) -> None:
+        self._state.configure(rate_limit=None if value is None else float(value))
+
+    @property
+    def latency(self) -> float:
+        """Seconds added to every send and receipts request. Settable."""
+        return self._state.settings.latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        self._state.configure(latency=value)
+
+    @property
+    def receipt_delay(self) -> float:
+        """Seconds after acceptance before a receipt is available. Settable."""
+        return self._state.settings.receipt_delay
+
+    @receipt_delay.setter
+    def receipt_delay(self, value: float) -> None:
+        self._state.configure(receipt_delay=value)
+
+    @property
+    def receipt_retention(self) -> float:
+        """Seconds after acceptance after which a receipt is gone. Settable."""
+        return self._state.settings.receipt_retention
+
+    @receipt_retention.setter
+    def receipt_retention(self, value: float) -> None:
+        self._state.configure(receipt_retention=value)
+
+    def set_access_tokens(self, tokens: Iterable[str] | None) -> None:
+        """Require ``Authorization: Bearer <one of tokens>`` on every request (``None``: no requirement)."""
+        self._state.configure(access_tokens=None if tokens is None else frozenset(tokens))
+
+    def now(self) -> float:
+        """The emulator's time in seconds: its clock plus every ``advance``."""
+        return self._state.now()
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's time forward: receipts become due or expire, rate buckets refill."""
+        self._state.advance(seconds)
+
+    # -- scripting ----------------------------------------------------------
+
+    def script_token(
+        self,
+        token_or_tokens: str | Iterable[str],
+        *,
+        ticket_error: str | None = None,
+        receipt_error: str | None = None,
+    ) -> None:
+        """Script the outcome of every later notification to these tokens.
+
+        ``ticket_error="DeviceNotRegistered"`` (or any code) refuses them at
+        send time with an error ticket; ``receipt_error=`` any code
+        (``"DeviceNotRegistered"``, ``"MessageTooBig"``, ``"MessageRateExceeded"``,
+        ``"MismatchSenderId"``, ``"InvalidCredentials"``, or your own) accepts
+        them and gives their receipt that error. Neither: back to normal.
+        """
+        self._state.script_token(_as_tokens(token_or_tokens), ticket_error, receipt_error)
+
+    def set_project(self, token_or_tokens: str | Iterable[str], project: str) -> None:
+        """Say which project (``"@owner/slug"``) these tokens belong to; others are in the default project."""
+        self._state.set_project(_as_tokens(token_or_tokens), project)
+
+    # -- faults -------------------------------------------------------------
+
+    def add_fault(
+        self,
+        kind: FaultKind | Fault,
+        *,
+        count: int | None = 1,
+        probability: float = 1.0,
+        seed: int = 0,
+        target: FaultTarget = "send",
+        status: int = 500,
+        retry_after: float | None = None,
+        html: bool = False,
+        seconds: float | None = None,
+        accept: bool = False,
+        ticket_delta: int = -1,
+    ) -> Fault:
+        """Make upcoming requests fail; see ``Fault`` for the kinds and options. Returns the fault."""
+        if isinstance(kind, Fault):
+            return self._plan.add(kind)
+        fault = Fault(
+            kind,
+            count=count,
+            probability=probability,
+            seed=seed,
+            target=target,
+            status=status,
+            retry_after=retry_after,
+            html=html,
+            seconds=seconds,
+            accept=accept,
+            ticket_delta=ticket_delta,
+        )
+        return self._plan.add(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every fault still waiting (held stalls stay held: see ``release_stalls``)."""
+        self._plan.clear()
+
+    @property
+    def faults(self) -> list[Fault]:
+        """The faults still waiting, in order."""
+        return self._plan.pending()
+
+    def release_stalls(self) -> int:
+        """Let every request held by a stall fault go on normally; return how many were held."""
+        return self._stalls.release(proceed=True)
+
+    # -- inspection ---------------------------------------------------------
+
+    def inbox(self, token: str) -> list[Delivery]:
+        """What ``token`` received, oldest first: each accepted notification with its ticket id."""
+        return self._state.inbox(token)
+
+    def messages(self, token: str) -> list[dict[str, Any]]:
+        """The messages ``token`` received, oldest first, as sent with ``to`` narrowed to ``token``."""
+        return [delivery.message for delivery in self._state.inbox(token)]
+
+    def tokens(self) -> list[str]:
+        """Every token that received something, in order of first notification."""
+        return self._state.tokens()
+
+    @property
+    def stats(self) -> Stats:
+        """A snapshot of the counters since the last reset."""
+        return self._state.stats()
+
+    def reset(self) -> None:
+        """Forget everything: inboxes, receipts, counters, scripts, projects, faults, settings changes, time.
+
+        Requests held by a stall are dropped without accepting anything.
+        """
+        self._app.reset()
+

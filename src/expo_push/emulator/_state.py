@@ -1,0 +1,484 @@
+"""What the emulated service knows: projects, scripted outcomes, inboxes, receipts, rate buckets and counters.
+
+Everything here is plain data behind one lock, with no I/O: the HTTP layer
+decodes a request, asks this module for the answer, and writes it.
+"""
+
+from __future__ import annotations
+
+import collections
+import hmac
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .._errors import ValidationError
+from .._message import MAX_PAYLOAD_BYTES, prepare_message
+
+__all__ = ["Delivery", "EmulatorState", "RequestError", "SendAnswer", "Settings", "Stats"]
+
+MAX_NOTIFICATIONS_PER_REQUEST = 100
+MAX_RECEIPT_IDS_PER_REQUEST = 1000
+
+_RECEIPT_MESSAGES = {
+    "MessageTooBig": (
+        f"Notification was too large. On Android and iOS, the total payload must be at most {MAX_PAYLOAD_BYTES} bytes."
+    ),
+    "MessageRateExceeded": "Too many messages were sent to this device recently; back off and retry later.",
+    "MismatchSenderId": "The FCM sender ID of the request does not match the credentials of this app.",
+    "InvalidCredentials": "The push notification credentials of this app are invalid or were revoked.",
+}
+
+
+def error_message(code: str, token: str) -> str:
+    """The human-readable message the service gives with a ticket or receipt error ``code`` for ``token``."""
+    if code == "DeviceNotRegistered":
+        return f'"{token}" is not a registered push notification recipient'
+    return _RECEIPT_MESSAGES.get(code, f"The notification could not be delivered ({code}).")
+
+
+def error_object(code: str, token: str) -> dict[str, Any]:
+    """A ticket or receipt of status ``error`` with ``code``, naming ``token`` in its details."""
+    return {
+        "status": "error",
+        "message": error_message(code, token),
+        "details": {"error": code, "expoPushToken": token},
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The tunable behaviour of the emulator; ``reset()`` returns to the values given at construction."""
+
+    rate_limit: float | None = 600.0
+    """Notifications per second per project; ``None`` turns the limit off."""
+    receipt_delay: float = 0.0
+    """Seconds after acceptance before a receipt can be fetched."""
+    receipt_retention: float = 86400.0
+    """Seconds after acceptance during which a receipt can be fetched."""
+    latency: float = 0.0
+    """Seconds added to every send and receipts request before it is answered."""
+    access_tokens: frozenset[str] | None = field(default=None, repr=False)
+    """When set, every request needs ``Authorization: Bearer <one of them>``."""
+    default_project: str = "@test/app"
+    """The project of every token not given one with ``set_project``."""
+
+    def __post_init__(self) -> None:
+        if self.rate_limit is not None and not self.rate_limit > 0:
+            raise ValueError(f"rate_limit must be a positive number or None, not {self.rate_limit!r}")
+        for name in ("receipt_delay", "receipt_retention", "latency"):
+            value = getattr(self, name)
+            if not value >= 0:
+                raise ValueError(f"{name} must be a non-negative number of seconds, not {value!r}")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Counters since the last reset, as a snapshot."""
+
+    requests: int = 0
+    """Send and receipts requests received (control requests are not counted)."""
+    send_requests: int = 0
+    receipt_requests: int = 0
+    notifications: int = 0
+    """Notifications accepted (each recipient of a list ``to`` counts once)."""
+    ticket_errors: int = 0
+    """Notifications answered with an error ticket (scripted ``ticket_error``)."""
+    duplicates: int = 0
+    """Accepted notifications whose token and payload equal those of one accepted before."""
+    rate_limited: int = 0
+    """429 answers served, by the rate limit or by a fault."""
+    errors: int = 0
+    """Other 4xx and 5xx answers served."""
+    dropped: int = 0
+    """Connections closed without an answer by a fault."""
+    faults: int = 0
+    """Requests a fault applied to."""
+    max_in_flight: int = 0
+    """The largest number of send and receipts requests being handled at once."""
+    bytes_received: int = 0
+    """Request body bytes received, as sent (compressed when the client compressed)."""
+
+    def as_dict(self) -> dict[str, int]:
+        """The counters as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One notification the service accepted for one token.
+
+    ``message`` is the message as received, with ``to`` narrowed to the token;
+    ``receipt_error`` is the error code its receipt will carry (``None`` for an
+    ``ok`` receipt, i.e. the notification reached the device's provider).
+    """
+
+    message: dict[str, Any]
+    ticket_id: str
+    project: str
+    receipt_error: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        """Whether the receipt of this notification is ``ok``."""
+        return self.receipt_error is None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The delivery as a JSON-ready dict."""
+        return {
+            "message": self.message,
+            "ticket_id": self.ticket_id,
+            "project": self.project,
+            "receipt_error": self.receipt_error,
+        }
+
+
+@dataclass(frozen=True)
+class RequestError:
+    """A whole request refused: HTTP ``status`` with one error object."""
+
+    status: int
+    code: str
+    message: str
+    details: Any = None
+
+    def body(self) -> dict[str, Any]:
+        """The response body: ``{"errors": [{"code", "message", "details"?}]}``."""
+        error: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details is not None:
+            error["details"] = self.details
+        return {"errors": [error]}
+
+
+@dataclass(frozen=True)
+class SendAnswer:
+    """Tickets of an accepted send request; ``single`` when the answer is one ticket object, not a list."""
+
+    tickets: list[dict[str, Any]]
+    single: bool
+
+    def body(self) -> dict[str, Any]:
+        """The response body: ``{"data": ticket}`` or ``{"data": [tickets...]}``."""
+        return {"data": self.tickets[0] if self.single else self.tickets}
+
+
+@dataclass
+class _TokenScript:
+    ticket_error: str | None = None
+    receipt_error: str | None = None
+
+
+@dataclass
+class _Counters:
+    requests: int = 0
+    send_requests: int = 0
+    receipt_requests: int = 0
+    notifications: int = 0
+    ticket_errors: int = 0
+    duplicates: int = 0
+    rate_limited: int = 0
+    errors: int = 0
+    dropped: int = 0
+    faults: int = 0
+    max_in_flight: int = 0
+    bytes_received: int = 0
+
+
+class _Bucket:
+    """A token bucket holding at most one second of ``rate``, refilled continuously."""
+
+    __slots__ = ("last", "level")
+
+    def __init__(self, capacity: float, now: float) -> None:
+        self.level = capacity
+        self.last = now
+
+    def take(self, amount: int, rate: float, now: float) -> bool:
+        if now > self.last:
+            self.level = min(rate, self.level + (now - self.last) * rate)
+            self.last = now
+        if amount <= self.level:
+            self.level -= amount
+            return True
+        return False
+
+
+def _validation_error(message: str) -> RequestError:
+    return RequestError(400, "VALIDATION_ERROR", message)
+
+
+class EmulatorState:
+    """The emulated service's memory and decisions, safe to use from several threads."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], float]) -> None:
+        self._initial = settings
+        self.settings = settings
+        self._clock = clock
+        self._offset = 0.0
+        self._lock = threading.Lock()
+        self._in_flight = 0
+        self._generation = 0
+        self._clear()
+
+    def _clear(self) -> None:
+        self._counters = _Counters()
+        self._scripts: dict[str, _TokenScript] = {}
+        self._projects: dict[str, str] = {}
+        self._inboxes: dict[str, list[Delivery]] = {}
+        # ticket id -> (available at, expires at, receipt)
+        self._receipts: dict[str, tuple[float, float, dict[str, Any]]] = {}
+        self._expiry: collections.deque[tuple[float, str]] = collections.deque()
+        self._seen: set[tuple[str, bytes]] = set()
+        self._buckets: dict[str, _Bucket] = {}
+
+    # -- time ---------------------------------------------------------------
+
+    def now(self) -> float:
+        """The emulator's time: the injected clock plus every ``advance``."""
+        return self._clock() + self._offset
+
+    def advance(self, seconds: float) -> None:
+        """Move the emulator's time forward by ``seconds`` (receipts and rate buckets see it)."""
+        if not seconds >= 0:
+            raise ValueError(f"seconds must be a non-negative number, not {seconds!r}")
+        with self._lock:
+            self._offset += seconds
+
+    # -- configuration ------------------------------------------------------
+
+    def configure(self, **changes: Any) -> None:
+        """Change settings (see ``Settings``); a new rate limit refills every bucket."""
+        if "access_tokens" in changes and changes["access_tokens"] is not None:
+            changes["access_tokens"] = frozenset(changes["access_tokens"])
+        with self._lock:
+            new = Settings(**{**asdict(self.settings), "access_tokens": self.settings.access_tokens, **changes})
+            if new.rate_limit != self.settings.rate_limit:
+                self._buckets.clear()
+            self.settings = new
+
+    def reset(self) -> None:
+        """Forget everything since construction: settings, scripts, projects, inboxes, receipts, counters, time."""
+        with self._lock:
+            self.settings = self._initial
+            self._offset = 0.0
+            self._generation += 1
+            self._clear()
+
+    def script_token(self, tokens: Iterable[str], ticket_error: str | None, receipt_error: str | None) -> None:
+        """Set the outcome of future notifications to ``tokens`` (``None`` for both: back to normal)."""
+        with self._lock:
+            for token in tokens:
+                if ticket_error is None and receipt_error is None:
+                    self._scripts.pop(token, None)
+                else:
+                    self._scripts[token] = _TokenScript(ticket_error, receipt_error)
+
+    def set_project(self, tokens: Iterable[str], project: str) -> None:
+        """Say that ``tokens`` belong to ``project`` ("@owner/slug")."""
+        with self._lock:
+            for token in tokens:
+                self._projects[token] = project
+
+    # -- inspection ---------------------------------------------------------
+
+    def inbox(self, token: str) -> list[Delivery]:
+        """The notifications accepted for ``token``, oldest first."""
+        with self._lock:
+            return list(self._inboxes.get(token, ()))
+
+    def tokens(self) -> list[str]:
+        """Every token with at least one accepted notification, in order of first acceptance."""
+        with self._lock:
+            return list(self._inboxes)
+
+    def stats(self) -> Stats:
+        """A snapshot of the counters."""
+        with self._lock:
+            return Stats(**asdict(self._counters))
+
+    # -- request accounting (called by the HTTP layer) ----------------------
+
+    def request_started(self, kind: str, body_bytes: int) -> int:
+        """Count one send (``kind="send"``) or receipts request that has arrived; return a handle for its end."""
+        with self._lock:
+            c = self._counters
+            c.requests += 1
+            if kind == "send":
+                c.send_requests += 1
+            else:
+                c.receipt_requests += 1
+            c.bytes_received += body_bytes
+            self._in_flight += 1
+            if self._in_flight > c.max_in_flight:
+                c.max_in_flight = self._in_flight
+            return self._generation
+
+    def request_finished(self, started: int, status: int | None, *, fault: bool = False) -> None:
+        """Count how a request was answered: an HTTP ``status``, or ``None`` for a dropped connection.
+
+        ``started`` is what ``request_started`` returned: a request that began
+        before the last reset is not counted in the new counters.
+        """
+        with self._lock:
+            c = self._counters
+            self._in_flight -= 1
+            if started != self._generation:
+                return
+            if fault:
+                c.faults += 1
+            if status is None:
+                c.dropped += 1
+            elif status == 429:
+                c.rate_limited += 1
+            elif status >= 400:
+                c.errors += 1
+
+    def authorized(self, authorization: str | None) -> bool:
+        """Whether a request with this ``Authorization`` header value may be served."""
+        allowed = self.settings.access_tokens
+        if allowed is None:
+            return True
+        if authorization is None or not authorization.startswith("Bearer "):
+            return False
+        given = authorization[len("Bearer ") :].strip().encode()
+        found = False
+        for token in allowed:
+            found |= hmac.compare_digest(given, token.encode())
+        return found
+
+    # -- the protocol -------------------------------------------------------
+
+    def send(self, body: object) -> SendAnswer | RequestError:
+        """Answer a decoded send request body: tickets, or the error that refuses it whole."""
+        if isinstance(body, dict):
+            raw_messages: list[Any] = [body]
+            single = isinstance(body.get("to"), str)
+        elif isinstance(body, list):
+            raw_messages = body
+            single = False
+        else:
+            return _validation_error(
+                f"the request body must be a message object or an array of them, not {type(body).__name__}"
+            )
+        if not raw_messages:
+            return _validation_error("the request body must contain at least one message")
+        count = 0
+        for index, raw in enumerate(raw_messages):
+            if not isinstance(raw, dict):
+                return _validation_error(f"message {index}: must be an object, not {type(raw).__name__}")
+            to = raw.get("to")
+            count += len(to) if isinstance(to, list) else 1
+        if count > MAX_NOTIFICATIONS_PER_REQUEST:
+            return RequestError(
+                400,
+                "PUSH_TOO_MANY_NOTIFICATIONS",
+                f"You are trying to send {count} push notifications in one request; "
+                f"the limit is {MAX_NOTIFICATIONS_PER_REQUEST}.",
+            )
+        try:
+            prepared = [prepare_message(raw, index, check_size=False) for index, raw in enumerate(raw_messages)]
+        except ValidationError as exc:
+            return _validation_error(str(exc))
+
+        with self._lock:
+            settings = self.settings
+            default_project = settings.default_project
+            projects = self._projects
+            by_project: dict[str, list[str]] = {}
+            for message in prepared:
+                for token in message.recipients:
+                    tokens = by_project.setdefault(projects.get(token, default_project), [])
+                    if token not in tokens:
+                        tokens.append(token)
+            if len(by_project) > 1:
+                return RequestError(
+                    400,
+                    "PUSH_TOO_MANY_EXPERIENCE_IDS",
+                    "All push notification messages in the same request must be for the same project; "
+                    "check the details field to investigate conflicting tokens.",
+                    by_project,
+                )
+            (project,) = by_project
+            now = self._clock() + self._offset
+            rate = settings.rate_limit
+            if rate is not None:
+                bucket = self._buckets.get(project)
+                if bucket is None:
+                    bucket = self._buckets[project] = _Bucket(rate, now)
+                if not bucket.take(count, rate, now):
+                    return RequestError(
+                        429,
+                        "TOO_MANY_REQUESTS",
+                        f"You are exceeding the request limit of {rate:g} notifications per second per project.",
+                    )
+            available_at = now + settings.receipt_delay
+            expires_at = now + settings.receipt_retention
+            tickets: list[dict[str, Any]] = []
+            c = self._counters
+            scripts = self._scripts
+            for message, raw in zip(prepared, raw_messages, strict=True):
+                too_big = len(message.payload) > MAX_PAYLOAD_BYTES
+                for token in message.recipients:
+                    script = scripts.get(token)
+                    if script is not None and script.ticket_error is not None:
+                        tickets.append(error_object(script.ticket_error, token))
+                        c.ticket_errors += 1
+                        continue
+                    ticket_id = str(uuid.uuid4())
+                    receipt_error = (
+                        "MessageTooBig" if too_big else (script.receipt_error if script is not None else None)
+                    )
+                    if message.to_is_list:
+                        narrowed = dict(raw)
+                        narrowed["to"] = token
+                    else:
+                        narrowed = raw
+                    inbox = self._inboxes.get(token)
+                    if inbox is None:
+                        inbox = self._inboxes[token] = []
+                    inbox.append(Delivery(narrowed, ticket_id, project, receipt_error))
+                    receipt = {"status": "ok"} if receipt_error is None else error_object(receipt_error, token)
+                    self._receipts[ticket_id] = (available_at, expires_at, receipt)
+                    self._expiry.append((expires_at, ticket_id))
+                    key = (token, message.payload)
+                    if key in self._seen:
+                        c.duplicates += 1
+                    else:
+                        self._seen.add(key)
+                    c.notifications += 1
+                    tickets.append({"status": "ok", "id": ticket_id})
+        return SendAnswer(tickets, single)
+
+    def fake_tickets(self, count: int) -> list[dict[str, Any]]:
+        """``count`` ok tickets whose ids have no receipt (for faults that answer without accepting)."""
+        return [{"status": "ok", "id": str(uuid.uuid4())} for _ in range(count)]
+
+    def get_receipts(self, body: object) -> dict[str, Any] | RequestError:
+        """Answer a decoded receipts request body: ``{"data": {id: receipt}}``, or the error that refuses it."""
+        if not isinstance(body, Mapping) or not isinstance(body.get("ids"), list):
+            return _validation_error('the request body must be an object with an "ids" array of ticket ids')
+        ids = body["ids"]
+        if len(ids) > MAX_RECEIPT_IDS_PER_REQUEST:
+            return RequestError(
+                400,
+                "PUSH_TOO_MANY_RECEIPTS",
+                f"You are trying to get {len(ids)} push receipts in one request; "
+                f"the limit is {MAX_RECEIPT_IDS_PER_REQUEST}.",
+            )
+        for position, ticket_id in enumerate(ids):
+            if not isinstance(ticket_id, str):
+                return _validation_error(f"ids[{position}]: must be a string, not {type(ticket_id).__name__}")
+        data: dict[str, Any] = {}
+        with self._lock:
+            now = self._clock() + self._offset
+            expiry = self._expiry
+            while expiry and expiry[0][0] <= now:
+                self._receipts.pop(expiry.popleft()[1], None)
+            receipts = self._receipts
+            for ticket_id in ids:
+                record = receipts.get(ticket_id)
+                if record is not None and record[0] <= now < record[1]:
+                    data[ticket_id] = record[2]
+        return {"data": data}
