@@ -218,8 +218,8 @@ class EmulatorApp:
     ) -> web.Response:
         if fault.kind == "drop":
             return _drop(request)
+        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
         if fault.kind == "rate_limit":
-            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             error = RequestError(429, "TOO_MANY_REQUESTS", "Too many requests (a fault set in the emulator).")
             return _json_response(error.body(), 429, headers)
         if fault.kind == "server_error":
@@ -227,9 +227,9 @@ class EmulatorApp:
             reason = _REASONS[status]
             if fault.html:
                 page = _HTML_PAGE.format(status=status, reason=reason)
-                return web.Response(text=page, status=status, content_type="text/html")
+                return web.Response(text=page, status=status, content_type="text/html", headers=headers)
             error = RequestError(status, _SERVER_ERROR_CODES[status], f"{reason} (a fault set in the emulator).")
-            return _error_response(error)
+            return _json_response(error.body(), status, headers)
         if fault.kind == "invalid_json":
             return web.Response(body=b'{"data": [{"status": "ok", "id": ', status=200, content_type=_JSON)
         # wrong_ticket_count

@@ -31,7 +31,8 @@ class Fault:
 
     - ``"rate_limit"``: 429 ``TOO_MANY_REQUESTS``, with ``Retry-After: <retry_after>`` when set;
     - ``"server_error"``: ``status`` 500 (default), 502, 503 or 504, with a JSON
-      ``errors`` body, or an HTML page when ``html`` is true (as a proxy answers);
+      ``errors`` body, or an HTML page when ``html`` is true (as a proxy answers),
+      and ``Retry-After: <retry_after>`` when set;
     - ``"drop"``: the connection is closed without any HTTP answer;
     - ``"stall"``: the answer is held for ``seconds`` (``None``: until
       ``release_stalls()``), then the request is handled normally; other
@@ -59,7 +60,7 @@ class Fault:
     status: int = 500
     """HTTP status of a ``"server_error"``."""
     retry_after: float | None = None
-    """``Retry-After`` seconds of a ``"rate_limit"``; ``None`` sends no header."""
+    """``Retry-After`` seconds of a ``"rate_limit"`` or ``"server_error"``; ``None`` sends no header."""
     html: bool = False
     """Whether a ``"server_error"`` answers with an HTML page instead of JSON."""
     seconds: float | None = None
