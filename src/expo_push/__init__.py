@@ -28,6 +28,7 @@ from ._errors import (
 )
 from ._message import MAX_PAYLOAD_BYTES, PushMessage
 from ._models import PushReceipt, PushTicket
+from ._retry import RetryPolicy
 from ._tokens import is_expo_push_token
 from ._version import __version__
 
@@ -52,6 +53,7 @@ __all__ = [
     "PushServerError",
     "PushTicket",
     "PushTicketError",
+    "RetryPolicy",
     "TooManyExperienceIdsError",
     "TooManyNotificationsError",
     "TooManyReceiptsError",

@@ -89,6 +89,7 @@ class _BaseClient:
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         split_projects: bool = True,
         http2: bool = True,
+        retry_policy: RetryPolicy | None = None,
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
@@ -101,7 +102,8 @@ class _BaseClient:
         self.split_projects = split_projects
         self._http2 = http2
         self._pacer = Pacer(rate_limit)
-        self._context = FlowContext(RetryPolicy(max_retries=max_retries), split_projects=split_projects)
+        retry = retry_policy if retry_policy is not None else RetryPolicy(max_retries=max_retries)
+        self._context = FlowContext(retry, split_projects=split_projects)
         self._window = 2 * max_concurrency  # chunks submitted ahead, so a slow one does not idle the others
         self._headers = {
             "Accept": "application/json",
@@ -155,6 +157,8 @@ class PushClient(_BaseClient):
         split_projects: Split a request the service refuses for mixing
             projects into one request per project.
         http2: Use HTTP/2 when the service offers it.
+        retry_policy: A ``RetryPolicy`` for finer control of retries and
+            backoff; it overrides ``max_retries``.
         http_client: Your own ``httpx.Client`` (its headers, proxies and
             certificates are used; you close it).
     """
@@ -170,6 +174,7 @@ class PushClient(_BaseClient):
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         split_projects: bool = True,
         http2: bool = True,
+        retry_policy: RetryPolicy | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -181,6 +186,7 @@ class PushClient(_BaseClient):
             timeout=timeout,
             split_projects=split_projects,
             http2=http2,
+            retry_policy=retry_policy,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(http2=http2, timeout=self.timeout, limits=self._limits())
@@ -348,6 +354,7 @@ class AsyncPushClient(_BaseClient):
         timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
         split_projects: bool = True,
         http2: bool = True,
+        retry_policy: RetryPolicy | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -359,6 +366,7 @@ class AsyncPushClient(_BaseClient):
             timeout=timeout,
             split_projects=split_projects,
             http2=http2,
+            retry_policy=retry_policy,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(http2=http2, timeout=self.timeout, limits=self._limits())

@@ -1,0 +1,165 @@
+"""The request flows driven by hand: every decision is visible as an action, no server, no clock."""
+
+import json
+
+import pytest
+
+from expo_push import PushServerError, RetryPolicy, UnauthorizedError
+from expo_push._message import prepare_message
+from expo_push._protocol import (
+    Chunker,
+    ChunkFailed,
+    FlowContext,
+    Hold,
+    HttpResponse,
+    Pace,
+    Post,
+    Sleep,
+    TransportFailure,
+    receipts_flow,
+    send_flow,
+)
+
+A, B, C, D = (f"ExponentPushToken[{x}]" for x in "abcd")
+
+
+def ctx(**kw):
+    return FlowContext(RetryPolicy(**kw), rand=lambda: 0.0, now_epoch=lambda: 0.0)
+
+
+def ok_for(post):
+    messages = json.loads(post.body)
+    tokens = [t for m in messages for t in ([m["to"]] if isinstance(m["to"], str) else m["to"])]
+    return HttpResponse(200, {}, json.dumps({"data": [{"status": "ok", "id": f"id-{t}"} for t in tokens]}).encode())
+
+
+def drive(flow, answer):
+    """Run a flow, answering each Post with answer(post, n); return (actions, result or exception)."""
+    actions = []
+    result = None
+    posts = 0
+    try:
+        while True:
+            action = flow.send(result)
+            actions.append(action)
+            result = None
+            if isinstance(action, Post):
+                result = answer(action, posts)
+                posts += 1
+    except StopIteration as stop:
+        return actions, stop.value
+    except Exception as exc:
+        return actions, exc
+
+
+def chunk_of(*messages):
+    return next(Chunker([prepare_message(m, i) for i, m in enumerate(messages)]))
+
+
+def test_each_attempt_is_paced_by_its_notification_count():
+    actions, tickets = drive(send_flow(chunk_of({"to": [A, B, C]}), ctx()), lambda p, n: ok_for(p))
+    assert actions[0] == Pace(3)
+    assert isinstance(actions[1], Post)
+    assert [t.to for t in tickets] == [A, B, C]
+
+
+def test_5xx_and_connection_failures_are_retried_with_backoff():
+    answers = [HttpResponse(503, {}, b"<html>down</html>"), TransportFailure("ConnectError"), None]
+    actions, tickets = drive(
+        send_flow(chunk_of({"to": A}), ctx(jitter=0)), lambda p, n: answers[n] if answers[n] else ok_for(p)
+    )
+    assert [a for a in actions if isinstance(a, Sleep)] == [Sleep(0.5), Sleep(1.0)]
+    assert sum(isinstance(a, Post) for a in actions) == 3
+    assert tickets[0].ok
+
+
+def test_429_holds_the_whole_client_for_retry_after():
+    first = HttpResponse(429, {"retry-after": "2"}, b'{"errors":[{"code":"TOO_MANY_REQUESTS","message":"x"}]}')
+    actions, tickets = drive(send_flow(chunk_of({"to": A}), ctx()), lambda p, n: first if n == 0 else ok_for(p))
+    assert Hold(2.0) in actions
+    assert tickets[0].ok
+
+
+def test_4xx_is_not_retried_and_reports_no_ticket():
+    refused = HttpResponse(401, {}, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad token"}]}')
+    actions, error = drive(send_flow(chunk_of({"to": [A, B]}), ctx()), lambda p, n: refused)
+    assert sum(isinstance(a, Post) for a in actions) == 1
+    assert isinstance(error, ChunkFailed)
+    assert isinstance(error.error, UnauthorizedError)
+    assert error.tickets == [None, None]
+
+
+def test_retries_give_up_after_max_retries():
+    actions, error = drive(send_flow(chunk_of({"to": A}), ctx(max_retries=2)), lambda p, n: HttpResponse(500, {}, b""))
+    assert sum(isinstance(a, Post) for a in actions) == 3
+    assert isinstance(error, ChunkFailed)
+    assert error.error.status_code == 500
+
+
+def test_mixed_projects_are_split_by_the_details_map_and_tickets_keep_input_order():
+    def answer(post, n):
+        tokens = [t for m in json.loads(post.body) for t in ([m["to"]] if isinstance(m["to"], str) else m["to"])]
+        if {A, B} & set(tokens) and {C, D} & set(tokens):
+            details = {"@o/one": [t for t in tokens if t in (A, B)], "@o/two": [t for t in tokens if t in (C, D)]}
+            body = {"errors": [{"code": "PUSH_TOO_MANY_EXPERIENCE_IDS", "message": "m", "details": details}]}
+            return HttpResponse(400, {}, json.dumps(body).encode())
+        return ok_for(post)
+
+    chunk = chunk_of({"to": [A, C]}, {"to": D, "title": "x"}, {"to": [B, A]})
+    actions, tickets = drive(send_flow(chunk, ctx()), answer)
+    posts = [json.loads(a.body) for a in actions if isinstance(a, Post)]
+    assert len(posts) == 3
+    assert posts[1] == [{"to": [A]}, {"to": [B, A]}]
+    assert posts[2] == [{"to": [C]}, {"to": D, "title": "x"}]
+    assert [t.to for t in tickets] == [A, C, D, B, A]
+
+
+def test_split_can_be_turned_off():
+    body = {"errors": [{"code": "PUSH_TOO_MANY_EXPERIENCE_IDS", "message": "m", "details": {"@o/a": [A], "@o/b": [B]}}]}
+    refused = HttpResponse(400, {}, json.dumps(body).encode())
+    context = ctx()
+    context.split_projects = False
+    _, error = drive(send_flow(chunk_of({"to": [A, B]}), context), lambda p, n: refused)
+    assert isinstance(error, ChunkFailed)
+    assert error.error.code == "PUSH_TOO_MANY_EXPERIENCE_IDS"
+    assert error.error.details == {"@o/a": [A], "@o/b": [B]}
+
+
+def test_a_failed_part_of_a_split_keeps_the_tickets_of_the_part_that_went_out():
+    def answer(post, n):
+        tokens = [m["to"] for m in json.loads(post.body)]
+        if n == 0:
+            body = {"errors": [{"code": "PUSH_TOO_MANY_EXPERIENCE_IDS", "details": {"@o/a": [A], "@o/b": [B]}}]}
+            return HttpResponse(400, {}, json.dumps(body).encode())
+        if tokens == [B]:
+            return HttpResponse(400, {}, b'{"errors":[{"code":"VALIDATION_ERROR","message":"no"}]}')
+        return ok_for(post)
+
+    _, error = drive(send_flow(chunk_of({"to": A}, {"to": B}), ctx()), answer)
+    assert isinstance(error, ChunkFailed)
+    assert [t.to if t else None for t in error.tickets] == [A, None]
+
+
+def test_receipts_flow_posts_ids_and_returns_receipts():
+    def answer(post, n):
+        assert json.loads(post.body) == {"ids": ["x", "y"]}
+        return HttpResponse(200, {}, b'{"data":{"x":{"status":"ok"}}}')
+
+    actions, receipts = drive(receipts_flow(["x", "y"], ctx()), answer)
+    assert actions[0] == Pace(0)
+    assert list(receipts) == ["x"]
+
+
+def test_receipts_flow_raises_the_request_error():
+    refused = HttpResponse(400, {}, b'{"errors":[{"code":"PUSH_TOO_MANY_RECEIPTS","message":"m"}]}')
+    _, error = drive(receipts_flow(["x"], ctx()), lambda p, n: refused)
+    assert isinstance(error, PushServerError)
+    assert error.code == "PUSH_TOO_MANY_RECEIPTS"
+
+
+@pytest.mark.parametrize("retryable", [True, False])
+def test_undecodable_answers_are_not_retried(retryable):
+    failure = TransportFailure("DecodingError", retryable=retryable)
+    actions, error = drive(send_flow(chunk_of({"to": A}), ctx(max_retries=1)), lambda p, n: failure)
+    assert sum(isinstance(a, Post) for a in actions) == (2 if retryable else 1)
+    assert isinstance(error, ChunkFailed)

@@ -1,0 +1,147 @@
+import gzip
+
+import pytest
+
+from expo_push import (
+    DeviceNotRegisteredError,
+    PushReceiptError,
+    PushResponseError,
+    PushServerError,
+    PushTicketError,
+    TooManyRequestsError,
+)
+from expo_push._protocol import (
+    COMPRESS_OVER,
+    HttpResponse,
+    _Failed,
+    read_receipts_response,
+    read_send_response,
+    request_body,
+    split_by_project,
+)
+
+A, B, C = "ExponentPushToken[a]", "ExponentPushToken[b]", "ExponentPushToken[c]"
+
+
+def response(status, body, **headers):
+    return HttpResponse(status, headers, body if isinstance(body, bytes) else body.encode())
+
+
+def test_tickets_get_their_recipient_in_order():
+    tickets = read_send_response(
+        response(200, '{"data":[{"status":"ok","id":"1"},{"status":"error","message":"m","details":{"error":"X"}}]}'),
+        [A, B],
+        0,
+    )
+    assert [(t.to, t.status, t.id, t.error_code) for t in tickets] == [(A, "ok", "1", None), (B, "error", None, "X")]
+
+
+def test_a_single_ticket_object_is_accepted():
+    tickets = read_send_response(response(200, '{"data":{"status":"ok","id":"9"}}'), [A], 0)
+    assert tickets[0].id == "9"
+    assert tickets[0].to == A
+
+
+def test_ticket_count_mismatch_is_an_error_not_a_misalignment():
+    outcome = read_send_response(response(200, '{"data":[{"status":"ok","id":"1"}]}'), [A, B], 0)
+    assert isinstance(outcome, _Failed)
+    assert isinstance(outcome.error, PushResponseError)
+    assert not outcome.retryable
+    assert "1 tickets for 2 recipients" in str(outcome.error)
+
+
+def test_malformed_json_on_200_is_a_response_error():
+    outcome = read_send_response(response(200, "{not json"), [A], 0)
+    assert isinstance(outcome, _Failed)
+    assert isinstance(outcome.error, PushResponseError)
+
+
+def test_unknown_fields_and_codes_survive_decoding():
+    body = '{"data":[{"status":"error","message":"m","details":{"error":"BrandNewCode","fault":"x"},"newField":1}]}'
+    (ticket,) = read_send_response(response(200, body), [A], 0)
+    assert ticket.error_code == "BrandNewCode"
+    assert ticket.details == {"error": "BrandNewCode", "fault": "x"}
+    with pytest.raises(PushTicketError) as info:
+        ticket.raise_for_error()
+    assert type(info.value) is PushTicketError
+    assert info.value.code == "BrandNewCode"
+    assert info.value.to == A
+
+
+def test_known_ticket_code_raises_its_class():
+    body = '{"data":[{"status":"error","message":"gone","details":{"error":"DeviceNotRegistered"}}]}'
+    (ticket,) = read_send_response(response(200, body), [A], 0)
+    with pytest.raises(DeviceNotRegisteredError) as info:
+        ticket.raise_for_error()
+    assert isinstance(info.value, PushReceiptError)
+    assert info.value.ticket is ticket
+
+
+def test_429_is_retryable_with_retry_after():
+    body = '{"errors":[{"code":"TOO_MANY_REQUESTS","message":"slow down"}]}'
+    outcome = read_send_response(response(429, body, **{"retry-after": "3"}), [A], 0)
+    assert isinstance(outcome, _Failed)
+    assert outcome.retryable
+    assert outcome.retry_after == 3
+    assert isinstance(outcome.error, TooManyRequestsError)
+    assert outcome.error.code == "TOO_MANY_REQUESTS"
+    assert outcome.error.status_code == 429
+
+
+def test_html_502_from_a_proxy_is_retryable():
+    outcome = read_send_response(response(502, "<html><body>Bad Gateway</body></html>"), [A], 0)
+    assert isinstance(outcome, _Failed)
+    assert outcome.retryable
+    assert type(outcome.error) is PushServerError
+    assert outcome.error.status_code == 502
+    assert "without a JSON error body" in outcome.error.message
+
+
+def test_other_4xx_are_not_retryable_and_keep_every_error():
+    body = '{"errors":[{"code":"VALIDATION_ERROR","message":"bad","details":{"f":1}},{"code":"OTHER","message":"x"}]}'
+    outcome = read_send_response(response(400, body), [A], 0)
+    assert isinstance(outcome, _Failed)
+    assert not outcome.retryable
+    assert outcome.error.code == "VALIDATION_ERROR"
+    assert outcome.error.details == {"f": 1}
+    assert len(outcome.error.errors) == 2
+
+
+def test_errors_in_a_200_body_fail_the_request():
+    outcome = read_send_response(response(200, '{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}'), [A], 0)
+    assert isinstance(outcome, _Failed)
+    assert outcome.error.code == "UNAUTHORIZED"
+
+
+def test_receipts_are_keyed_by_id_and_know_their_id():
+    receipts = read_receipts_response(
+        response(200, '{"data":{"r1":{"status":"ok"},"r2":{"status":"error","details":{"error":"MessageTooBig"}}}}'), 0
+    )
+    assert receipts["r1"].ok
+    assert receipts["r2"].id == "r2"
+    assert receipts["r2"].error_code == "MessageTooBig"
+
+
+def test_split_by_project_groups_tokens_and_keeps_unnamed_ones_apart():
+    from expo_push._message import prepare_message
+    from expo_push._protocol import Chunker
+
+    chunk = next(Chunker([prepare_message({"to": [A, B, C]}, 0)]))
+    groups = split_by_project(chunk.entries, {"@o/one": [A, C], "@o/two": [B]})
+    assert [[e.recipients for e in g] for g in groups] == [[(A, C)], [(B,)]]
+    groups = split_by_project(chunk.entries, {"@o/one": [A]})
+    assert [[e.recipients for e in g] for g in groups] == [[(A,)], [(B, C)]]
+    assert split_by_project(chunk.entries, {"@o/one": [A, B, C]}) is None
+    assert split_by_project(chunk.entries, "nonsense") is None
+
+
+def test_bodies_over_1kib_are_gzipped_and_smaller_ones_are_not():
+    small = b"[" + b"1," * 100 + b"1]"
+    body, headers = request_body(small)
+    assert body == small
+    assert "Content-Encoding" not in headers
+    large = b"[" + b'{"to":"x"},' * COMPRESS_OVER + b"1]"
+    body, headers = request_body(large)
+    assert headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == large
+    assert len(body) < len(large)
