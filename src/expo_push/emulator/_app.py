@@ -9,6 +9,7 @@ Control (JSON, never faulted, no access token needed), under ``/--/emulator/``:
 from __future__ import annotations
 
 import asyncio
+import threading
 import zlib
 from typing import Any
 
@@ -46,18 +47,27 @@ class Stalls:
     def __init__(self) -> None:
         self._held: set[asyncio.Future[bool]] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed = threading.Condition()
+
+    def wait_held(self, count: int, timeout: float | None) -> bool:
+        """Block until at least ``count`` requests are held; return ``False`` on timeout."""
+        with self._changed:
+            return self._changed.wait_for(lambda: len(self._held) >= count, timeout)
 
     async def hold(self, seconds: float | None) -> bool:
         """Wait ``seconds`` (``None``: until released); return whether to go on (``False``: abandoned)."""
         loop = asyncio.get_running_loop()
         self._loop = loop
         future: asyncio.Future[bool] = loop.create_future()
-        self._held.add(future)
+        with self._changed:
+            self._held.add(future)
+            self._changed.notify_all()
         try:
             done, _ = await asyncio.wait({future}, timeout=seconds)
             return future.result() if done else True
         finally:
-            self._held.discard(future)
+            with self._changed:
+                self._held.discard(future)
 
     def release(self, proceed: bool = True) -> int:
         """Let every held request go on (``proceed=False``: drop them); return how many were held."""

@@ -288,7 +288,21 @@ class Emulator:
         """Let every request held by a stall fault go on normally; return how many were held."""
         return self._stalls.release(proceed=True)
 
+    def wait_for_stalls(self, count: int = 1, timeout: float | None = 10.0) -> bool:
+        """Block until ``count`` requests are held by stall faults; return ``False`` on timeout.
+
+        From async code: ``await asyncio.to_thread(emu.wait_for_stalls)``.
+        """
+        return self._stalls.wait_held(count, timeout)
+
     # -- inspection ---------------------------------------------------------
+
+    def wait_idle(self, timeout: float | None = 10.0) -> bool:
+        """Block until no send or receipts request is being handled; return ``False`` on timeout.
+
+        Useful after a client gave up on a request the emulator is still handling.
+        """
+        return self._state.wait_idle(timeout)
 
     def inbox(self, token: str) -> list[Delivery]:
         """What ``token`` received, oldest first: each accepted notification with its ticket id."""

@@ -218,6 +218,7 @@ class EmulatorState:
         self._clock = clock
         self._offset = 0.0
         self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._generation = 0
         self._clear()
@@ -298,6 +299,11 @@ class EmulatorState:
         with self._lock:
             return Stats(**asdict(self._counters))
 
+    def wait_idle(self, timeout: float | None) -> bool:
+        """Block until no send or receipts request is being handled; return ``False`` on timeout."""
+        with self._idle:
+            return self._idle.wait_for(lambda: not self._in_flight, timeout)
+
     # -- request accounting (called by the HTTP layer) ----------------------
 
     def request_started(self, kind: str, body_bytes: int) -> int:
@@ -324,6 +330,8 @@ class EmulatorState:
         with self._lock:
             c = self._counters
             self._in_flight -= 1
+            if not self._in_flight:
+                self._idle.notify_all()
             if started != self._generation:
                 return
             if fault:
