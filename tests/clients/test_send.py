@@ -266,7 +266,7 @@ def test_iter_send_sends_everything_before_a_malformed_message_then_raises(kind,
 
 def test_receipts_are_fetched_in_requests_of_at_most_1000(harness, service):
     ids = [f"r{i}" for i in range(2500)]
-    receipts = harness().get_receipts(ids + ["r0"])
+    receipts = harness().get_receipts([*ids, "r0"])
     assert set(receipts) == set(ids)
     assert receipts["r7"].id == "r7"
     assert sorted(len(s.body["ids"]) for s in service.seen) == [500, 1000, 1000]
