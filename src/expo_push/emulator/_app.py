@@ -140,6 +140,9 @@ class EmulatorApp:
         self.state = state
         self.faults = faults
         self.stalls = stalls
+
+    def make_app(self) -> web.Application:
+        """A new aiohttp application serving this emulator (one per start: each is bound to its loop)."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post(SEND_PATH, self._send)
         app.router.add_post(RECEIPTS_PATH, self._receipts)
@@ -155,7 +158,7 @@ class EmulatorApp:
         app.router.add_post(f"{control}/config", self._control_config)
         app.router.add_post(f"{control}/advance", self._control_advance)
         app.router.add_post(f"{control}/reset", self._control_reset)
-        self.app = app
+        return app
 
     def reset(self) -> None:
         """Back to the state of construction: no faults, held stalls dropped, state cleared."""

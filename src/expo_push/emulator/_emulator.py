@@ -124,7 +124,7 @@ class Emulator:
         return self
 
     async def _open(self) -> None:
-        runner = web.AppRunner(self._app.app, access_log=None, auto_decompress=False, shutdown_timeout=1.0)
+        runner = web.AppRunner(self._app.make_app(), access_log=None, auto_decompress=False, shutdown_timeout=1.0)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, backlog=1024)
         await site.start()
