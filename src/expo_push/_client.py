@@ -34,6 +34,7 @@ from ._protocol import (
     HttpResponse,
     Pace,
     Post,
+    Refund,
     Result,
     SendBatch,
     Sleep,
@@ -323,6 +324,9 @@ class PushClient(_BaseClient):
                         delay = self._pacer.reserve(action.notifications, time.monotonic())
                     if delay > 0:
                         time.sleep(delay)
+                elif isinstance(action, Refund):
+                    with self._lock:
+                        self._pacer.refund(action.notifications, time.monotonic())
                 else:
                     self._log_retry(action)
                     if isinstance(action, Hold):
@@ -477,6 +481,8 @@ class AsyncPushClient(_BaseClient):
                     delay = self._pacer.reserve(action.notifications, time.monotonic())
                     if delay > 0:
                         await asyncio.sleep(delay)
+                elif isinstance(action, Refund):
+                    self._pacer.refund(action.notifications, time.monotonic())
                 else:
                     self._log_retry(action)
                     if isinstance(action, Hold):

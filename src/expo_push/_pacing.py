@@ -35,6 +35,11 @@ class Pacer:
             self._next = start + n / self.rate
         return start - now
 
+    def refund(self, n: int, now: float) -> None:
+        """Give back the slot of ``n`` notifications the service refused whole (they did not count)."""
+        if self.rate is not None:
+            self._next = max(now, self._next - n / self.rate)
+
     def hold(self, until: float) -> None:
         """Start nothing before ``until`` (after a 429, so that every request waits, not just the refused one)."""
         self._next = max(self._next, until)

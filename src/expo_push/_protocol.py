@@ -41,6 +41,7 @@ __all__ = [
     "HttpResponse",
     "Pace",
     "Post",
+    "Refund",
     "Sleep",
     "TransportFailure",
     "receipts_flow",
@@ -197,6 +198,13 @@ class Sleep:
 
 
 @dataclass(frozen=True)
+class Refund:
+    """Action: give back the pacer's slot of ``notifications`` that the service refused whole."""
+
+    notifications: int
+
+
+@dataclass(frozen=True)
 class Hold:
     """Action: stop every request of this client from starting for ``seconds`` (the service said 429)."""
 
@@ -224,7 +232,7 @@ class TransportFailure:
     retryable: bool = True
 
 
-Action = Post | Pace | Sleep | Hold
+Action = Post | Pace | Sleep | Hold | Refund
 Result = HttpResponse | TransportFailure | None
 
 
@@ -453,6 +461,7 @@ def send_flow(chunk: Chunk, ctx: FlowContext) -> Generator[Action, Result, list[
             )
             if split is None:
                 raise ChunkFailed(outcome.error, tickets)
+            yield Refund(len(recipients))  # refused for mixing projects, so none of them counted
             for group in split:
                 _inherit_positions(positions, entries, group)
             groups[:0] = split

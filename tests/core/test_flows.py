@@ -14,6 +14,7 @@ from expo_push._protocol import (
     HttpResponse,
     Pace,
     Post,
+    Refund,
     Sleep,
     TransportFailure,
     receipts_flow,
@@ -109,6 +110,7 @@ def test_mixed_projects_are_split_by_the_details_map_and_tickets_keep_input_orde
     actions, tickets = drive(send_flow(chunk, ctx()), answer)
     posts = [json.loads(a.body) for a in actions if isinstance(a, Post)]
     assert len(posts) == 3
+    assert Refund(5) in actions  # the refused request's pacing slot is given back
     assert posts[1] == [{"to": [A]}, {"to": [B, A]}]
     assert posts[2] == [{"to": [C]}, {"to": D, "title": "x"}]
     assert [t.to for t in tickets] == [A, C, D, B, A]

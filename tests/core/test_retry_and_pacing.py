@@ -77,3 +77,12 @@ def test_hold_delays_every_later_request_even_without_a_rate():
 def test_pacer_refuses_a_nonpositive_rate():
     with pytest.raises(ValueError, match="rate_limit"):
         Pacer(0)
+
+
+def test_refund_gives_back_a_refused_requests_slot_but_not_the_past():
+    pacer = Pacer(100)
+    pacer.reserve(100, now=0.0)  # occupies [0, 1)
+    pacer.refund(100, now=0.2)
+    assert pacer.reserve(100, now=0.2) == 0
+    pacer.refund(500, now=0.3)
+    assert pacer.reserve(10, now=0.3) == 0
