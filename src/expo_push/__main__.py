@@ -1,0 +1,5 @@
+"""``python -m expo_push`` runs the ``expo-push`` command."""
+
+from .cli import run
+
+run()

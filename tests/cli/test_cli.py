@@ -1,0 +1,150 @@
+"""The expo-push command as a user runs it, against the emulator."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from expo_push.cli import main
+
+TOKENS = [f"ExponentPushToken[cli-{i}]" for i in range(5)]
+
+
+def run(*argv: str, stdin: str = "", env_url: str | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    status = main(list(argv), stdin=io.StringIO(stdin), out=out, err=err)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def url(expo_emulator, monkeypatch):
+    monkeypatch.setenv("EXPO_BASE_URL", expo_emulator.url)
+    return expo_emulator.url
+
+
+def test_send_from_flags_reaches_the_device(url, expo_emulator):
+    status, out, _ = run("send", "--to", TOKENS[0], "--title", "Hi", "--data", '{"k": 1}', "--badge", "2")
+    assert status == 0
+    assert "accepted" in out
+    assert expo_emulator.messages(TOKENS[0]) == [{"to": TOKENS[0], "title": "Hi", "data": {"k": 1}, "badge": 2}]
+
+
+def test_send_json_prints_one_ticket_per_line(url):
+    status, out, _ = run("send", "--to", TOKENS[0], "--to", TOKENS[1], "--body", "b", "--json")
+    assert status == 0
+    tickets = [json.loads(line) for line in out.splitlines()]
+    assert [t["to"] for t in tickets] == TOKENS[:2]
+    assert all(t["status"] == "ok" and t["id"] for t in tickets)
+
+
+def test_send_exits_1_and_counts_dead_tokens_when_some_fail(url, expo_emulator):
+    expo_emulator.script_token(TOKENS[1], ticket_error="DeviceNotRegistered")
+    status, out, _ = run("send", "--to", TOKENS[0], "--to", TOKENS[1], "--title", "t")
+    assert status == 1
+    rows = [line.rsplit(None, 1) for line in out.splitlines() if not line.startswith(("failed:", "..."))]
+    lines = {label.strip(): value for label, value in rows}
+    assert lines["accepted"] == "1"
+    assert lines["DeviceNotRegistered"] == "1"
+    assert lines["dead tokens"] == "1"
+    assert f"failed: DeviceNotRegistered {TOKENS[1]}" in out
+
+
+def test_send_jsonl_file_with_a_template(url, expo_emulator, tmp_path):
+    path = tmp_path / "messages.jsonl"
+    path.write_text("\n".join(json.dumps({"to": t, "data": {"n": i}}) for i, t in enumerate(TOKENS)) + "\n")
+    status, out, _ = run("send", "--file", str(path), "--title", "Sale")
+    assert status == 0
+    assert expo_emulator.messages(TOKENS[3]) == [{"to": TOKENS[3], "title": "Sale", "data": {"n": 3}}]
+
+
+def test_send_csv_and_token_list_and_stdin(url, expo_emulator, tmp_path):
+    csv_path = tmp_path / "m.csv"
+    csv_path.write_text("token,title,data\n" + f'{TOKENS[0]},Hello,"{{""a"": 1}}"\n')
+    assert run("send", "--file", str(csv_path))[0] == 0
+    assert expo_emulator.messages(TOKENS[0]) == [{"to": TOKENS[0], "title": "Hello", "data": {"a": 1}}]
+    txt = tmp_path / "tokens.txt"
+    txt.write_text(f"{TOKENS[1]}\n\n{TOKENS[2]}\n")
+    assert run("send", "--file", str(txt), "--body", "b")[0] == 0
+    assert expo_emulator.messages(TOKENS[2]) == [{"to": TOKENS[2], "body": "b"}]
+    assert run("send", "--file", "-", stdin=json.dumps({"to": TOKENS[4], "title": "s"}) + "\n")[0] == 0
+    assert expo_emulator.messages(TOKENS[4]) == [{"to": TOKENS[4], "title": "s"}]
+
+
+def test_a_bad_line_is_reported_by_number_and_field_and_nothing_is_sent(url, expo_emulator, tmp_path):
+    path = tmp_path / "messages.jsonl"
+    lines = [json.dumps({"to": TOKENS[0]}), "", json.dumps({"to": TOKENS[1], "priority": "urgent"})]
+    path.write_text("\n".join(lines) + "\n")
+    status, _, err = run("send", "--file", str(path), "--title", "t")
+    assert status == 2
+    assert "line 3, field 'priority'" in err
+    assert expo_emulator.stats.requests == 0
+
+
+def test_invalid_json_line_and_bad_token_are_usage_errors(url, expo_emulator, tmp_path):
+    path = tmp_path / "m.jsonl"
+    path.write_text("{nope\n")
+    assert "line 1: not valid JSON" in run("send", "--file", str(path))[2]
+    status, _, err = run("send", "--to", "a" * 64)
+    assert status == 2
+    assert "APNs" in err
+    assert expo_emulator.stats.requests == 0
+
+
+def test_send_needs_recipients(url):
+    status, _, err = run("send", "--title", "t")
+    assert status == 2
+    assert "--to" in err
+
+
+def test_receipts_from_arguments_and_from_send_json_on_stdin(url, expo_emulator):
+    expo_emulator.script_token(TOKENS[1], receipt_error="MessageTooBig")
+    _, sent, _ = run("send", "--to", TOKENS[0], "--to", TOKENS[1], "--title", "t", "--json")
+    ids = [json.loads(line)["id"] for line in sent.splitlines()]
+    status, out, _ = run("receipts", ids[0])
+    assert status == 0
+    assert f"{ids[0]}  ok" in out
+    status, out, _ = run("receipts", "--json", stdin=sent)
+    assert status == 1
+    receipts = [json.loads(line) for line in out.splitlines()]
+    assert [r["status"] for r in receipts] == ["ok", "error"]
+    assert receipts[1]["details"]["error"] == "MessageTooBig"
+
+
+def test_receipts_not_yet_available_are_pending(url):
+    status, out, _ = run("receipts", "--json", "no-such-id")
+    assert json.loads(out) == {"id": "no-such-id", "status": "pending"}
+    assert status == 0
+
+
+def test_access_token_from_the_environment_is_sent_and_never_printed(expo_emulator, monkeypatch):
+    expo_emulator.set_access_tokens(["s3cret-token"])
+    monkeypatch.setenv("EXPO_BASE_URL", expo_emulator.url)
+    monkeypatch.setenv("EXPO_TOKEN", "wrong-token")
+    status, out, err = run("send", "--to", TOKENS[0], "--max-retries", "0")
+    assert status == 1
+    assert "UNAUTHORIZED" in err
+    assert "wrong-token" not in out + err
+    monkeypatch.setenv("EXPO_ACCESS_TOKEN", "s3cret-token")
+    status, out, err = run("send", "--to", TOKENS[0])
+    assert status == 0
+    assert "s3cret-token" not in out + err
+
+
+def test_the_console_script_runs_as_installed(expo_emulator):
+    env = {**os.environ, "EXPO_BASE_URL": expo_emulator.url}
+    done = subprocess.run(
+        [sys.executable, "-m", "expo_push", "send", "--to", TOKENS[0], "--title", "sub", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "ok"
+    assert expo_emulator.messages(TOKENS[0]) == [{"to": TOKENS[0], "title": "sub"}]
