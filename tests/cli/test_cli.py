@@ -57,7 +57,7 @@ def test_send_exits_1_and_counts_dead_tokens_when_some_fail(url, expo_emulator):
 def test_send_jsonl_file_with_a_template(url, expo_emulator, tmp_path):
     path = tmp_path / "messages.jsonl"
     path.write_text("\n".join(json.dumps({"to": t, "data": {"n": i}}) for i, t in enumerate(TOKENS)) + "\n")
-    status, out, _ = run("send", "--file", str(path), "--title", "Sale")
+    status, _, _ = run("send", "--file", str(path), "--title", "Sale")
     assert status == 0
     assert expo_emulator.messages(TOKENS[3]) == [{"to": TOKENS[3], "title": "Sale", "data": {"n": 3}}]
 
