@@ -1,0 +1,157 @@
+"""Send a workload with expo-push: ``python expo_push_driver.py MODE '<workload JSON>'``.
+
+Modes: ``sync`` (``PushClient.send`` of a list), ``async`` (``AsyncPushClient.send``),
+``sync-stream`` / ``async-stream`` (``iter_send`` over a generator, tickets
+counted and dropped, for bounded memory), ``compat`` (the
+``exponent_server_sdk``-shaped layer, ``expo_push.compat``, used as that SDK's
+README says). Pacing is on (the default 600/s) only when the emulator enforces
+the service's limit; otherwise ``rate_limit=None``, as the emulator has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import _workload
+
+import expo_push
+
+
+def _messages(workload: dict[str, Any]) -> Iterator[expo_push.PushMessage]:
+    return (expo_push.PushMessage(**raw) for raw in _workload.message_dicts(workload))
+
+
+def _options(workload: dict[str, Any]) -> dict[str, Any]:
+    return {} if workload["paced"] else {"rate_limit": None}
+
+
+def _unsent(exc: expo_push.PushServerError) -> list[str]:
+    return [token for message in exc.unsent for token in message.recipients]
+
+
+def _count(outcome: _workload.Outcome, tickets: list[expo_push.PushTicket]) -> None:
+    for ticket in tickets:
+        outcome.ticket(ticket.ok)
+
+
+def _unread(workload: dict[str, Any], read: int) -> list[str]:
+    """Tokens of the messages a stream never read: the caller knows they were not sent."""
+    first = read * workload["per_message"]
+    return [_workload.token(workload["run"], i) for i in range(first, workload["notifications"])]
+
+
+class _Counted:
+    """An iterator that counts how many messages were taken from it."""
+
+    def __init__(self, messages: Iterator[expo_push.PushMessage]) -> None:
+        self._messages = messages
+        self.read = 0
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> expo_push.PushMessage:
+        message = next(self._messages)
+        self.read += 1
+        return message
+
+
+def run_sync(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
+    messages = list(_messages(workload))
+    with expo_push.PushClient(**_options(workload)) as client:
+        outcome.start()
+        try:
+            _count(outcome, client.send(messages))
+        except expo_push.PushServerError as exc:
+            _count(outcome, exc.tickets)
+            outcome.error(exc, _unsent(exc))
+        outcome.stop()
+
+
+async def run_async(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
+    messages = list(_messages(workload))
+    async with expo_push.AsyncPushClient(**_options(workload)) as client:
+        outcome.start()
+        try:
+            _count(outcome, await client.send(messages))
+        except expo_push.PushServerError as exc:
+            _count(outcome, exc.tickets)
+            outcome.error(exc, _unsent(exc))
+        outcome.stop()
+
+
+def run_sync_stream(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
+    messages = _Counted(_messages(workload))
+    with expo_push.PushClient(**_options(workload)) as client:
+        outcome.start()
+        try:
+            for ticket in client.iter_send(messages):
+                outcome.ticket(ticket.ok)
+        except expo_push.PushServerError as exc:
+            _count(outcome, exc.tickets)
+            outcome.error(exc, _unsent(exc) + _unread(workload, messages.read))
+        outcome.stop()
+
+
+async def run_async_stream(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
+    messages = _Counted(_messages(workload))
+    async with expo_push.AsyncPushClient(**_options(workload)) as client:
+        outcome.start()
+        try:
+            async for ticket in client.iter_send(messages):
+                outcome.ticket(ticket.ok)
+        except expo_push.PushServerError as exc:
+            _count(outcome, exc.tickets)
+            outcome.error(exc, _unsent(exc) + _unread(workload, messages.read))
+        outcome.stop()
+
+
+def run_compat(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
+    compat: Any = importlib.import_module("expo_push.compat")
+    messages = [compat.PushMessage(**raw) for raw in _workload.message_dicts(workload)]
+    client = compat.PushClient()
+    outcome.start()
+    try:
+        for ticket in client.publish_multiple(messages):
+            outcome.ticket(ticket.status == "ok")
+    except compat.PushServerError as exc:
+        unsent = getattr(exc, "unsent", None)
+        tickets = getattr(exc, "tickets", None) or []
+        for ticket in tickets:
+            outcome.ticket(ticket.status == "ok")
+        outcome.error(exc, None if unsent is None else [t for m in unsent for t in _recipients(m.to)])
+    except Exception as exc:  # what the README's caller sees: requests' connection and HTTP errors
+        outcome.error(exc, None)
+    outcome.stop()
+
+
+def _recipients(to: str | list[str]) -> list[str]:
+    return [to] if isinstance(to, str) else list(to)
+
+
+def main() -> int:
+    mode = sys.argv.pop(1)
+    workload = _workload.load()
+    outcome = _workload.Outcome(workload)
+    if mode == "sync":
+        run_sync(workload, outcome)
+    elif mode == "async":
+        asyncio.run(run_async(workload, outcome))
+    elif mode == "sync-stream":
+        run_sync_stream(workload, outcome)
+    elif mode == "async-stream":
+        asyncio.run(run_async_stream(workload, outcome))
+    elif mode == "compat":
+        run_compat(workload, outcome)
+    else:
+        raise SystemExit(f"unknown mode {mode!r}")
+    _workload.report(outcome)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
