@@ -1,0 +1,759 @@
+"""``Ledger``: records tickets, fetches receipts when due, tracks dead tokens, and runs the outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import msgspec
+
+from .._client import AsyncPushClient, PushClient
+from .._errors import PushServerError, ValidationError
+from .._message import PushMessage
+from .._models import PushReceipt, PushTicket
+from .._protocol import iter_prepared
+from ._models import DeadToken, LedgerStats, PendingReceipt, ReceiptCheck, WorkerRun
+from ._store import Cursor, Store, TicketRow
+
+__all__ = ["CONFIG_ERRORS", "Ledger"]
+
+logger = logging.getLogger("expo_push.ledger")
+
+CONFIG_ERRORS = frozenset(("InvalidCredentials", "MismatchSenderId"))
+"""Codes that mean the app's push set-up is wrong, not the notification: reported once per code."""
+
+_RECEIPT_PAGE = 1000  # ids per receipts request (the service's limit)
+_FLUSH_TICKETS = 200  # the worker records tickets in transactions of about this many
+_MAX_SEND_BACKOFF = 300.0
+
+_encode = msgspec.json.Encoder().encode
+_decode_message = msgspec.json.Decoder(PushMessage).decode
+
+
+def _message_json(message: PushMessage | Mapping[str, Any]) -> str:
+    return _encode(message).decode()
+
+
+def _recipients(message: PushMessage | Mapping[str, Any]) -> list[str] | None:
+    to = message.to if isinstance(message, PushMessage) else message.get("to")
+    if isinstance(to, str):
+        return [to]
+    if isinstance(to, list) and all(isinstance(t, str) for t in to):
+        return to
+    return None  # malformed: the client's validation names the problem
+
+
+def _narrow(message: PushMessage | Mapping[str, Any], kept: list[str]) -> PushMessage | Mapping[str, Any]:
+    to = message.to if isinstance(message, PushMessage) else message.get("to")
+    new_to: str | list[str] = kept[0] if isinstance(to, str) else kept
+    if isinstance(message, PushMessage):
+        return msgspec.structs.replace(message, to=new_to)
+    return {**message, "to": new_to}
+
+
+def _skipped_ticket(token: str) -> PushTicket:
+    return PushTicket(
+        status="error",
+        message=f"not sent: the ledger knows {token!r} is not registered",
+        details={"error": "DeviceNotRegistered", "expoPushToken": token, "skipped": True},
+        to=token,
+    )
+
+
+def _pid_gone(worker: str | None) -> bool:
+    """Whether ``worker`` (``host:pid:nonce``) ran on this machine in a process that no longer exists."""
+    if not worker:
+        return False
+    host, _, rest = worker.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+@dataclass
+class _Events:
+    """What a transaction found, reported to the application after it commits."""
+
+    dead: list[DeadToken] = field(default_factory=list)
+    config: list[tuple[str, str | None]] = field(default_factory=list)
+    resends: int = 0
+
+
+class Ledger:
+    """The delivery ledger: every ticket stored, receipts fetched when due, dead tokens reported.
+
+    Open one with ``Ledger.open("push.db")`` (SQLite) or
+    ``Ledger.open("postgresql://...")``; see the package docstring for a tour.
+
+    Args:
+        store: The storage backend (``Ledger.open`` picks one from a path or URL).
+        receipt_delay: Seconds after sending before a receipt is fetched (Expo: about 15 minutes).
+        receipt_retention: Seconds after sending after which a ticket with no receipt is
+            given up on (Expo keeps receipts 24 hours).
+        recheck_interval: Seconds before asking again for a receipt that was not ready.
+        skip_dead_tokens: Refuse to send to tokens known dead (``send`` and the outbox).
+        on_dead_token: Called with a ``DeadToken`` each time a token is newly found dead.
+        on_config_error: Called with ``(code, message)`` the first time this ledger sees an
+            ``InvalidCredentials`` or ``MismatchSenderId`` error; it is also logged at ERROR.
+        max_rate_retries: Resends of a notification refused with ``MessageRateExceeded``.
+        rate_retry_delay: Seconds before the first such resend; each further one waits twice as long.
+        lease: Seconds after which an outbox row claimed by a worker that went silent is sent again
+            (rows of a worker process that died on this machine are taken back at once).
+        clock: Seconds since the epoch; inject one to test "15 minutes later" without waiting.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        receipt_delay: float = 900.0,
+        receipt_retention: float = 86400.0,
+        recheck_interval: float = 300.0,
+        skip_dead_tokens: bool = True,
+        on_dead_token: Callable[[DeadToken], None] | None = None,
+        on_config_error: Callable[[str, str | None], None] | None = None,
+        max_rate_retries: int = 3,
+        rate_retry_delay: float = 60.0,
+        lease: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        for name, value in (
+            ("receipt_delay", receipt_delay),
+            ("receipt_retention", receipt_retention),
+            ("rate_retry_delay", rate_retry_delay),
+            ("lease", lease),
+        ):
+            if not value >= 0:
+                raise ValueError(f"{name} must be a non-negative number of seconds, not {value!r}")
+        if not recheck_interval > 0:
+            raise ValueError(f"recheck_interval must be a positive number of seconds, not {recheck_interval!r}")
+        if max_rate_retries < 0:
+            raise ValueError(f"max_rate_retries must be 0 or more, not {max_rate_retries!r}")
+        self._store = store
+        self.receipt_delay = receipt_delay
+        self.receipt_retention = receipt_retention
+        self.recheck_interval = recheck_interval
+        self.skip_dead_tokens = skip_dead_tokens
+        self.on_dead_token = on_dead_token
+        self.on_config_error = on_config_error
+        self.max_rate_retries = max_rate_retries
+        self.rate_retry_delay = rate_retry_delay
+        self.lease = lease
+        self._clock = clock
+        self._reported_config: set[str] = set()
+        self._report_lock = threading.Lock()
+        store.create_schema()
+
+    @classmethod
+    def open(cls, target: str | Path, **options: Any) -> Ledger:
+        """Open (creating if needed) the ledger at ``target``.
+
+        A ``postgresql://`` or ``postgres://`` URL picks PostgreSQL (needs the
+        ``postgres`` extra); anything else is the path of a SQLite file.
+        ``options`` are those of ``Ledger``.
+        """
+        text = str(target)
+        store: Store
+        if text.startswith(("postgresql://", "postgres://")):
+            from ._postgres import PostgresStore
+
+            store = PostgresStore(text)
+        else:
+            from ._sqlite import SQLiteStore
+
+            store = SQLiteStore(text)
+        return cls(store, **options)
+
+    def __repr__(self) -> str:
+        return f"<Ledger {self._store.description}>"
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self._store.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- recording -------------------------------------------------------------------------------
+
+    def send(
+        self,
+        client: PushClient,
+        messages: PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]],
+        keys: Sequence[str | None] | None = None,
+    ) -> list[PushTicket]:
+        """Send through ``client`` and record every ticket; return one ticket per recipient, in input order.
+
+        ``keys`` (one per message) are your references to the notifications,
+        stored with their tickets. Recipients whose token is dead are not sent
+        to (unless ``skip_dead_tokens`` is off): their ticket is an error
+        ``DeviceNotRegistered`` with ``details["skipped"] = True``, not recorded.
+        If the send fails part-way, what was accepted is recorded before the
+        ``PushServerError`` propagates.
+        """
+        batch = list(messages) if not isinstance(messages, (PushMessage, Mapping)) else [messages]
+        if keys is not None:
+            keys = list(keys)
+            if len(keys) != len(batch):
+                raise ValidationError(f"keys has {len(keys)} items for {len(batch)} messages", field="keys")
+        plan = self._plan(batch, keys)
+        try:
+            tickets = client.send(plan.outgoing)
+        except PushServerError as exc:
+            self._record_rows(plan.rows_for_partial(exc.tickets, self._clock()))
+            raise
+        self._record_rows(plan.rows_for(tickets, self._clock()))
+        return plan.merge(tickets)
+
+    def record(
+        self,
+        tickets: PushTicket | Iterable[PushTicket],
+        *,
+        key: str | None = None,
+        keys: Sequence[str | None] | None = None,
+        sent_at: float | None = None,
+    ) -> int:
+        """Record tickets of a send made elsewhere (each needs its ``.to``); return how many.
+
+        ``key`` is one reference for all of them, ``keys`` one per ticket.
+        ``sent_at`` defaults to now. Error tickets are acted on as in ``send``
+        (a ``DeviceNotRegistered`` ticket marks its token dead).
+        """
+        items = [tickets] if isinstance(tickets, PushTicket) else list(tickets)
+        if keys is not None and len(keys) != len(items):
+            raise ValidationError(f"keys has {len(keys)} items for {len(items)} tickets", field="keys")
+        now = self._clock() if sent_at is None else sent_at
+        rows: list[TicketRow] = []
+        for index, ticket in enumerate(items):
+            if not isinstance(ticket, PushTicket):
+                raise ValidationError(f"ticket {index} must be a PushTicket, not {type(ticket).__name__}")
+            if not ticket.to:
+                raise ValidationError(f"ticket {index} has no recipient token", field="to")
+            rows.append(self._ticket_row(ticket, keys[index] if keys is not None else key, now, None, 0))
+        self._record_rows(rows)
+        return len(rows)
+
+    def _ticket_row(
+        self, ticket: PushTicket, key: str | None, now: float, message: str | None, retries: int
+    ) -> TicketRow:
+        ok = ticket.status == "ok"
+        return (
+            key,
+            ticket.to or "",
+            ticket.id,
+            ticket.status,
+            None if ok else ticket.error_code,
+            None if ok else ticket.message,
+            now,
+            now + self.receipt_delay if ok and ticket.id else None,
+            message,
+            retries,
+        )
+
+    def _record_rows(self, rows: Sequence[TicketRow], *, finish: tuple[str, Sequence[int]] | None = None) -> None:
+        now = self._clock()
+        events = _Events()
+        with self._store.transaction() as cur:
+            self._store.insert_tickets(cur, rows)
+            if finish is not None:
+                self._store.finish_sent(cur, now, finish[0], finish[1])
+            for key, token, _, status, code, message, sent_at, _, payload, retries in rows:
+                if status != "ok" and code is not None:
+                    self._act_on_error(
+                        cur,
+                        events,
+                        code,
+                        message,
+                        token,
+                        None,
+                        sent_at,
+                        now,
+                        key,
+                        payload,
+                        retries,
+                        f"expo-push:resend:{uuid.uuid4().hex}",
+                    )
+        self._report(events)
+
+    def _act_on_error(
+        self,
+        cur: Cursor,
+        events: _Events,
+        code: str,
+        message: str | None,
+        token: str,
+        ticket_id: str | None,
+        sent_at: float,
+        now: float,
+        key: str | None,
+        payload: str | None,
+        retries: int,
+        resend_key: str,
+    ) -> None:
+        if code == "DeviceNotRegistered":
+            if self._store.mark_dead(cur, token, now, code, message, ticket_id, sent_at):
+                events.dead.append(DeadToken(token, now, code, message, ticket_id))
+        elif code == "MessageRateExceeded":
+            if payload is None:
+                logger.warning(
+                    "expo-push: MessageRateExceeded for a notification the ledger cannot resend "
+                    "(recorded without its message)"
+                )
+            elif retries >= self.max_rate_retries:
+                logger.warning(
+                    "expo-push: giving up on a notification after %d resends refused with MessageRateExceeded", retries
+                )
+            else:
+                narrowed = msgspec.structs.replace(_decode_message(payload), to=token)
+                delay = self.rate_retry_delay * (2**retries)
+                events.resends += self._store.insert_outbox(
+                    cur, [(resend_key, key, _message_json(narrowed), 1, now, now + delay, retries + 1)]
+                )
+        elif code in CONFIG_ERRORS:
+            events.config.append((code, message))
+
+    def _report(self, events: _Events) -> None:
+        for code, message in events.config:
+            with self._report_lock:
+                if code in self._reported_config:
+                    continue
+                self._reported_config.add(code)
+            logger.error(
+                "expo-push: %s: the app's push credentials need fixing (%s); further %s errors "
+                "are not reported again by this ledger",
+                code,
+                message or "no message",
+                code,
+            )
+            if self.on_config_error is not None:
+                self.on_config_error(code, message)
+        if self.on_dead_token is not None:
+            for dead in events.dead:
+                self.on_dead_token(dead)
+
+    def _plan(self, batch: list[Any], keys: Sequence[str | None] | None) -> _SendPlan:
+        recipients = [_recipients(m) for m in batch]
+        dead: set[str] = set()
+        if self.skip_dead_tokens:
+            dead = self._store.dead_among([t for r in recipients if r is not None for t in r])
+        plan = _SendPlan(self)
+        for index, message in enumerate(batch):
+            key = keys[index] if keys is not None else None
+            tokens = recipients[index]
+            if tokens is None or not dead or dead.isdisjoint(tokens):
+                plan.add(message, key, tokens, tokens or [])
+                continue
+            kept = [t for t in tokens if t not in dead]
+            plan.add(_narrow(message, kept) if kept else None, key, tokens, kept)
+        return plan
+
+    # -- receipts ----------------------------------------------------------------------------------
+
+    def check_receipts(self, client: PushClient) -> ReceiptCheck:
+        """Fetch the receipts that are due, record them, and act on them; return what was found.
+
+        Run it every few minutes (cron, or ``watch_receipts``). Ids are asked
+        in requests of 1000; an id with no receipt yet is asked again after
+        ``recheck_interval``, until ``receipt_retention`` has passed since the
+        send. ``DeviceNotRegistered`` marks the token dead;
+        ``MessageRateExceeded`` schedules a resend in the outbox.
+        """
+        now = self._clock()
+        summary = ReceiptCheck()
+        while True:
+            due = self._store.due_receipts(now, _RECEIPT_PAGE)
+            if not due:
+                return summary
+            try:
+                receipts = client.get_receipts([d[0] for d in due])
+            except PushServerError as exc:
+                self._report(self._apply_receipts(due, exc.receipts, now, summary, partial=True))
+                raise
+            self._report(self._apply_receipts(due, receipts, now, summary))
+            if len(due) < _RECEIPT_PAGE:
+                return summary
+
+    async def check_receipts_async(self, client: AsyncPushClient) -> ReceiptCheck:
+        """``check_receipts`` with an ``AsyncPushClient``; database work runs off the event loop."""
+        now = self._clock()
+        summary = ReceiptCheck()
+        while True:
+            due = await asyncio.to_thread(self._store.due_receipts, now, _RECEIPT_PAGE)
+            if not due:
+                return summary
+            try:
+                receipts = await client.get_receipts([d[0] for d in due])
+            except PushServerError as exc:
+                events = await asyncio.to_thread(self._apply_receipts, due, exc.receipts, now, summary, partial=True)
+                self._report(events)
+                raise
+            self._report(await asyncio.to_thread(self._apply_receipts, due, receipts, now, summary))
+            if len(due) < _RECEIPT_PAGE:
+                return summary
+
+    def watch_receipts(self, client: PushClient, stop: threading.Event, interval: float = 60.0) -> None:
+        """Check receipts every ``interval`` seconds until ``stop`` is set (a failed check is logged and retried)."""
+        while not stop.is_set():
+            try:
+                self.check_receipts(client)
+            except PushServerError as exc:
+                logger.warning("expo-push: receipts check failed, trying again in %.0f s: %s", interval, exc)
+            stop.wait(interval)
+
+    def _apply_receipts(
+        self,
+        due: Sequence[tuple[str, int, str, float]],
+        receipts: Mapping[str, PushReceipt],
+        now: float,
+        summary: ReceiptCheck,
+        partial: bool = False,
+    ) -> _Events:
+        events = _Events()
+        settled: list[tuple[str, str | None, str | None, float, int]] = []
+        repoll: list[tuple[float, int]] = []
+        errors: list[tuple[int, str, str | None, str, str, float]] = []
+        for ticket_id, row_id, token, sent_at in due:
+            receipt = receipts.get(ticket_id)
+            if receipt is None:
+                if partial:
+                    continue  # not asked successfully: stays due
+                summary.checked += 1
+                expires = sent_at + self.receipt_retention
+                if now >= expires:
+                    settled.append(("missing", None, None, now, row_id))
+                    summary.missing += 1
+                else:
+                    repoll.append((min(now + self.recheck_interval, expires), row_id))
+                    summary.waiting += 1
+                continue
+            summary.checked += 1
+            if receipt.ok:
+                settled.append(("ok", None, None, now, row_id))
+                summary.ok += 1
+                continue
+            code = receipt.error_code or "unknown"
+            settled.append(("error", code, receipt.message, now, row_id))
+            summary.errors[code] = summary.errors.get(code, 0) + 1
+            errors.append((row_id, code, receipt.message, token, ticket_id, sent_at))
+        with self._store.transaction() as cur:
+            self._store.settle_receipts(cur, settled, repoll)
+            needs_row = [e[0] for e in errors if e[1] == "MessageRateExceeded"]
+            rows = {r[0]: r for r in self._store.ticket_rows(cur, needs_row)} if needs_row else {}
+            for row_id, code, message, token, ticket_id, sent_at in errors:
+                _, key, payload, retries = rows.get(row_id, (row_id, None, None, 0))
+                self._act_on_error(
+                    cur,
+                    events,
+                    code,
+                    message,
+                    token,
+                    ticket_id,
+                    sent_at,
+                    now,
+                    key,
+                    payload,
+                    retries,
+                    f"expo-push:resend:ticket:{row_id}",
+                )
+        summary.dead_tokens.extend(events.dead)
+        summary.resends += events.resends
+        return events
+
+    def pending_receipts(self, limit: int | None = None) -> list[PendingReceipt]:
+        """Tickets still waiting for a receipt, oldest first."""
+        return [PendingReceipt(*row) for row in self._store.pending_receipts(limit)]
+
+    # -- dead tokens -------------------------------------------------------------------------------
+
+    def dead_tokens(self, since: float | None = None) -> list[DeadToken]:
+        """Tokens found dead (at or after ``since``, by the ledger's clock), oldest first.
+
+        Delete them from your database, then call ``forget_dead`` if the app
+        registers the same token again.
+        """
+        return [DeadToken(*row) for row in self._store.dead_tokens(since)]
+
+    def forget_dead(self, token: str) -> bool:
+        """The app registered ``token`` again: send to it again. Return whether it was dead.
+
+        Evidence older than this call (a late receipt of an earlier send) does
+        not kill it again.
+        """
+        return self._store.revive(token, self._clock())
+
+    # -- outbox ------------------------------------------------------------------------------------
+
+    def enqueue(
+        self,
+        messages: PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]],
+        keys: Sequence[str | None] | None = None,
+    ) -> int:
+        """Store notifications durably for a worker to send; return how many were new.
+
+        Every message is validated first (``ValidationError`` names the message
+        and field; nothing is stored then). ``keys`` (one per message) are
+        idempotency keys: a key already enqueued is not enqueued again, so it
+        is sent once. They are also the reference stored with the tickets.
+        """
+        prepared = list(iter_prepared(messages))
+        if keys is not None:
+            keys = list(keys)
+            if len(keys) != len(prepared):
+                raise ValidationError(f"keys has {len(keys)} items for {len(prepared)} messages", field="keys")
+            for index, key in enumerate(keys):
+                if key is not None and not isinstance(key, str):
+                    raise ValidationError(
+                        f"key {index} must be a string or None, not {type(key).__name__}", field="keys"
+                    )
+        now = self._clock()
+        rows = [
+            (
+                keys[i] if keys is not None else None,
+                keys[i] if keys is not None else None,
+                _message_json(p.message),
+                len(p.recipients),
+                now,
+                now,
+                0,
+            )
+            for i, p in enumerate(prepared)
+        ]
+        return self._store.enqueue(rows)
+
+    def drain(self, client: PushClient, *, batch_size: int = 500) -> WorkerRun:
+        """Send everything in the outbox that is ready now, then return (a one-shot worker)."""
+        worker = _Worker(self, client, batch_size)
+        worker.reclaim(startup=True)
+        while worker.send_batch():
+            pass
+        return worker.run
+
+    def run_worker(
+        self,
+        client: PushClient,
+        stop: threading.Event,
+        *,
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        on_batch: Callable[[WorkerRun], None] | None = None,
+    ) -> WorkerRun:
+        """Send from the outbox until ``stop`` is set; return what was done.
+
+        Claims up to ``batch_size`` notifications at a time, sends them through
+        ``client`` (its pacing and retries apply) and records the tickets as
+        they come back. When the outbox is empty it looks again every
+        ``poll_interval`` seconds. ``on_batch`` is called after each batch.
+        Several workers may run at once, in threads, processes or machines
+        (PostgreSQL for the latter): none sends a notification another claimed.
+        """
+        worker = _Worker(self, client, batch_size)
+        worker.reclaim(startup=True)
+        while not stop.is_set():
+            if worker.send_batch():
+                if on_batch is not None:
+                    on_batch(worker.run)
+                continue
+            worker.reclaim(startup=False)
+            stop.wait(poll_interval)
+        return worker.run
+
+    # -- numbers -------------------------------------------------------------------------------------
+
+    def stats(self, since: float | None = None, until: float | None = None) -> LedgerStats:
+        """Counts of tickets sent in ``[since, until)`` by status, receipt and error code; the outbox; dead tokens."""
+        outcomes = {(s, r, c): int(n) for s, r, c, n in self._store.outcome_counts(since, until)}
+        return LedgerStats(outcomes, self._store.outbox_counts(), len(self._store.dead_tokens(None)))
+
+    def outbox(self) -> list[tuple[str | None, str]]:
+        """``(key, state)`` of every outbox row, oldest first: ``pending``, ``sending``, ``sent`` or ``skipped``."""
+        return list(self._store.iter_outbox_keys())
+
+
+class _SendPlan:
+    """One ``Ledger.send``: what goes out, and which key and message each ticket belongs to."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+        self.outgoing: list[Any] = []
+        self._slots: list[tuple[str, bool]] = []  # every recipient in input order: (token, sent?)
+        self._owners: list[tuple[str | None, str]] = []  # every sent recipient: (key, message JSON)
+
+    def add(self, message: Any, key: str | None, tokens: list[str] | None, kept: list[str]) -> None:
+        if message is not None:
+            self.outgoing.append(message)
+            payload = _message_json(message) if isinstance(message, (PushMessage, Mapping)) else None
+            self._owners.extend((key, payload or "") for _ in kept)
+        kept_set = set(kept)
+        self._slots.extend((t, t in kept_set) for t in tokens or [])
+
+    def rows_for(self, tickets: Sequence[PushTicket], now: float) -> list[TicketRow]:
+        ledger = self._ledger
+        return [
+            ledger._ticket_row(t, key, now, payload, 0) for t, (key, payload) in zip(tickets, self._owners, strict=True)
+        ]
+
+    def rows_for_partial(self, tickets: Sequence[PushTicket], now: float) -> list[TicketRow]:
+        owners: dict[str, list[int]] = {}
+        sent_tokens = [token for token, sent in self._slots if sent]
+        for position, token in enumerate(sent_tokens):
+            owners.setdefault(token, []).append(position)
+        rows = []
+        for ticket in tickets:
+            positions = owners.get(ticket.to or "")
+            if positions:
+                key, payload = self._owners[positions.pop(0)]
+                rows.append(self._ledger._ticket_row(ticket, key, now, payload, 0))
+        return rows
+
+    def merge(self, tickets: list[PushTicket]) -> list[PushTicket]:
+        if all(sent for _, sent in self._slots):
+            return tickets
+        out: list[PushTicket] = []
+        sent_tickets = iter(tickets)
+        for token, sent in self._slots:
+            out.append(next(sent_tickets) if sent else _skipped_ticket(token))
+        return out
+
+
+class _Worker:
+    """One outbox worker: claims batches, sends them, records their tickets as chunks come back."""
+
+    def __init__(self, ledger: Ledger, client: PushClient, batch_size: int) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        self.ledger = ledger
+        self.store = ledger._store
+        self.client = client
+        self.batch_size = batch_size
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.run = WorkerRun()
+
+    def reclaim(self, *, startup: bool) -> None:
+        """Take back rows of workers that are gone: dead processes on this machine (at start-up), expired leases."""
+        now = self.ledger._clock()
+        lost = [
+            row_id
+            for row_id, owner, claimed_at in self.store.sending()
+            if owner != self.name and (claimed_at + self.ledger.lease <= now or (startup and _pid_gone(owner)))
+        ]
+        if lost:
+            count = self.store.reclaim(lost)
+            self.run.reclaimed += count
+            logger.warning("expo-push: %d outbox notifications of a lost worker will be sent again", count)
+
+    def send_batch(self) -> bool:
+        """Claim and send one batch; return whether there was anything to claim."""
+        ledger, store = self.ledger, self.store
+        claimed = store.claim(ledger._clock(), self.name, self.batch_size)
+        if not claimed:
+            return False
+        self.run.batches += 1
+        messages = [_decode_message(row[2]) for row in claimed]
+        dead: set[str] = set()
+        if ledger.skip_dead_tokens:
+            dead = store.dead_among([t for m in messages for t in m.recipients])
+        outgoing: list[PushMessage] = []
+        owner_of: list[int] = []  # claimed index of each outgoing recipient, in order
+        tokens_out: list[str] = []  # token of each outgoing recipient, in order
+        remaining: list[int] = [0] * len(claimed)
+        skipped_rows: list[int] = []
+        for index, message in enumerate(messages):
+            tokens = message.recipients
+            kept = tokens if not dead else [t for t in tokens if t not in dead]
+            self.run.skipped += len(tokens) - len(kept)
+            if not kept:
+                skipped_rows.append(claimed[index][0])
+                continue
+            outgoing.append(message if len(kept) == len(tokens) else _narrow(message, kept))  # type: ignore[arg-type]
+            owner_of.extend([index] * len(kept))
+            tokens_out.extend(kept)
+            remaining[index] = len(kept)
+        collected: dict[int, list[PushTicket]] = {}
+        done: list[int] = []
+        rows: list[TicketRow] = []
+        settled: set[int] = set()
+        if skipped_rows:
+            with store.transaction() as cur:
+                store.finish_sent(cur, ledger._clock(), self.name, skipped_rows, state="skipped")
+            settled.update(skipped_rows)
+
+        def complete(index: int) -> None:
+            row_id, ref, payload, _, retries = claimed[index]
+            now = ledger._clock()
+            rows.extend(ledger._ticket_row(t, ref, now, payload, retries) for t in collected.pop(index))
+            done.append(row_id)
+
+        def flush() -> None:
+            ledger._record_rows(rows, finish=(self.name, done))
+            self.run.sent += len(rows)
+            settled.update(done)
+            rows.clear()
+            done.clear()
+
+        position = 0
+        try:
+            try:
+                for ticket in self.client.iter_send(outgoing):
+                    index = owner_of[position]
+                    position += 1
+                    collected.setdefault(index, []).append(ticket)
+                    remaining[index] -= 1
+                    if remaining[index] == 0:
+                        complete(index)
+                        if len(rows) >= _FLUSH_TICKETS:
+                            flush()
+            except PushServerError as exc:
+                self.run.failed_batches += 1
+                logger.error(
+                    "expo-push: the outbox worker's send failed; those notifications wait and are tried again: %s", exc
+                )
+                # Accepted tickets that came with the error: keep those whose owner is unambiguous.
+                rest = range(position, len(owner_of))
+                counts = Counter(tokens_out[p] for p in rest)
+                where = {tokens_out[p]: p for p in rest}
+                for ticket in exc.tickets:
+                    if ticket.to is not None and counts.get(ticket.to) == 1:
+                        index = owner_of[where[ticket.to]]
+                        collected.setdefault(index, []).append(ticket)
+                        remaining[index] -= 1
+                        if remaining[index] == 0:
+                            complete(index)
+            if rows or done:
+                flush()
+        finally:
+            unsettled = [row for row in claimed if row[0] not in settled]
+            if unsettled:
+                now = ledger._clock()
+                store.release(
+                    [("pending", now + self._backoff(row), "send failed", row[0]) for row in unsettled], self.name
+                )
+        return True
+
+    def _backoff(self, row: tuple[int, str | None, str, int, int]) -> float:
+        return min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)

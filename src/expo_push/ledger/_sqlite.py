@@ -1,0 +1,44 @@
+"""The SQLite backend (standard library): one file, WAL mode, one connection per thread."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ._store import Cursor, Store
+
+__all__ = ["SQLiteStore"]
+
+
+class SQLiteStore(Store):
+    """Ledger storage in a SQLite file. Several processes may share the file; writers take turns."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = str(path)
+        self.description = f"sqlite:{self.path}"
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
+        conn.execute("PRAGMA busy_timeout=30000")
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """``BEGIN IMMEDIATE`` (take the write lock up front, so claims never race) ... ``COMMIT``."""
+        conn = self._connection()
+        cur = conn.cursor()
+        cur.execute("BEGIN IMMEDIATE")
+        try:
+            yield cur
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+        finally:
+            cur.close()

@@ -1,0 +1,423 @@
+"""The ledger's storage: one SQL schema and every query, shared by the SQLite and PostgreSQL backends.
+
+Queries are written once with ``?`` placeholders in the SQL both dialects
+agree on (``ON CONFLICT``, ``RETURNING``, partial indexes); a backend supplies
+connections, transactions, column types and the one clause that differs
+(``FOR UPDATE SKIP LOCKED`` when claiming outbox rows).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
+
+__all__ = ["SCHEMA_VERSION", "Cursor", "Store", "TicketRow"]
+
+SCHEMA_VERSION = 1
+
+TicketRow = tuple[
+    str | None,  # key: the caller's reference to the notification
+    str,  # token
+    str | None,  # ticket id
+    str,  # status: "ok" | "error"
+    str | None,  # error code
+    str | None,  # error message
+    float,  # sent_at
+    float | None,  # receipt_due_at (None: no receipt to fetch)
+    str | None,  # message JSON (kept to resend after MessageRateExceeded)
+    int,  # retries: resends after MessageRateExceeded before this one
+]
+"""One row of the tickets table, as inserted."""
+
+_TICKET_COLUMNS = "key, token, ticket_id, status, error_code, error_message, sent_at, receipt_due_at, message, retries"
+
+
+class Cursor(Protocol):
+    """The part of a DB-API cursor the store uses."""
+
+    def execute(self, sql: Any, params: Any = ..., /) -> Any: ...
+    def executemany(self, sql: Any, params: Any, /) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+    def fetchone(self) -> Any: ...
+    @property
+    def rowcount(self) -> int: ...
+
+
+def _schema(pk: str) -> list[str]:
+    return [
+        "CREATE TABLE IF NOT EXISTS expo_push_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        f"""CREATE TABLE IF NOT EXISTS expo_push_tickets (
+            id {pk},
+            key TEXT,
+            token TEXT NOT NULL,
+            ticket_id TEXT,
+            status TEXT NOT NULL,
+            error_code TEXT,
+            error_message TEXT,
+            sent_at DOUBLE PRECISION NOT NULL,
+            receipt_due_at DOUBLE PRECISION,
+            receipt_status TEXT,
+            receipt_error TEXT,
+            receipt_message TEXT,
+            receipt_at DOUBLE PRECISION,
+            message TEXT,
+            retries INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX IF NOT EXISTS expo_push_tickets_due ON expo_push_tickets (receipt_due_at)"
+        " WHERE receipt_due_at IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS expo_push_tickets_ticket_id ON expo_push_tickets (ticket_id)",
+        "CREATE INDEX IF NOT EXISTS expo_push_tickets_sent_at ON expo_push_tickets (sent_at)",
+        """CREATE TABLE IF NOT EXISTS expo_push_dead_tokens (
+            token TEXT PRIMARY KEY,
+            died_at DOUBLE PRECISION NOT NULL,
+            reason TEXT NOT NULL,
+            message TEXT,
+            ticket_id TEXT,
+            revived_at DOUBLE PRECISION
+        )""",
+        f"""CREATE TABLE IF NOT EXISTS expo_push_outbox (
+            id {pk},
+            key TEXT UNIQUE,
+            ref TEXT,
+            message TEXT NOT NULL,
+            recipients INTEGER NOT NULL,
+            state TEXT NOT NULL,
+            enqueued_at DOUBLE PRECISION NOT NULL,
+            not_before DOUBLE PRECISION NOT NULL,
+            claimed_at DOUBLE PRECISION,
+            claimed_by TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            reclaims INTEGER NOT NULL DEFAULT 0,
+            retries INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            sent_at DOUBLE PRECISION
+        )""",
+        "CREATE INDEX IF NOT EXISTS expo_push_outbox_pending ON expo_push_outbox (id) WHERE state = 'pending'",
+        "CREATE INDEX IF NOT EXISTS expo_push_outbox_sending ON expo_push_outbox (claimed_at) WHERE state = 'sending'",
+    ]
+
+
+class Store:
+    """Every query of the ledger over a backend's connections; subclasses say how to connect.
+
+    Connections are per thread. Each public method is one transaction.
+    """
+
+    placeholder = "?"
+    primary_key = "INTEGER PRIMARY KEY"
+    skip_locked = ""
+    description = "store"
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+        self._all: list[Any] = []
+        self._all_lock = threading.Lock()
+        self._sql_cache: dict[str, str] = {}
+
+    # -- to implement ---------------------------------------------------------------------------
+
+    def _connect(self) -> Any:
+        raise NotImplementedError
+
+    def transaction(self) -> AbstractContextManager[Cursor]:
+        """A transaction on this thread's connection, yielding a cursor; commits on success."""
+        raise NotImplementedError
+
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def _connection(self) -> Any:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+            with self._all_lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close the connections of every thread."""
+        with self._all_lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+        self._local = threading.local()
+
+    def q(self, sql: str) -> str:
+        """``sql`` with this backend's placeholders."""
+        out = self._sql_cache.get(sql)
+        if out is None:
+            out = sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
+            self._sql_cache[sql] = out
+        return out
+
+    def create_schema(self) -> None:
+        """Create the tables if they are missing; refuse a database of a newer schema version."""
+        with self.transaction() as cur:
+            self._before_schema(cur)
+            for statement in _schema(self.primary_key):
+                cur.execute(statement)
+            cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("schema_version",))
+            row = cur.fetchone()
+            if row is None:
+                cur.execute(
+                    self.q("INSERT INTO expo_push_meta (name, value) VALUES (?, ?)"),
+                    ("schema_version", str(SCHEMA_VERSION)),
+                )
+            elif int(row[0]) > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"the ledger database has schema version {row[0]}, newer than this expo-push "
+                    f"understands ({SCHEMA_VERSION}): upgrade expo-push"
+                )
+
+    def _before_schema(self, cur: Cursor) -> None:
+        """Hook run in the schema transaction before the tables are created."""
+
+    # -- tickets -------------------------------------------------------------------------------
+
+    def insert_tickets(self, cur: Cursor, rows: Sequence[TicketRow]) -> None:
+        """Insert ticket rows (inside the caller's transaction)."""
+        if rows:
+            cur.executemany(
+                self.q(f"INSERT INTO expo_push_tickets ({_TICKET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+                rows,
+            )
+
+    def due_receipts(self, now: float, limit: int) -> list[tuple[str, int, str, float]]:
+        """Up to ``limit`` tickets whose receipt is due: (ticket id, row id, token, sent_at), oldest due first."""
+        with self.transaction() as cur:
+            cur.execute(
+                self.q(
+                    "SELECT ticket_id, id, token, sent_at FROM expo_push_tickets"
+                    " WHERE receipt_due_at IS NOT NULL AND receipt_due_at <= ? ORDER BY receipt_due_at LIMIT ?"
+                ),
+                (now, limit),
+            )
+            return [tuple(r) for r in cur.fetchall()]
+
+    def settle_receipts(
+        self,
+        cur: Cursor,
+        settled: Sequence[tuple[str, str | None, str | None, float, int]],
+        repoll: Sequence[tuple[float, int]],
+    ) -> None:
+        """Store receipt outcomes ``(status, error, message, at, row id)`` and new due times ``(due, row id)``."""
+        if settled:
+            cur.executemany(
+                self.q(
+                    "UPDATE expo_push_tickets SET receipt_status = ?, receipt_error = ?, receipt_message = ?,"
+                    " receipt_at = ?, receipt_due_at = NULL WHERE id = ?"
+                ),
+                settled,
+            )
+        if repoll:
+            cur.executemany(self.q("UPDATE expo_push_tickets SET receipt_due_at = ? WHERE id = ?"), repoll)
+
+    def ticket_rows(self, cur: Cursor, row_ids: Sequence[int]) -> list[tuple[int, str | None, str | None, int]]:
+        """(row id, key, message JSON, retries) of ticket rows."""
+        out: list[tuple[int, str | None, str | None, int]] = []
+        for start in range(0, len(row_ids), 500):
+            part = row_ids[start : start + 500]
+            cur.execute(
+                self.q(
+                    "SELECT id, key, message, retries FROM expo_push_tickets"
+                    f" WHERE id IN ({', '.join('?' * len(part))})"
+                ),
+                tuple(part),
+            )
+            out.extend(tuple(r) for r in cur.fetchall())
+        return out
+
+    def pending_receipts(self, limit: int | None) -> list[tuple[str, str, str | None, float, float]]:
+        """(ticket id, token, key, sent_at, due_at) of tickets still waiting for a receipt, oldest first."""
+        sql = (
+            "SELECT ticket_id, token, key, sent_at, receipt_due_at FROM expo_push_tickets"
+            " WHERE receipt_due_at IS NOT NULL ORDER BY sent_at, id"
+        )
+        with self.transaction() as cur:
+            if limit is None:
+                cur.execute(sql)
+            else:
+                cur.execute(self.q(sql + " LIMIT ?"), (limit,))
+            return [tuple(r) for r in cur.fetchall()]
+
+    def outcome_counts(self, since: float | None, until: float | None) -> list[tuple[str, str, str | None, int]]:
+        """Counts of (ticket status, receipt state, error code) over tickets sent in [since, until)."""
+        with self.transaction() as cur:
+            cur.execute(
+                self.q(
+                    "SELECT status,"
+                    " CASE WHEN status <> 'ok' THEN 'none' WHEN receipt_status IS NULL THEN 'pending'"
+                    " ELSE receipt_status END AS receipt,"
+                    " COALESCE(error_code, receipt_error) AS code, COUNT(*)"
+                    " FROM expo_push_tickets WHERE sent_at >= ? AND sent_at < ?"
+                    " GROUP BY status, receipt, code"
+                ),
+                (float("-inf") if since is None else since, float("inf") if until is None else until),
+            )
+            return [tuple(r) for r in cur.fetchall()]
+
+    # -- dead tokens ---------------------------------------------------------------------------
+
+    def dead_among(self, tokens: Sequence[str]) -> set[str]:
+        """The tokens of ``tokens`` that are dead."""
+        dead: set[str] = set()
+        if not tokens:
+            return dead
+        unique = list(dict.fromkeys(tokens))
+        with self.transaction() as cur:
+            for start in range(0, len(unique), 500):
+                part = unique[start : start + 500]
+                cur.execute(
+                    self.q(
+                        "SELECT token FROM expo_push_dead_tokens WHERE revived_at IS NULL"
+                        f" AND token IN ({', '.join('?' * len(part))})"
+                    ),
+                    tuple(part),
+                )
+                dead.update(r[0] for r in cur.fetchall())
+        return dead
+
+    def mark_dead(
+        self,
+        cur: Cursor,
+        token: str,
+        at: float,
+        reason: str,
+        message: str | None,
+        ticket_id: str | None,
+        evidence_at: float,
+    ) -> bool:
+        """Mark ``token`` dead unless it is, or was revived after ``evidence_at``; return whether it died now."""
+        cur.execute(
+            self.q(
+                "INSERT INTO expo_push_dead_tokens (token, died_at, reason, message, ticket_id, revived_at)"
+                " VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (token) DO UPDATE SET died_at = excluded.died_at,"
+                " reason = excluded.reason, message = excluded.message, ticket_id = excluded.ticket_id,"
+                " revived_at = NULL WHERE expo_push_dead_tokens.revived_at IS NOT NULL"
+                " AND expo_push_dead_tokens.revived_at <= ? RETURNING token"
+            ),
+            (token, at, reason, message, ticket_id, evidence_at),
+        )
+        return cur.fetchone() is not None
+
+    def dead_tokens(self, since: float | None) -> list[tuple[str, float, str, str | None, str | None]]:
+        """(token, died_at, reason, message, ticket id) of dead tokens, oldest death first."""
+        with self.transaction() as cur:
+            cur.execute(
+                self.q(
+                    "SELECT token, died_at, reason, message, ticket_id FROM expo_push_dead_tokens"
+                    " WHERE revived_at IS NULL AND died_at >= ? ORDER BY died_at, token"
+                ),
+                (float("-inf") if since is None else since,),
+            )
+            return [tuple(r) for r in cur.fetchall()]
+
+    def revive(self, token: str, at: float) -> bool:
+        """Forget the death of ``token`` (remembering when, to ignore older evidence); return whether it was dead."""
+        with self.transaction() as cur:
+            cur.execute(
+                self.q(
+                    "UPDATE expo_push_dead_tokens SET revived_at = ? WHERE token = ? AND revived_at IS NULL"
+                    " RETURNING token"
+                ),
+                (at, token),
+            )
+            return cur.fetchone() is not None
+
+    # -- outbox --------------------------------------------------------------------------------
+
+    def enqueue(self, rows: Sequence[tuple[str | None, str | None, str, int, float, float, int]]) -> int:
+        """Insert outbox rows (key, ref, message, recipients, enqueued_at, not_before, retries); return how many
+        were new (a key already present is skipped)."""
+        with self.transaction() as cur:
+            return self.insert_outbox(cur, rows)
+
+    def insert_outbox(
+        self, cur: Cursor, rows: Sequence[tuple[str | None, str | None, str, int, float, float, int]]
+    ) -> int:
+        """``enqueue`` inside the caller's transaction."""
+        if not rows:
+            return 0
+        cur.executemany(
+            self.q(
+                "INSERT INTO expo_push_outbox (key, ref, message, recipients, state, enqueued_at, not_before, retries)"
+                " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+            ),
+            rows,
+        )
+        return int(cur.rowcount)  # rows inserted: a key already present counts 0
+
+    def claim(self, now: float, worker: str, limit: int) -> list[tuple[int, str | None, str, int, int]]:
+        """Claim up to ``limit`` pending rows for ``worker``: (id, ref, message, recipients, retries), by id."""
+        with self.transaction() as cur:
+            cur.execute(
+                self.q(
+                    "UPDATE expo_push_outbox SET state = 'sending', claimed_at = ?, claimed_by = ?,"
+                    " attempts = attempts + 1 WHERE id IN (SELECT id FROM expo_push_outbox"
+                    f" WHERE state = 'pending' AND not_before <= ? ORDER BY id LIMIT ?{self.skip_locked})"
+                    " RETURNING id, ref, message, recipients, retries"
+                ),
+                (now, worker, now, limit),
+            )
+            return sorted(tuple(r) for r in cur.fetchall())
+
+    def finish_sent(self, cur: Cursor, now: float, worker: str, ids: Sequence[int], state: str = "sent") -> None:
+        """Mark claimed rows sent (or ``state``), inside the caller's transaction."""
+        if ids:
+            cur.executemany(
+                self.q("UPDATE expo_push_outbox SET state = ?, sent_at = ? WHERE id = ? AND claimed_by = ?"),
+                [(state, now, i, worker) for i in ids],
+            )
+
+    def release(self, rows: Sequence[tuple[str, float, str | None, int]], worker: str) -> None:
+        """Give claimed rows back: (state, not_before, last error, id)."""
+        if rows:
+            with self.transaction() as cur:
+                cur.executemany(
+                    self.q(
+                        "UPDATE expo_push_outbox SET state = ?, not_before = ?, last_error = ?, claimed_by = NULL"
+                        " WHERE id = ? AND claimed_by = ?"
+                    ),
+                    [(*row, worker) for row in rows],
+                )
+
+    def sending(self) -> list[tuple[int, str | None, float]]:
+        """(id, claimed_by, claimed_at) of rows being sent."""
+        with self.transaction() as cur:
+            cur.execute("SELECT id, claimed_by, claimed_at FROM expo_push_outbox WHERE state = 'sending'")
+            return [tuple(r) for r in cur.fetchall()]
+
+    def reclaim(self, ids: Sequence[int]) -> int:
+        """Put rows being sent by a worker that is gone back to pending, counting the reclaim; return how many."""
+        count = 0
+        with self.transaction() as cur:
+            for start in range(0, len(ids), 500):
+                part = ids[start : start + 500]
+                cur.execute(
+                    self.q(
+                        "UPDATE expo_push_outbox SET state = 'pending', claimed_by = NULL, reclaims = reclaims + 1"
+                        f" WHERE state = 'sending' AND id IN ({', '.join('?' * len(part))}) RETURNING id"
+                    ),
+                    tuple(part),
+                )
+                count += len(cur.fetchall())
+        return count
+
+    def outbox_counts(self) -> dict[str, int]:
+        """Rows per outbox state, plus ``"resent"``: recipients of rows re-sent after a worker was lost."""
+        with self.transaction() as cur:
+            cur.execute("SELECT state, COUNT(*) FROM expo_push_outbox GROUP BY state")
+            counts = {str(state): int(n) for state, n in cur.fetchall()}
+            cur.execute("SELECT COALESCE(SUM(reclaims * recipients), 0) FROM expo_push_outbox")
+            counts["resent"] = int(cur.fetchone()[0])
+        return counts
+
+    def iter_outbox_keys(self) -> Iterator[tuple[str | None, str]]:
+        """(key, state) of every outbox row, by id (for inspection and tests)."""
+        with self.transaction() as cur:
+            cur.execute("SELECT key, state FROM expo_push_outbox ORDER BY id")
+            rows = cur.fetchall()
+        for row in rows:
+            yield row[0], row[1]

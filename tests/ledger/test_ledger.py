@@ -1,0 +1,422 @@
+"""The ledger's behaviour, on both backends, against the emulator."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from expo_push import AsyncPushClient, PushClient, PushMessage, PushTicket, ValidationError
+from expo_push.emulator import Emulator
+from expo_push.ledger import DeadToken, Ledger, WorkerRun
+
+from .conftest import Clock, token
+
+MINUTE = 60.0
+
+
+def test_send_records_every_ticket_with_key_token_and_time(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    messages = [PushMessage(to=token(1), title="a"), {"to": [token(2), token(3)], "title": "b"}]
+    tickets = ledger.send(client, messages, keys=["order-1", "order-2"])
+
+    assert [t.to for t in tickets] == [token(1), token(2), token(3)]
+    assert all(t.ok for t in tickets)
+    pending = ledger.pending_receipts()
+    assert [(p.ticket_id, p.token, p.key) for p in pending] == [
+        (t.id, t.to, k) for t, k in zip(tickets, ["order-1", "order-2", "order-2"], strict=True)
+    ]
+    assert all(p.sent_at == clock.now and p.due_at == clock.now + 15 * MINUTE for p in pending)
+    assert ledger.stats().awaiting_receipt == 3
+
+
+def test_keys_must_match_the_messages(ledger: Ledger, client: PushClient, emulator: Emulator) -> None:
+    with pytest.raises(ValidationError, match="keys"):
+        ledger.send(client, [{"to": token(1)}], keys=["a", "b"])
+    assert emulator.stats.requests == 0
+
+
+def test_receipts_are_fetched_only_once_due_and_recorded(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.send(client, [{"to": token(i), "body": "hi"} for i in range(5)])
+
+    clock.advance(14 * MINUTE)
+    assert ledger.check_receipts(client).checked == 0
+    assert emulator.stats.receipt_requests == 0
+
+    clock.advance(1 * MINUTE)
+    summary = ledger.check_receipts(client)
+    assert (summary.checked, summary.ok) == (5, 5)
+    assert ledger.pending_receipts() == []
+    stats = ledger.stats()
+    assert (stats.delivered, stats.awaiting_receipt) == (5, 0)
+    assert ledger.check_receipts(client).checked == 0  # settled receipts are not asked again
+
+
+def test_receipt_delay_is_configurable(ledger_url: str, client: PushClient, clock: Clock) -> None:
+    with Ledger.open(ledger_url, clock=clock, receipt_delay=30) as short:
+        short.send(client, {"to": token(1)})
+        clock.advance(30)
+        assert short.check_receipts(client).ok == 1
+
+
+def test_receipts_are_asked_in_requests_of_at_most_1000(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.send(client, [{"to": token(i)} for i in range(2300)])
+    clock.advance(15 * MINUTE)
+
+    summary = ledger.check_receipts(client)
+
+    assert summary.ok == 2300
+    assert emulator.stats.receipt_requests == 3
+
+
+def test_a_receipt_not_ready_is_asked_again_until_the_retention_limit(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.record(PushTicket(status="ok", id="never-answered", to=token(1)), key="k")
+    clock.advance(15 * MINUTE)
+    assert ledger.check_receipts(client).waiting == 1
+    assert ledger.check_receipts(client).checked == 0  # not due again before recheck_interval
+
+    clock.advance(5 * MINUTE)
+    assert ledger.check_receipts(client).waiting == 1
+    clock.advance(24 * 60 * MINUTE)
+    summary = ledger.check_receipts(client)
+
+    assert (summary.waiting, summary.missing) == (0, 1)
+    assert ledger.pending_receipts() == []
+    assert ledger.stats().no_receipt == 1
+
+
+def test_device_not_registered_ticket_marks_the_token_dead_and_it_is_skipped_after(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    reported: list[DeadToken] = []
+    emulator.script_token(token("gone"), ticket_error="DeviceNotRegistered")
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=reported.append) as ledger:
+        first = ledger.send(client, [{"to": token("gone")}, {"to": token("alive")}])
+        assert first[0].error_code == "DeviceNotRegistered"
+        assert [d.token for d in reported] == [token("gone")]
+        assert reported[0].reason == "DeviceNotRegistered"
+        assert reported[0].died_at == clock.now
+
+        sent_before = emulator.stats.ticket_errors + emulator.stats.notifications
+        second = ledger.send(client, [{"to": [token("gone"), token("alive")], "title": "again"}])
+
+        assert second[0].error_code == "DeviceNotRegistered"
+        assert second[0].details == {
+            "error": "DeviceNotRegistered",
+            "expoPushToken": token("gone"),
+            "skipped": True,
+        }
+        assert second[1].ok
+        assert emulator.stats.ticket_errors + emulator.stats.notifications == sent_before + 1
+        assert [d.token for d in ledger.dead_tokens()] == [token("gone")]
+        assert len(reported) == 1
+
+
+def test_dead_tokens_can_be_sent_to_when_skipping_is_off(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    with Ledger.open(ledger_url, clock=clock, skip_dead_tokens=False) as ledger:
+        ledger.record(PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token(1)))
+        assert [d.token for d in ledger.dead_tokens()] == [token(1)]
+        assert ledger.send(client, {"to": token(1)})[0].ok
+        assert emulator.stats.notifications == 1
+
+
+def test_device_not_registered_receipt_marks_the_token_dead_once(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    reported: list[DeadToken] = []
+    emulator.script_token(token("gone"), receipt_error="DeviceNotRegistered")
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=reported.append) as ledger:
+        tickets = ledger.send(client, [{"to": token("gone"), "title": str(i)} for i in range(3)])
+        clock.advance(15 * MINUTE)
+        summary = ledger.check_receipts(client)
+
+        assert summary.errors == {"DeviceNotRegistered": 3}
+        assert [d.token for d in summary.dead_tokens] == [token("gone")]
+        assert [(d.token, d.ticket_id) for d in reported] == [(token("gone"), tickets[0].id)]
+        assert ledger.stats().receipt_errors == {"DeviceNotRegistered": 3}
+
+
+def test_dead_tokens_since_lists_only_later_deaths(ledger: Ledger, clock: Clock) -> None:
+    ledger.record(PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token("old")))
+    clock.advance(MINUTE)
+    cutoff = clock.now
+    ledger.record(PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token("new")))
+
+    assert [d.token for d in ledger.dead_tokens(since=cutoff)] == [token("new")]
+    assert [d.token for d in ledger.dead_tokens()] == [token("old"), token("new")]
+
+
+def test_forget_dead_revives_a_token_and_older_evidence_does_not_kill_it_again(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    emulator.script_token(token(1), receipt_error="DeviceNotRegistered")
+    ledger.send(client, [{"to": token(1)}, {"to": token(1), "title": "second"}])
+    clock.advance(15 * MINUTE)
+    ledger.check_receipts(client)  # both receipts due; the first kills the token
+    assert [d.token for d in ledger.dead_tokens()] == [token(1)]
+
+    assert ledger.forget_dead(token(1)) is True
+    assert ledger.forget_dead(token(1)) is False
+    assert ledger.dead_tokens() == []
+    ledger.record(PushTicket(status="ok", id="late", to=token(1)), sent_at=clock.now - 20 * MINUTE)
+    emulator.script_token(token(1))
+    assert ledger.send(client, {"to": token(1)})[0].ok  # sent again
+
+    clock.advance(MINUTE)
+    ledger.record(
+        PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token(1)),
+        sent_at=clock.now - 10 * MINUTE,
+    )  # evidence from before the revival
+    assert ledger.dead_tokens() == []
+    ledger.record(PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token(1)))
+    assert [d.token for d in ledger.dead_tokens()] == [token(1)]
+
+
+def test_message_rate_exceeded_is_resent_later_with_bounded_backoff(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    emulator.script_token(token("busy"), receipt_error="MessageRateExceeded")
+    with Ledger.open(ledger_url, clock=clock, max_rate_retries=2, rate_retry_delay=60) as ledger:
+        ledger.send(client, {"to": token("busy"), "title": "hello"}, keys=["greeting"])
+        delays = []
+        for _ in range(3):
+            clock.advance(15 * MINUTE)
+            summary = ledger.check_receipts(client)
+            assert summary.errors == {"MessageRateExceeded": 1}
+            waited = 0.0
+            while ledger.drain(client).sent == 0 and waited < 10 * MINUTE:
+                clock.advance(30)
+                waited += 30
+            delays.append(waited if summary.resends else None)
+
+        assert delays[:2] == [60.0, 120.0]  # doubling
+        assert delays[2] is None  # max_rate_retries reached: no third resend
+        inbox = emulator.inbox(token("busy"))
+        assert [d.message["title"] for d in inbox] == ["hello"] * 3
+        keys = {p.key for p in ledger.pending_receipts()} | {"greeting"}
+        assert keys == {"greeting"}
+
+
+def test_config_errors_are_reported_once_per_code(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    seen: list[tuple[str, str | None]] = []
+    emulator.script_token([token(f"c{i}") for i in range(4)], receipt_error="InvalidCredentials")
+    emulator.script_token([token(f"m{i}") for i in range(3)], receipt_error="MismatchSenderId")
+    with Ledger.open(ledger_url, clock=clock, on_config_error=lambda code, msg: seen.append((code, msg))) as ledger:
+        ledger.send(client, [{"to": token(f"c{i}")} for i in range(4)] + [{"to": token(f"m{i}")} for i in range(3)])
+        clock.advance(15 * MINUTE)
+        with caplog.at_level(logging.ERROR, logger="expo_push.ledger"):
+            summary = ledger.check_receipts(client)
+            ledger.send(client, {"to": token("c0")})
+            clock.advance(15 * MINUTE)
+            ledger.check_receipts(client)
+
+    assert summary.errors == {"InvalidCredentials": 4, "MismatchSenderId": 3}
+    assert sorted(code for code, _ in seen) == ["InvalidCredentials", "MismatchSenderId"]
+    assert len([r for r in caplog.records if r.levelno == logging.ERROR]) == 2
+
+
+def test_record_takes_tickets_of_a_send_made_elsewhere(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    tickets = client.send([{"to": token(1)}, {"to": token(2)}])
+    assert ledger.record(tickets, keys=["a", "b"]) == 2
+    with pytest.raises(ValidationError, match="recipient"):
+        ledger.record(PushTicket(status="ok", id="x"))
+    clock.advance(15 * MINUTE)
+    assert ledger.check_receipts(client).ok == 2
+
+
+async def test_check_receipts_async(ledger: Ledger, emulator: Emulator, clock: Clock) -> None:
+    async with AsyncPushClient(base_url=emulator.url, rate_limit=None, http2=False) as client:
+        tickets = await client.send([{"to": token(i)} for i in range(3)])
+        ledger.record(tickets)
+        clock.advance(15 * MINUTE)
+        summary = await ledger.check_receipts_async(client)
+    assert summary.ok == 3
+    assert ledger.stats().delivered == 3
+
+
+def test_watch_receipts_checks_until_stopped(ledger: Ledger, client: PushClient, emulator: Emulator) -> None:
+    stop = threading.Event()
+    checks: list[int] = []
+    original = ledger.check_receipts
+
+    def counting(push_client: PushClient) -> object:
+        checks.append(1)
+        if len(checks) == 3:
+            stop.set()
+        return original(push_client)
+
+    ledger.check_receipts = counting  # type: ignore[method-assign]
+    ledger.watch_receipts(client, stop, interval=0.001)
+    assert len(checks) == 3
+
+
+def test_stats_count_by_status_and_error_code_over_a_time_range(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    emulator.script_token(token("dead"), ticket_error="DeviceNotRegistered")
+    emulator.script_token(token("big"), receipt_error="MessageTooBig")
+    ledger.send(client, [{"to": token("dead")}, {"to": token("big")}, {"to": token("ok")}])
+    clock.advance(15 * MINUTE)
+    ledger.check_receipts(client)
+    middle = clock.now
+    ledger.send(client, {"to": token("later")})
+
+    everything = ledger.stats()
+    assert everything.tickets == 4
+    assert everything.accepted == 3
+    assert everything.ticket_errors == {"DeviceNotRegistered": 1}
+    assert everything.receipt_errors == {"MessageTooBig": 1}
+    assert (everything.delivered, everything.awaiting_receipt, everything.dead_tokens) == (1, 1, 1)
+    assert ledger.stats(since=middle).tickets == 1
+    assert ledger.stats(until=middle).tickets == 3
+
+
+# -- outbox -------------------------------------------------------------------------------------------
+
+
+def test_enqueue_returns_at_once_and_drain_sends_and_records(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    assert (
+        ledger.enqueue([{"to": token(i), "data": {"n": i}} for i in range(250)], keys=[f"k{i}" for i in range(250)])
+        == 250
+    )
+    assert emulator.stats.requests == 0
+
+    run = ledger.drain(client, batch_size=100)
+
+    assert (run.batches, run.sent) == (3, 250)
+    assert emulator.stats.notifications == 250
+    assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(250)}
+    assert ledger.stats().outbox == {"sent": 250, "resent": 0}
+
+
+def test_the_same_idempotency_key_is_sent_once(ledger: Ledger, client: PushClient, emulator: Emulator) -> None:
+    assert ledger.enqueue({"to": token(1), "title": "once"}, keys=["same"]) == 1
+    assert ledger.enqueue({"to": token(1), "title": "once"}, keys=["same"]) == 0
+    ledger.drain(client)
+    assert ledger.enqueue({"to": token(1), "title": "once"}, keys=["same"]) == 0
+    ledger.drain(client)
+    assert len(emulator.inbox(token(1))) == 1
+
+
+def test_enqueue_validates_everything_before_storing_anything(ledger: Ledger) -> None:
+    with pytest.raises(ValidationError, match="message 1"):
+        ledger.enqueue([{"to": token(1)}, {"to": "not-a-token"}])
+    assert ledger.outbox() == []
+
+
+def test_the_outbox_skips_dead_tokens(ledger: Ledger, client: PushClient, emulator: Emulator) -> None:
+    ledger.record(PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token("dead")))
+    ledger.enqueue([{"to": token("dead")}, {"to": [token("dead"), token("alive")]}], keys=["a", "b"])
+
+    run = ledger.drain(client)
+
+    assert (run.sent, run.skipped) == (1, 2)
+    assert emulator.tokens() == [token("alive")]
+    assert ledger.outbox() == [("a", "skipped"), ("b", "sent")]
+
+
+def test_a_failed_send_leaves_the_notifications_to_try_again(ledger: Ledger, emulator: Emulator, clock: Clock) -> None:
+    ledger.enqueue([{"to": token(i)} for i in range(5)])
+    emulator.add_fault("server_error", status=500, count=10)
+    with PushClient(base_url=emulator.url, rate_limit=None, max_retries=0, http2=False) as client:
+        run = ledger.drain(client)
+        assert run.failed_batches == 1
+        assert run.sent == 0
+        assert {state for _, state in ledger.outbox()} == {"pending"}
+        emulator.clear_faults()
+        assert ledger.drain(client).sent == 0  # backing off
+        clock.advance(MINUTE)
+        assert ledger.drain(client).sent == 5
+
+
+def test_run_worker_sends_until_stopped(ledger: Ledger, client: PushClient, emulator: Emulator) -> None:
+    stop = threading.Event()
+    enough = threading.Event()
+
+    def on_batch(run: WorkerRun) -> None:
+        if run.sent >= 300:
+            enough.set()
+
+    results: list[WorkerRun] = []
+    worker = threading.Thread(
+        target=lambda: results.append(
+            ledger.run_worker(client, stop, batch_size=50, poll_interval=0.01, on_batch=on_batch)
+        )
+    )
+    worker.start()
+    ledger.enqueue([{"to": token(i)} for i in range(300)])
+    assert enough.wait(30)
+    stop.set()
+    worker.join(30)
+
+    assert results[0].sent == 300
+    assert emulator.stats.notifications == 300
+
+
+def test_workers_side_by_side_never_send_the_same_notification(
+    ledger_url: str, emulator: Emulator, clock: Clock
+) -> None:
+    emulator.latency = 0.005
+    with Ledger.open(ledger_url, clock=clock) as ledger:
+        ledger.enqueue([{"to": token(i), "data": {"n": i}} for i in range(1200)])
+    runs: list[WorkerRun] = []
+
+    def work() -> None:
+        with (
+            Ledger.open(ledger_url, clock=clock) as own,
+            PushClient(base_url=emulator.url, rate_limit=None, http2=False) as client,
+        ):
+            runs.append(own.drain(client, batch_size=100))
+
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sum(r.sent for r in runs) == 1200
+    assert sum(r.batches > 0 for r in runs) >= 2  # the work was shared
+    assert emulator.stats.notifications == 1200
+    assert emulator.stats.duplicates == 0
+
+
+def test_rows_of_a_silent_worker_are_taken_back_after_the_lease(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    with Ledger.open(ledger_url, clock=clock, lease=120) as ledger:
+        ledger.enqueue([{"to": token(i)} for i in range(3)])
+        ledger._store.claim(clock.now, "elsewhere:1:gone", 10)  # a worker on another machine went quiet
+        assert ledger.drain(client).sent == 0
+        clock.advance(121)
+        run = ledger.drain(client)
+        assert (run.reclaimed, run.sent) == (3, 3)
+        assert ledger.stats().outbox["resent"] == 3
+
+
+def test_a_newer_schema_is_refused(ledger_url: str) -> None:
+    with Ledger.open(ledger_url) as ledger, ledger._store.transaction() as cur:
+        cur.execute(ledger._store.q("UPDATE expo_push_meta SET value = ? WHERE name = ?"), ("99", "schema_version"))
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        Ledger.open(ledger_url)
+
+
+def test_repr_shows_the_backend_without_credentials(ledger_url: str) -> None:
+    with Ledger.open(ledger_url) as ledger:
+        assert repr(ledger).startswith("<Ledger ")
+        assert "@" not in repr(ledger)
