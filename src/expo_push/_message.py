@@ -8,7 +8,7 @@ once. Requests are then assembled from those bytes without re-encoding.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -227,70 +227,72 @@ def _check_recipients(to: object, index: int) -> tuple[tuple[str, ...], bool]:
     return tokens, is_list
 
 
-_STRING_FIELDS = (
-    "title",
-    "body",
-    "subtitle",
-    "channel_id",
-    "category_id",
-    "icon",
-    "collapse_id",
-    "tag",
-    "thread_id",
-    "target_content_id",
-    "filter_criteria",
-)
+def _check_data(attr: str, value: object, index: int) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(f"must be a JSON object (a dict), not {type(value).__name__}", field="data", index=index)
+    if not all(isinstance(k, str) for k in value):
+        raise ValidationError("must have string keys (it is sent as a JSON object)", field="data", index=index)
+
+
+def _check_rich_content(attr: str, value: object, index: int) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(
+            f"must be a dict like {{'image': url}}, not {type(value).__name__}", field="richContent", index=index
+        )
+    image = value.get("image")
+    if image is not None and not isinstance(image, str):
+        raise ValidationError(
+            f"must be a string URL, not {type(image).__name__}", field="richContent.image", index=index
+        )
+
+
+def _check_extra(attr: str, value: object, index: int) -> None:
+    if not isinstance(value, dict):
+        raise ValidationError(f"must be a dict, not {type(value).__name__}", field="extra", index=index)
+    for key in value:
+        if not isinstance(key, str):
+            raise ValidationError("keys must be strings", field="extra", index=index)
+        if key in _WIRE_TO_ATTR:
+            raise ValidationError(
+                f"{key!r} is a known field: set it as {_WIRE_TO_ATTR[key]}= instead", field="extra", index=index
+            )
+
+
+_CHECKS: dict[str, Callable[[str, Any, int], None]] = {
+    **dict.fromkeys(
+        (
+            "title",
+            "body",
+            "subtitle",
+            "channel_id",
+            "category_id",
+            "icon",
+            "collapse_id",
+            "tag",
+            "thread_id",
+            "target_content_id",
+            "filter_criteria",
+        ),
+        _check_str,
+    ),
+    **dict.fromkeys(("ttl", "expiration", "badge"), _check_count),
+    **dict.fromkeys(("mutable_content", "content_available"), _check_bool),
+    "data": _check_data,
+    "priority": lambda attr, value, index: _check_choice(attr, value, _PRIORITIES, index),
+    "interruption_level": lambda attr, value, index: _check_choice(attr, value, _INTERRUPTION_LEVELS, index),
+    "sound": lambda attr, value, index: _check_sound(value, index),
+    "rich_content": _check_rich_content,
+    "relevance_score": lambda attr, value, index: _check_fraction("relevanceScore", value, index),
+    "extra": _check_extra,
+}
+"""The check of every field but ``to``, by attribute name; each is called only for a value that is set."""
+_FIELD_NAMES = PushMessage.__struct_fields__
 
 
 def _check_fields(message: PushMessage, index: int) -> None:
-    for attr in _STRING_FIELDS:
-        value = getattr(message, attr)
-        if value is not None:
-            _check_str(attr, value, index)
-    if message.data is not None and not isinstance(message.data, dict):
-        raise ValidationError(
-            f"must be a JSON object (a dict), not {type(message.data).__name__}", field="data", index=index
-        )
-    if message.data is not None and not all(isinstance(k, str) for k in message.data):
-        raise ValidationError("must have string keys (it is sent as a JSON object)", field="data", index=index)
-    for attr in ("ttl", "expiration", "badge"):
-        value = getattr(message, attr)
-        if value is not None:
-            _check_count(attr, value, index)
-    if message.priority is not None:
-        _check_choice("priority", message.priority, _PRIORITIES, index)
-    if message.interruption_level is not None:
-        _check_choice("interruption_level", message.interruption_level, _INTERRUPTION_LEVELS, index)
-    if message.sound is not None:
-        _check_sound(message.sound, index)
-    for attr in ("mutable_content", "content_available"):
-        value = getattr(message, attr)
-        if value is not None:
-            _check_bool(attr, value, index)
-    if message.rich_content is not None:
-        if not isinstance(message.rich_content, dict):
-            raise ValidationError(
-                f"must be a dict like {{'image': url}}, not {type(message.rich_content).__name__}",
-                field="richContent",
-                index=index,
-            )
-        image = message.rich_content.get("image")
-        if image is not None and not isinstance(image, str):
-            raise ValidationError(
-                f"must be a string URL, not {type(image).__name__}", field="richContent.image", index=index
-            )
-    if message.relevance_score is not None:
-        _check_fraction("relevanceScore", message.relevance_score, index)
-    if message.extra is not None:
-        if not isinstance(message.extra, dict):
-            raise ValidationError(f"must be a dict, not {type(message.extra).__name__}", field="extra", index=index)
-        for key in message.extra:
-            if not isinstance(key, str):
-                raise ValidationError("keys must be strings", field="extra", index=index)
-            if key in _WIRE_TO_ATTR:
-                raise ValidationError(
-                    f"{key!r} is a known field: set it as {_WIRE_TO_ATTR[key]}= instead", field="extra", index=index
-                )
+    for attr, value in zip(_FIELD_NAMES, msgspec.structs.astuple(message), strict=True):
+        if value is not None and attr != "to":
+            _CHECKS[attr](attr, value, index)
 
 
 def _encode_payload(message: PushMessage, index: int) -> bytes:

@@ -132,3 +132,9 @@ def test_narrow_keeps_a_single_recipient_a_string_and_lists_lists():
 
 def test_repr_omits_defaults():
     assert repr(PushMessage(to=TOKEN, title="t")) == f"PushMessage(to={TOKEN!r}, title='t')"
+
+
+def test_every_field_but_to_has_a_check():
+    from expo_push._message import _CHECKS
+
+    assert set(_CHECKS) == set(PushMessage.__struct_fields__) - {"to"}
