@@ -1,0 +1,262 @@
+"""``expo_push.compat.PushClient`` against the emulator: the older SDK's behaviour, and where it is now right."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+import requests
+
+import expo_push
+from expo_push.compat import (
+    DeviceNotRegisteredError,
+    InvalidCredentialsError,
+    PushClient,
+    PushMessage,
+    PushServerError,
+    PushTicket,
+)
+from expo_push.compat._client import _Route
+from expo_push.emulator import Emulator
+
+from .conftest import tokens
+
+ACCESS_TOKEN = "access-token-for-tests"
+
+
+def bearer_session() -> requests.Session:
+    """The session of the older SDK's quickstart."""
+    session = requests.Session()
+    session.headers.update(
+        {
+            "Authorization": f"Bearer {ACCESS_TOKEN}",
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "Content-Type": "application/json",
+        }
+    )
+    return session
+
+
+def client(emu: Emulator, session: object = None, **kwargs: object) -> PushClient:
+    return PushClient(host=emu.url, session=session, **kwargs)
+
+
+def test_attributes_follow_the_older_constructor() -> None:
+    session = requests.Session()
+    push = PushClient("http://h:1", "/--/api/v2", session, True, max_message_count=7, max_receipt_count=8, timeout=3)
+    assert (push.host, push.api_url, push.session, push.force_fcm_v1) == ("http://h:1", "/--/api/v2", session, True)
+    assert (push.max_message_count, push.max_receipt_count, push.timeout) == (7, 8, 3)
+    default = PushClient(host="http://h:1")
+    assert (default.api_url, default.force_fcm_v1, default.timeout) == ("/--/api/v2", None, None)
+    assert (default.max_message_count, default.max_receipt_count) == (100, 1000)
+    assert default.session.headers["accept"] == "application/json"
+
+
+def test_host_comes_from_expo_base_url_before_exp_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EXPO_BASE_URL", "http://127.0.0.1:9")
+    assert PushClient().host == "http://127.0.0.1:9"
+    assert PushClient(host="http://other").host == "http://other"
+    monkeypatch.delenv("EXPO_BASE_URL")
+    assert PushClient().host == "https://exp.host"
+
+
+def test_publish_returns_the_ticket_and_delivers_the_legacy_payload(emu: Emulator) -> None:
+    [token] = tokens(1)
+    message = PushMessage(to=token, title="Hi", body="there", data={"k": "v"}, display_in_foreground=True)
+    ticket = client(emu).publish(message)
+    assert isinstance(ticket, PushTicket)
+    assert ticket.is_success()
+    assert ticket.push_message is message
+    assert ticket.id == emu.inbox(token)[0].ticket_id
+    assert emu.messages(token) == [message.get_payload()]
+    ticket.validate_response()
+
+
+def test_publish_refuses_a_list_of_several_recipients_before_sending(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="publish_multiple"):
+        client(emu).publish(PushMessage(to=tokens(2)))
+    assert emu.stats.requests == 0
+
+
+def test_list_to_is_chunked_by_recipients_and_ticketed_per_recipient(emu: Emulator) -> None:
+    recipients = tokens(150)
+    message = PushMessage(to=recipients, body="all")
+    tickets = client(emu).publish_multiple([message, PushMessage(to="ExpoPushToken[last]", body="one")])
+    assert len(tickets) == 151
+    assert [t.push_message.to for t in tickets if t.push_message] == [*recipients, "ExpoPushToken[last]"]
+    assert tickets[0].push_message == message._replace(to=recipients[0])
+    assert all(t.is_success() for t in tickets)
+    assert emu.stats.send_requests == 2  # the older SDK sent all 151 in one request, which the service refuses
+    assert emu.stats.notifications == 151
+
+
+def test_error_tickets_raise_the_legacy_errors_for_their_recipient(emu: Emulator) -> None:
+    dead, alive = tokens(2)
+    emu.script_token(dead, ticket_error="DeviceNotRegistered")
+    tickets = client(emu).publish_multiple([PushMessage(to=[alive, dead])])
+    assert [t.status for t in tickets] == ["ok", "error"]
+    with pytest.raises(DeviceNotRegisteredError) as caught:
+        tickets[1].validate_response()
+    assert caught.value.push_response.push_message.to == dead
+    assert caught.value.to == dead
+
+
+def test_the_sessions_access_token_is_sent_with_sends_and_receipts(emu: Emulator) -> None:
+    emu.set_access_tokens([ACCESS_TOKEN])
+    push = client(emu, bearer_session())
+    target = tokens(1)[0]
+    emu.script_token(target, receipt_error="InvalidCredentials")
+    tickets = push.publish_multiple([PushMessage(to=target)])
+    receipts = push.check_receipts(tickets)  # the older check_receipts dropped the session, and so the token
+    assert [r.id for r in receipts] == [tickets[0].id]
+    with pytest.raises(InvalidCredentialsError):
+        receipts[0].validate_response()
+    assert push.check_receipts_multiple(tickets) == receipts
+
+
+def test_headers_added_to_the_session_later_are_used(emu: Emulator) -> None:
+    emu.set_access_tokens([ACCESS_TOKEN])
+    push = client(emu)
+    with pytest.raises(PushServerError):
+        push.publish(PushMessage(to=tokens(1)[0]))
+    push.session.headers.update({"Authorization": f"Bearer {ACCESS_TOKEN}"})
+    assert push.publish(PushMessage(to=tokens(1)[0])).is_success()
+
+
+def test_clients_made_with_one_session_share_their_connections(emu: Emulator) -> None:
+    session = bearer_session()
+    first, second = client(emu, session), client(emu, session)
+    assert first._shared() is second._shared()
+    assert client(emu)._shared() is not first._shared()
+    first.close()
+    assert second.publish(PushMessage(to=tokens(1)[0])).is_success()  # a closed pool is made again on use
+
+
+def test_receipts_come_in_ticket_order_without_error_tickets_or_missing_ones(emu: Emulator) -> None:
+    good, dead = tokens(2)
+    emu.script_token(dead, ticket_error="DeviceNotRegistered")
+    push = client(emu)
+    tickets = push.publish_multiple([PushMessage(to=[good, dead])])
+    receipts = push.check_receipts([*reversed(tickets), PushTicket(None, "ok", "", None, "no-such-id")])
+    assert [(r.id, r.status, r.message, r.details) for r in receipts] == [(tickets[0].id, "ok", "", None)]
+    assert push.check_receipts([]) == []
+
+
+def test_errors_body_raises_request_failed_with_errors_and_response_data(emu: Emulator) -> None:
+    emu.set_access_tokens([ACCESS_TOKEN])
+    with pytest.raises(PushServerError) as caught:
+        client(emu).publish(PushMessage(to=tokens(1)[0]))
+    error = caught.value
+    assert error.message == str(error) == "Request failed"
+    assert error.errors is not None
+    assert [e["code"] for e in error.errors] == ["UNAUTHORIZED"]
+    assert error.response_data == {"errors": error.errors}
+    assert error.response.status_code == 401
+    assert error.response.json() == error.response_data
+    assert isinstance(error, expo_push.UnauthorizedError)
+
+
+def test_non_json_answer_raises_invalid_server_response(emu: Emulator) -> None:
+    emu.add_fault("invalid_json")
+    with pytest.raises(PushServerError) as caught:
+        client(emu).publish(PushMessage(to=tokens(1)[0]))
+    assert caught.value.message == "Invalid server response"
+    assert caught.value.response_data is None
+    assert caught.value.response.status_code == 200
+    with pytest.raises(ValueError, match="not JSON"):
+        caught.value.response.json()
+
+
+def test_ticket_count_mismatch_raises_mismatched_response_length(emu: Emulator) -> None:
+    emu.add_fault("wrong_ticket_count", ticket_delta=-1)
+    with pytest.raises(PushServerError) as caught:
+        client(emu).publish_multiple([PushMessage(to=tokens(3))])
+    assert caught.value.message == "Mismatched response length. Expected 3 receipts but only received 2"
+
+
+def test_server_errors_are_retried_before_anything_is_raised(emu: Emulator) -> None:
+    emu.add_fault("server_error", status=503, count=2)
+    ticket = client(emu).publish(PushMessage(to=tokens(1)[0]))
+    assert ticket.is_success()
+    assert emu.stats.send_requests == 3
+
+
+def test_a_lasting_html_5xx_is_also_requests_http_error_as_it_was(emu: Emulator) -> None:
+    emu.add_fault("server_error", status=502, html=True, count=None)
+    with pytest.raises(requests.exceptions.HTTPError) as caught:
+        client(emu, max_retries=1).publish(PushMessage(to=tokens(1)[0]))
+    assert isinstance(caught.value, PushServerError)
+    assert caught.value.response.status_code == 502
+    assert emu.stats.send_requests == 2
+
+
+def test_no_answer_at_all_is_also_requests_connection_error() -> None:
+    with Emulator() as emu:
+        url = emu.url
+    with pytest.raises(requests.exceptions.ConnectionError) as caught:
+        PushClient(host=url, max_retries=0).publish(PushMessage(to=tokens(1)[0]))
+    assert isinstance(caught.value, PushServerError)
+    assert isinstance(caught.value, expo_push.PushConnectionError)
+    assert caught.value.response.status_code is None
+
+
+def test_a_failed_send_keeps_the_tickets_of_what_went_out(emu: Emulator) -> None:
+    recipients = tokens(250)
+    emu.set_project(recipients[150], "@acme/other")  # the second request mixes projects, which the service refuses
+    with pytest.raises(PushServerError) as caught:
+        client(emu, max_concurrency=1, split_projects=False).publish_multiple([PushMessage(to=t) for t in recipients])
+    error = caught.value
+    assert error.code == "PUSH_TOO_MANY_EXPERIENCE_IDS"
+    assert emu.stats.notifications == 100
+    accepted = {t.push_message.to for t in error.push_tickets if t.push_message}
+    unsent = {token for m in error.unsent for token in m.recipients}
+    assert accepted.isdisjoint(unsent)
+    assert accepted | unsent == set(recipients)
+    assert len(accepted) == emu.stats.notifications
+    assert all(t.is_success() for t in error.push_tickets)
+
+
+def test_bad_fields_are_refused_before_anything_is_sent(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="priority"):
+        client(emu).publish(PushMessage(to=tokens(1)[0], priority="urgent"))
+    assert emu.stats.requests == 0
+
+
+def test_force_fcm_v1_and_a_custom_api_url_shape_the_request_urls() -> None:
+    route = _Route("https://exp.host/", "/--/api/v2", True)
+    assert (route.base_url, route.rewrite) == ("https://exp.host", None)
+    send = httpx.Request("POST", route.base_url + "/--/api/v2/push/send")
+    route.apply(send)
+    assert str(send.url) == "https://exp.host/--/api/v2/push/send?useFcmV1=true"
+    receipts = httpx.Request("POST", route.base_url + "/--/api/v2/push/getReceipts")
+    route.apply(receipts)
+    assert str(receipts.url) == "https://exp.host/--/api/v2/push/getReceipts"
+    prefixed = _Route("http://proxy", "/expo/--/api/v2", None)
+    assert (prefixed.base_url, prefixed.needs_hook) == ("http://proxy/expo", False)
+    custom = _Route("http://proxy", "/push-api", False)
+    request = httpx.Request("POST", custom.base_url + "/--/api/v2/push/send")
+    custom.apply(request)
+    assert str(request.url) == "http://proxy/push-api/push/send?useFcmV1=false"
+
+
+def test_validate_and_get_receipts_reads_a_response_as_the_older_sdk_did() -> None:
+    push = PushClient(host="http://127.0.0.1:9")
+    url = "http://127.0.0.1:9/--/api/v2/push/getReceipts"
+
+    def answer(status: int, **kwargs: object) -> httpx.Response:
+        return httpx.Response(status, request=httpx.Request("POST", url), **kwargs)  # type: ignore[arg-type]
+
+    ok = answer(200, json={"data": {"a": {"status": "ok"}, "b": {"status": "error", "details": {"error": "X"}}}})
+    assert [(r.id, r.status, r.message) for r in push.validate_and_get_receipts(ok)] == [
+        ("a", "ok", ""),
+        ("b", "error", ""),
+    ]
+    with pytest.raises(PushServerError, match="Request failed") as caught:
+        push.validate_and_get_receipts(answer(400, json={"errors": [{"code": "E"}]}))
+    assert caught.value.errors == [{"code": "E"}]
+    with pytest.raises(PushServerError, match="Invalid server response"):
+        push.validate_and_get_receipts(answer(200, json={"nothing": 1}))
+    with pytest.raises(PushServerError, match="Invalid server response"):
+        push.validate_and_get_receipts(answer(200, text="<html>"))
+    with pytest.raises(httpx.HTTPStatusError):
+        push.validate_and_get_receipts(answer(502, text="<html>"))
