@@ -148,3 +148,73 @@ def test_the_console_script_runs_as_installed(expo_emulator):
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["status"] == "ok"
     assert expo_emulator.messages(TOKENS[0]) == [{"to": TOKENS[0], "title": "sub"}]
+
+
+def test_send_recorded_in_a_ledger_then_receipts_and_dead_tokens(url, expo_emulator, tmp_path):
+    from expo_push.ledger import Ledger
+
+    ledger_path = str(tmp_path / "push.db")
+    expo_emulator.script_token(TOKENS[2], ticket_error="DeviceNotRegistered")
+    expo_emulator.script_token(TOKENS[3], receipt_error="DeviceNotRegistered")
+    args = ["send", "--ledger", ledger_path, "--title", "t"]
+    status, _, _ = run(*args, *[a for t in TOKENS for a in ("--to", t)])
+    assert status == 1  # one ticket refused
+    with Ledger.open(ledger_path) as ledger:
+        assert ledger.stats().tickets == 5
+    # Receipts are due 15 minutes after sending: none yet.
+    status, out, _ = run("receipts", "--ledger", ledger_path)
+    assert status == 0
+    assert out.splitlines()[0].split() == ["checked", "0"]
+    status, out, _ = run("tokens", "--ledger", ledger_path)
+    assert out.split() == [TOKENS[2]]
+    status, out, _ = run("tokens", "--ledger", ledger_path, "--json")
+    assert json.loads(out)["reason"] == "DeviceNotRegistered"
+
+
+def test_worker_sends_the_outbox_and_stops_on_sigterm(expo_emulator, tmp_path):
+    import signal
+    import time
+
+    from expo_push.ledger import Ledger
+
+    ledger_path = str(tmp_path / "outbox.db")
+    with Ledger.open(ledger_path) as ledger:
+        ledger.enqueue([{"to": t, "body": "queued"} for t in TOKENS], keys=[f"k{i}" for i in range(5)])
+    env = {**os.environ, "EXPO_BASE_URL": expo_emulator.url}
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "expo_push", "worker", "--ledger", ledger_path, "--poll-interval", "0.05"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while expo_emulator.stats.notifications < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling the emulator's counter: the worker is another process
+        assert expo_emulator.stats.notifications == 5
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, err = worker.communicate(timeout=30)
+    assert worker.returncode == 0
+    assert "stopped" in err
+    assert expo_emulator.messages(TOKENS[4]) == [{"to": TOKENS[4], "body": "queued"}]
+
+
+def test_demo_adds_up(monkeypatch):
+    status, out, err = run("demo", "--count", "500", "--rate-limit", "none")
+    assert status == 0, err
+    assert "dead tokens found" in out
+    assert "10 of 10" in out
+    assert 'ledger = Ledger.open("push.db")' in out
+
+
+def test_emulator_subcommand_prints_its_url():
+    done = subprocess.Popen(
+        [sys.executable, "-m", "expo_push", "emulator", "--port", "0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        line = done.stdout.readline()
+        assert line.startswith("Expo Push emulator listening on http://127.0.0.1:")
+    finally:
+        done.terminate()
+        done.wait(timeout=30)

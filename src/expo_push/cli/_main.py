@@ -13,7 +13,7 @@ import signal
 import sys
 import threading
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from types import FrameType
 from typing import IO, Any
 
@@ -21,12 +21,13 @@ import msgspec
 
 from .._client import PushClient
 from .._errors import PushServerError
+from .._message import prepare_message
 from .._models import PushReceipt, PushTicket
 from .._version import __version__
 from ._input import InputError, Source, checked, parse_json_object, read_messages
 from ._progress import Progress
 
-__all__ = ["main", "run"]
+__all__ = ["build_parser", "main", "run", "send_tickets"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -112,6 +113,28 @@ def _template(args: argparse.Namespace) -> dict[str, Any]:
     return template
 
 
+LEDGER_BATCH = 1000
+"""Messages per ``Ledger.send`` call when the CLI records a send, so that progress moves."""
+
+
+def send_tickets(client: PushClient, messages: list[dict[str, Any]], ledger: Any = None) -> Iterator[PushTicket]:
+    """Send ``messages``, recorded in ``ledger`` if given; yield the tickets in input order.
+
+    A ``PushServerError`` that ends the send lists in ``.unsent`` every
+    recipient not accepted, including those of batches not yet started.
+    """
+    if ledger is None:
+        yield from client.iter_send(messages)
+        return
+    for start in range(0, len(messages), LEDGER_BATCH):
+        try:
+            yield from ledger.send(client, messages[start : start + LEDGER_BATCH])
+        except PushServerError as exc:
+            rest = messages[start + LEDGER_BATCH :]
+            exc.unsent.extend(prepare_message(message, index).message for index, message in enumerate(rest))
+            raise
+
+
 def _ticket_json(ticket: PushTicket) -> bytes:
     return msgspec.json.encode(ticket)
 
@@ -132,8 +155,7 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
     with _client(args) as client:
         ledger = _open_ledger(args.ledger) if args.ledger else None
         try:
-            stream = ledger.iter_send(client, messages) if ledger is not None else client.iter_send(messages)
-            for ticket in stream:
+            for ticket in send_tickets(client, messages, ledger):
                 tickets.append(ticket)
                 progress.advance()
                 if args.json:
@@ -211,8 +233,13 @@ def cmd_receipts(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO
                 summary = ledger.check_receipts(client)
             finally:
                 ledger.close()
-            out.write(f"{summary}\n")
-            return EXIT_OK
+            rows = [("checked", summary.checked), ("ok", summary.ok)]
+            rows += [(f"  {code}", n) for code, n in summary.errors.items()]
+            rows += [("waiting", summary.waiting), ("no receipt in time", summary.missing)]
+            rows += [("dead tokens found", len(summary.dead_tokens)), ("rescheduled", summary.resends)]
+            for label, value in rows:
+                out.write(f"{label:<24}{value:>10,}\n")
+            return EXIT_OK if not summary.errors else EXIT_FAILED
         ids = _ids_from(stdin) if not args.ids or args.ids == ["-"] else list(args.ids)
         if not ids:
             raise UsageError("give ticket ids as arguments, on standard input, or --ledger")
@@ -257,7 +284,14 @@ def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[s
             try:
                 err.write("expo-push worker: sending the outbox; stop with Ctrl-C\n")
                 err.flush()
-                ledger.run_worker(client, stop, batch_size=args.batch_size, poll_interval=args.poll_interval)
+
+                def on_batch(run: Any) -> None:
+                    err.write(f"expo-push worker: {run.sent:,} sent, {run.skipped:,} skipped (dead tokens)\n")
+                    err.flush()
+
+                ledger.run_worker(
+                    client, stop, batch_size=args.batch_size, poll_interval=args.poll_interval, on_batch=on_batch
+                )
             finally:
                 ledger.close()
     finally:
