@@ -233,8 +233,18 @@ def test_fault_objects_can_be_added_directly(emu: Emulator, http: httpx.Client) 
         {"kind": "stall", "seconds": -1},
         {"kind": "wrong_ticket_count", "ticket_delta": 0},
         {"kind": "rate_limit", "retry_after": -2},
+        {"kind": "drop", "after": -1},
     ],
 )
 def test_invalid_faults_are_refused(emu: Emulator, spec: dict[str, object]) -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - the message is checked per field elsewhere
         Fault.from_dict(spec)
+
+
+def test_after_lets_some_requests_through_first(emu: Emulator, http: httpx.Client) -> None:
+    emu.add_fault("server_error", after=2, count=2)
+    emu.add_fault("rate_limit", target="receipts", after=1)
+    assert http.post(RECEIPTS, json={"ids": []}).status_code == 200
+    statuses = [http.post(SEND, json={"to": token(1)}).status_code for _ in range(5)]
+    assert statuses == [200, 200, 500, 500, 200]
+    assert http.post(RECEIPTS, json={"ids": []}).status_code == 429

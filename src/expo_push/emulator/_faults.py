@@ -2,7 +2,7 @@
 
 A ``Fault`` applies to the next ``count`` requests of its ``target`` (or to a
 ``probability`` share of them, drawn from a generator seeded with ``seed``, so
-runs repeat). Faults are tried in the order they were added; the first that
+runs repeat), after letting ``after`` of them through. Faults are tried in the order they were added; the first that
 applies wins; a fault whose count is used up is removed.
 """
 
@@ -53,6 +53,8 @@ class Fault:
     """How many requests it applies to; ``None``: every matching request until cleared."""
     probability: float = 1.0
     """Share of the matching requests it applies to."""
+    after: int = 0
+    """How many matching requests to let through untouched before it starts applying."""
     seed: int = 0
     """Seed of the generator drawing against ``probability``."""
     target: FaultTarget = "send"
@@ -72,6 +74,7 @@ class Fault:
     applied: int = field(default=0, compare=False)
     """How many requests it has applied to so far."""
     _random: random.Random = field(init=False, repr=False, compare=False)
+    _passed: int = field(default=0, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
@@ -81,6 +84,8 @@ class Fault:
         count = self.count
         if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
             raise ValueError(f"count must be a positive integer or None, not {self.count!r}")
+        if isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0:
+            raise ValueError(f"after must be a non-negative integer, not {self.after!r}")
         if not 0 < self.probability <= 1:
             raise ValueError(f"probability must be in (0, 1], not {self.probability!r}")
         if self.kind == "server_error" and self.status not in _SERVER_ERROR_STATUSES:
@@ -98,8 +103,8 @@ class Fault:
         """Build a fault from its JSON form (the same names as the constructor)."""
         if not isinstance(raw, dict) or "kind" not in raw:
             raise ValueError('a fault must be an object with at least a "kind"')
-        allowed = {"kind", "count", "probability", "seed", "target", "status", "retry_after", "html", "seconds",
-                   "accept", "ticket_delta"}  # fmt: skip
+        allowed = {"kind", "count", "probability", "after", "seed", "target", "status", "retry_after", "html",
+                   "seconds", "accept", "ticket_delta"}  # fmt: skip
         unknown = set(raw) - allowed
         if unknown:
             raise ValueError(f"unknown fault fields {sorted(unknown)}; allowed: {sorted(allowed)}")
@@ -114,6 +119,7 @@ class Fault:
             "kind": self.kind,
             "count": self.count,
             "probability": self.probability,
+            "after": self.after,
             "seed": self.seed,
             "target": self.target,
             "status": self.status,
@@ -159,6 +165,9 @@ class FaultPlan:
         with self._lock:
             for position, fault in enumerate(self._faults):
                 if not fault._matches(target):
+                    continue
+                if fault._passed < fault.after:
+                    fault._passed += 1
                     continue
                 if fault.probability < 1 and fault._random.random() >= fault.probability:
                     continue
