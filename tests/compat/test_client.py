@@ -260,3 +260,11 @@ def test_validate_and_get_receipts_reads_a_response_as_the_older_sdk_did() -> No
         push.validate_and_get_receipts(answer(200, text="<html>"))
     with pytest.raises(httpx.HTTPStatusError):
         push.validate_and_get_receipts(answer(502, text="<html>"))
+
+
+def test_a_bad_token_is_refused_naming_its_message_before_anything_is_sent(emu: Emulator) -> None:
+    with pytest.raises(expo_push.ValidationError) as caught:
+        client(emu).publish_multiple([PushMessage(to=tokens(1)[0]), PushMessage(to="a" * 64)])
+    assert (caught.value.index, caught.value.field) == (1, "to")
+    assert "APNs" in str(caught.value)
+    assert emu.stats.requests == 0

@@ -136,7 +136,12 @@ class _Batch:
 
     def __init__(self, messages: Iterable[PushMessage]) -> None:
         self.messages = list(messages)
-        self.payloads = [message.get_payload() for message in self.messages]
+        self.payloads = []
+        for index, message in enumerate(self.messages):
+            try:
+                self.payloads.append(message.get_payload())
+            except expo_push.ValidationError as exc:
+                raise expo_push.ValidationError(exc.reason, field=exc.field, index=index) from None
         self.owners: list[tuple[Any, Any]] = []  # (token, message addressed to it), one per recipient
         for message, payload in zip(self.messages, self.payloads, strict=True):
             listed = isinstance(payload.get("to"), (list, tuple))
@@ -277,7 +282,7 @@ class _Shared:
         self.http.close()
 
 
-_SHARED: weakref.WeakKeyDictionary[Any, dict[str, _Shared]] = weakref.WeakKeyDictionary()
+_SHARED: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], _Shared]] = weakref.WeakKeyDictionary()
 """expo-push clients by session, then by configuration: PushClients made with one session share connections."""
 _SHARED_LOCK = threading.Lock()
 
@@ -325,7 +330,7 @@ class PushClient(_CompatClient):
     ) -> None:
         super().__init__(host, api_url, force_fcm_v1, kwargs)
         self.session: Any = session if session is not None else _DefaultSession()
-        self._own: dict[str, _Shared] = {}
+        self._own: dict[tuple[Any, ...], _Shared] = {}
 
     def publish(self, push_message: PushMessage) -> PushTicket:
         """Send one message to one recipient; return its ticket.
@@ -397,7 +402,7 @@ class PushClient(_CompatClient):
     def _shared(self) -> _Shared:
         """The expo-push client for the current session and settings, made on first use."""
         session = self.session
-        key = repr((self.host, self.api_url, self.force_fcm_v1, self.timeout, sorted(self._options.items())))
+        key = (self.host, self.api_url, self.force_fcm_v1, repr(self.timeout), tuple(sorted(self._options.items())))
         with _SHARED_LOCK:
             try:
                 clients = _SHARED.setdefault(session, {})

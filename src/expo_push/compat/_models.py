@@ -151,23 +151,11 @@ def _as_dict(status: str, message: str | None, details: dict[str, Any] | None, *
     return out
 
 
-class _TicketFields(NamedTuple):
-    push_message: PushMessage | None
-    status: str
-    message: str
-    details: dict[str, Any] | None
-    id: str
-
-
-class PushTicket(_TicketFields):
-    """The service's answer for one recipient, as ``exponent_server_sdk.PushTicket``.
-
-    ``push_message`` is the message the ticket answers, addressed to this one
-    recipient when the message had a list ``to``; ``id`` is the receipt id
-    (``""`` on an error ticket) and ``message`` is ``""`` when the service gave none.
-    """
+class _Outcome:
+    """The status and error-code constants of tickets and receipts, and ``is_success()``."""
 
     __slots__ = ()
+    status: str
 
     ERROR_STATUS = "error"
     SUCCESS_STATUS = "ok"
@@ -176,8 +164,27 @@ class PushTicket(_TicketFields):
     ERROR_MESSAGE_RATE_EXCEEDED = "MessageRateExceeded"
 
     def is_success(self) -> bool:
-        """Whether the service accepted the notification."""
-        return bool(self.status == self.SUCCESS_STATUS)
+        """Whether the notification went through (``status == "ok"``)."""
+        return self.status == self.SUCCESS_STATUS
+
+
+class _TicketFields(NamedTuple):
+    push_message: PushMessage | None
+    status: str
+    message: str
+    details: dict[str, Any] | None
+    id: str
+
+
+class PushTicket(_TicketFields, _Outcome):
+    """The service's answer for one recipient, as ``exponent_server_sdk.PushTicket``.
+
+    ``push_message`` is the message the ticket answers, addressed to this one
+    recipient when the message had a list ``to``; ``id`` is the receipt id
+    (``""`` on an error ticket) and ``message`` is ``""`` when the service gave none.
+    """
+
+    __slots__ = ()
 
     def validate_response(self) -> None:
         """Raise if the ticket is an error: ``DeviceNotRegisteredError``, ``MessageTooBigError``,
@@ -214,21 +221,12 @@ class _ReceiptFields(NamedTuple):
     details: dict[str, Any] | None
 
 
-class PushReceipt(_ReceiptFields):
+class PushReceipt(_ReceiptFields, _Outcome):
     """What became of one accepted notification, as ``exponent_server_sdk.PushReceipt``."""
 
     __slots__ = ()
 
-    ERROR_STATUS = "error"
-    SUCCESS_STATUS = "ok"
-    ERROR_DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
-    ERROR_MESSAGE_TOO_BIG = "MessageTooBig"
-    ERROR_MESSAGE_RATE_EXCEEDED = "MessageRateExceeded"
     INVALID_CREDENTIALS = "InvalidCredentials"
-
-    def is_success(self) -> bool:
-        """Whether Apple or Google accepted the notification."""
-        return bool(self.status == self.SUCCESS_STATUS)
 
     def validate_response(self) -> None:
         """Raise if the receipt is an error: as ``PushTicket.validate_response``, plus ``InvalidCredentialsError``."""
