@@ -28,12 +28,12 @@ def test_a_paced_client_never_meets_the_rate_limit(expo_emulator: Emulator, conn
 
 
 def test_an_unpaced_client_is_refused_over_the_limit(expo_emulator: Emulator, connect: Callable[..., Driver]) -> None:
-    expo_emulator.rate_limit = 200
+    expo_emulator.rate_limit = 100  # the second request would need a whole second of refill
     client = connect(rate_limit=None, max_concurrency=1, retry_policy=RetryPolicy(max_retries=0))
     with pytest.raises(TooManyRequestsError) as failure:
         client.send({"to": TOKENS})
-    assert [t.to for t in failure.value.tickets] == TOKENS[:200]
-    assert [r for m in failure.value.unsent for r in m.recipients] == TOKENS[200:]
+    assert [t.to for t in failure.value.tickets] == TOKENS[:100]
+    assert [r for m in failure.value.unsent for r in m.recipients] == TOKENS[100:]
     assert expo_emulator.stats.rate_limited == 1
 
 

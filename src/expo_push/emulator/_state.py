@@ -11,7 +11,7 @@ import hmac
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from .._errors import ValidationError
@@ -74,9 +74,9 @@ class Settings:
                 raise ValueError(f"{name} must be a non-negative number of seconds, not {value!r}")
 
 
-@dataclass(frozen=True)
+@dataclass
 class Stats:
-    """Counters since the last reset, as a snapshot."""
+    """Counters since the last reset; the emulator hands out snapshots (copies) of its own."""
 
     requests: int = 0
     """Send and receipts requests received (control requests are not counted)."""
@@ -170,22 +170,6 @@ class _TokenScript:
     receipt_error: str | None = None
 
 
-@dataclass
-class _Counters:
-    requests: int = 0
-    send_requests: int = 0
-    receipt_requests: int = 0
-    notifications: int = 0
-    ticket_errors: int = 0
-    duplicates: int = 0
-    rate_limited: int = 0
-    errors: int = 0
-    dropped: int = 0
-    faults: int = 0
-    max_in_flight: int = 0
-    bytes_received: int = 0
-
-
 class _Bucket:
     """A token bucket holding at most one second of ``rate``, refilled continuously."""
 
@@ -224,7 +208,7 @@ class EmulatorState:
         self._clear()
 
     def _clear(self) -> None:
-        self._counters = _Counters()
+        self._counters = Stats()
         self._scripts: dict[str, _TokenScript] = {}
         self._projects: dict[str, str] = {}
         self._inboxes: dict[str, list[Delivery]] = {}
@@ -297,7 +281,7 @@ class EmulatorState:
     def stats(self) -> Stats:
         """A snapshot of the counters."""
         with self._lock:
-            return Stats(**asdict(self._counters))
+            return replace(self._counters)
 
     def wait_idle(self, timeout: float | None) -> bool:
         """Block until no send or receipts request is being handled; return ``False`` on timeout."""
