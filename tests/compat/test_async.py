@@ -81,3 +81,9 @@ async def test_a_client_closed_by_async_with_can_be_used_again(emu: Emulator) ->
 def test_a_custom_api_url_needs_a_client_made_by_expo_push() -> None:
     with pytest.raises(ValueError, match="api_url"):
         AsyncPushClient(host="http://h", api_url="/push-api", http_client=httpx.AsyncClient())
+
+
+async def test_force_fcm_v1_requests_still_reach_the_service(emu: Emulator) -> None:
+    async with AsyncPushClient(host=emu.url, force_fcm_v1=False) as push:
+        assert (await push.publish(PushMessage(to=tokens(1)[0]))).is_success()
+    assert emu.stats.notifications == 1

@@ -15,7 +15,7 @@ from expo_push.compat import (
     PushServerError,
     PushTicket,
 )
-from expo_push.compat._client import _Route
+from expo_push.compat._client import _Route, _session_headers_hook
 from expo_push.emulator import Emulator
 
 from .conftest import tokens
@@ -268,3 +268,25 @@ def test_a_bad_token_is_refused_naming_its_message_before_anything_is_sent(emu: 
     assert (caught.value.index, caught.value.field) == (1, "to")
     assert "APNs" in str(caught.value)
     assert emu.stats.requests == 0
+
+
+def test_session_headers_are_copied_but_not_those_the_client_or_http2_must_own() -> None:
+    session = bearer_session()  # a requests.Session also carries Connection and requests' User-Agent
+    session.headers["X-Team"] = "push"
+    request = httpx.Request(
+        "POST", "http://h/--/api/v2/push/send", headers={"Content-Type": "application/json", "User-Agent": "expo-push"}
+    )
+    _session_headers_hook(session)(request)
+    assert request.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert request.headers["x-team"] == "push"
+    assert request.headers["user-agent"] == "expo-push"
+    assert "connection" not in request.headers
+    assert request.headers["content-type"] == "application/json"
+    session.headers["User-Agent"] = "my-server/1.0"
+    _session_headers_hook(session)(request)
+    assert request.headers["user-agent"] == "my-server/1.0"
+
+
+def test_force_fcm_v1_requests_still_reach_the_service(emu: Emulator) -> None:
+    assert client(emu, force_fcm_v1=True).publish(PushMessage(to=tokens(1)[0])).is_success()
+    assert emu.stats.notifications == 1

@@ -138,7 +138,7 @@ def _session_headers_hook(session: Any) -> Callable[[httpx.Request], None]:
     return copy_headers
 
 
-def _token_count(to: object) -> list[Any]:
+def _recipients(to: object) -> list[Any]:
     return list(to) if isinstance(to, (list, tuple)) else [to]
 
 
@@ -156,7 +156,7 @@ class _Batch:
         self.owners: list[tuple[Any, Any]] = []  # (token, message addressed to it), one per recipient
         for message, payload in zip(self.messages, self.payloads, strict=True):
             listed = isinstance(payload.get("to"), (list, tuple))
-            for token in _token_count(payload.get("to")):
+            for token in _recipients(payload.get("to")):
                 narrowed = message._replace(to=token) if listed and hasattr(message, "_replace") else message
                 self.owners.append((token, narrowed))
 
