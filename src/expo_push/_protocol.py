@@ -575,7 +575,7 @@ class SendBatch:
     def settle(self, chunk: Chunk, result: list[PushTicket] | BaseException) -> list[PushTicket]:
         """Take a finished chunk, in input order; return the tickets to give the caller now."""
         if isinstance(result, list):
-            if not self.failed and self._error is None:
+            if self._error is None:  # no earlier chunk failed: these are next in input order
                 return result
             self._accepted.extend(result)
         elif isinstance(result, ChunkFailed):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from expo_push import PushServerError, RetryPolicy, UnauthorizedError
+from expo_push import PushServerError, PushTicket, RetryPolicy, UnauthorizedError
 from expo_push._message import prepare_message
 from expo_push._protocol import (
     Chunker,
@@ -12,9 +12,11 @@ from expo_push._protocol import (
     FlowContext,
     Hold,
     HttpResponse,
+    NotStarted,
     Pace,
     Post,
     Refund,
+    SendBatch,
     Sleep,
     TransportFailure,
     receipts_flow,
@@ -165,3 +167,35 @@ def test_undecodable_answers_are_not_retried(retryable):
     actions, error = drive(send_flow(chunk_of({"to": A}), ctx(max_retries=1)), lambda p, n: failure)
     assert sum(isinstance(a, Post) for a in actions) == (2 if retryable else 1)
     assert isinstance(error, ChunkFailed)
+
+
+def _batch_of(n_chunks):
+    messages = [prepare_message({"to": f"ExponentPushToken[{i}]"}, i) for i in range(100 * n_chunks)]
+    return SendBatch(Chunker(messages), drain_input=True)
+
+
+def test_a_batch_still_hands_out_earlier_chunks_when_a_later_one_failed_first():
+    batch = _batch_of(3)
+    first, second, third = batch.next_chunk(), batch.next_chunk(), batch.next_chunk()
+    batch.chunk_failed()  # the second chunk failed while the first was still in flight
+    tickets = [PushTicket(status="ok", id=str(i), to=t) for i, t in enumerate(first.recipients)]
+    assert batch.settle(first, tickets) == tickets
+    refused = PushServerError("refused", code="X")
+    assert batch.settle(second, ChunkFailed(refused, [None] * 100)) == []
+    assert batch.settle(third, NotStarted()) == []
+    with pytest.raises(PushServerError) as info:
+        batch.finish()
+    assert info.value.tickets == []
+    assert [m.to for m in info.value.unsent] == second.recipients + third.recipients
+
+
+def test_a_batch_puts_chunks_finished_after_the_failure_into_the_error():
+    batch = _batch_of(2)
+    first, second = batch.next_chunk(), batch.next_chunk()
+    assert batch.settle(first, ChunkFailed(PushServerError("refused"), [None] * 100)) == []
+    late = [PushTicket(status="ok", id=str(i), to=t) for i, t in enumerate(second.recipients)]
+    assert batch.settle(second, late) == []
+    with pytest.raises(PushServerError) as info:
+        batch.finish()
+    assert info.value.tickets == late
+    assert [m.to for m in info.value.unsent] == first.recipients
