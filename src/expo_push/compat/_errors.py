@@ -118,8 +118,10 @@ class PushServerError(expo_push.PushServerError):
     ``errors``, listed in ``errors`` and in ``response_data["errors"]``),
     ``"Invalid server response"`` (an answer that is not JSON or has no
     tickets) or ``"Mismatched response length. ..."`` (a number of tickets that
-    does not match the recipients). ``response`` is a ``ServerResponse``.
-    ``str(exc)`` is ``message``.
+    does not match the recipients). ``response`` is a ``ServerResponse``;
+    ``response_data`` is ``{"errors": [...]}`` when the service answered
+    errors and ``None`` otherwise (the older SDK also gave the tickets of a
+    mismatched answer there). ``str(exc)`` is ``message``.
 
     Unlike the older SDK, the request was retried before this was raised (on
     connection errors, timeouts, 429 and 5xx), and a send of many messages
