@@ -50,13 +50,13 @@ class PushTicketError(expo_push.PushTicketError, expo_push.PushReceiptError):
         details = getattr(push_response, "details", None)
         details = details if isinstance(details, dict) else None
         code = details.get("error") if details else None
-        core_reference = getattr(push_response, "core_reference", None)
+        reference = getattr(push_response, "_core_reference", None)
         super().__init__(
             message,
             code=code if isinstance(code, str) else None,
             details=details,
             to=getattr(push_response, "token", None),
-            **(core_reference() if callable(core_reference) else {}),
+            **(reference() if callable(reference) else {}),
         )
         self.args = (message,)
         self.push_response = push_response

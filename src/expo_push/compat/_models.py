@@ -201,7 +201,7 @@ class PushTicket(_TicketFields, _Outcome):
         to = self.push_message.to if self.push_message is not None else None
         return to if isinstance(to, str) else None
 
-    def core_reference(self) -> dict[str, Any]:
+    def _core_reference(self) -> dict[str, Any]:
         """The expo-push view of this ticket, for the exceptions raised from it."""
         return {
             "ticket": expo_push.PushTicket(
@@ -242,7 +242,7 @@ class PushReceipt(_ReceiptFields, _Outcome):
         token = (self.details or {}).get("expoPushToken")
         return token if isinstance(token, str) else None
 
-    def core_reference(self) -> dict[str, Any]:
+    def _core_reference(self) -> dict[str, Any]:
         """The expo-push view of this receipt, for the exceptions raised from it."""
         receipt = expo_push.PushReceipt(
             status=self.status, message=self.message or None, details=self.details, id=self.id or None
