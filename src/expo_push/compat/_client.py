@@ -8,9 +8,7 @@ older namedtuples, and expo-push errors to the older exceptions.
 
 from __future__ import annotations
 
-import functools
 import os
-import ssl
 import threading
 import weakref
 from collections import deque
@@ -21,7 +19,7 @@ from typing import Any
 import httpx
 
 import expo_push
-from expo_push._client import DEFAULT_TIMEOUT
+from expo_push._client import DEFAULT_TIMEOUT, shared_ssl_context
 
 from ._errors import PushServerError, translate_server_error
 from ._models import PushMessage, PushReceipt, PushTicket
@@ -63,15 +61,6 @@ class _DefaultSession:
 
     def __init__(self) -> None:
         self.headers = httpx.Headers(_LEGACY_SESSION_HEADERS)
-
-
-@functools.cache
-def _ssl_context() -> ssl.SSLContext:
-    """One TLS context for every HTTP client made here: loading the CA bundle costs ~45 ms, a client ~0.3 ms.
-
-    The older SDKs were used by making a client per notification; this keeps that cheap.
-    """
-    return httpx.create_ssl_context()
 
 
 def _timeout(value: Any) -> httpx.Timeout:
@@ -432,7 +421,7 @@ class PushClient(_CompatClient):
         timeout = _timeout(self.timeout)
         concurrency = self._options.get("max_concurrency", 6)
         http = httpx.Client(
-            verify=_ssl_context(),
+            verify=shared_ssl_context(),
             http2=self._options.get("http2", True),
             timeout=timeout,
             limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
@@ -496,7 +485,7 @@ class AsyncPushClient(_CompatClient):
 
                 hooks.append(apply_route)
             self._http_client = httpx.AsyncClient(
-                verify=_ssl_context(),
+                verify=shared_ssl_context(),
                 http2=self._options.get("http2", True),
                 timeout=_timeout(self.timeout),
                 limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
