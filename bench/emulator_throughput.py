@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gzip
 import json
 import subprocess
 import sys
@@ -31,9 +32,12 @@ def _body(request_index: int, size: int) -> bytes:
     return json.dumps(messages).encode()
 
 
-async def _drive(url: str, seconds: float, concurrency: int, size: int) -> tuple[int, int, float]:
+async def _drive(url: str, seconds: float, concurrency: int, size: int, compress: bool) -> tuple[int, int, float]:
     bodies = [_body(i, size) for i in range(64)]
     headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if compress:
+        bodies = [gzip.compress(body) for body in bodies]
+        headers["Content-Encoding"] = "gzip"
     sent = 0
     failures = 0
     deadline = time.perf_counter() + seconds
@@ -67,6 +71,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--size", type=int, default=100, help="notifications per request")
+    parser.add_argument("--gzip", action="store_true", help="send gzip-compressed bodies, as expo-push does")
     args = parser.parse_args()
     command = [sys.executable, "-m", "expo_push.emulator", "--port", "0", "--rate-limit", "none"]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as server:
@@ -76,13 +81,13 @@ def main() -> int:
             url = line.rsplit(" ", 1)[-1].strip()
             if not url.startswith("http://"):
                 raise SystemExit(f"unexpected first line from the emulator: {line!r}")
-            sent, failures, elapsed = asyncio.run(_drive(url, args.seconds, args.concurrency, args.size))
+            sent, failures, elapsed = asyncio.run(_drive(url, args.seconds, args.concurrency, args.size, args.gzip))
         finally:
             server.terminate()
             server.wait(10)
     rate = sent / elapsed
     print(
-        f"{sent} notifications accepted in {elapsed:.2f} s in requests of {args.size} "
+        f"{sent} notifications accepted in {elapsed:.2f} s in {'gzip ' if args.gzip else ''}requests of {args.size} "
         f"({args.concurrency} in flight, {failures} failed): {rate:,.0f} notifications/s"
     )
     return 0 if failures == 0 else 1

@@ -114,6 +114,7 @@ def test_control_body_must_be_json(http: httpx.Client) -> None:
 
 def test_config_and_advance_over_http(emu: Emulator, http: httpx.Client) -> None:
     config = http.post(f"{CONTROL}/config", json={"rate_limit": None, "receipt_delay": 30, "latency": 0}).json()
+    assert http.get(f"{CONTROL}/config").json() == config
     assert config["rate_limit"] is None
     assert config["receipt_delay"] == 30
     assert emu.receipt_delay == 30

@@ -20,6 +20,8 @@ From Python::
         emu.add_fault("rate_limit", retry_after=1)
         emu.add_fault("drop", accept=True)      # accepted, then the answer is lost
         emu.add_fault("stall")                  # held until emu.release_stalls()
+        emu.wait_for_stalls(1)                  # block until a request is held
+        emu.wait_idle()                         # block until no request is being handled
         emu.add_fault("invalid_json", probability=0.1, count=None, seed=7)
         emu.add_fault("wrong_ticket_count", target="receipts")
         emu.messages(token)                     # [{"to": token, "title": ...}, ...]
@@ -43,13 +45,16 @@ normally before replacing its answer, as when a timed-out request went through.
 Over HTTP (JSON, under ``/--/emulator/``): ``GET stats``, ``GET inbox/{token}``,
 ``GET|POST|DELETE faults`` (POST a fault object or a list, same names as
 ``Fault``), ``POST release``, ``POST script`` (``{"token"|"tokens", "ticket_error",
-"receipt_error", "project"}``), ``POST project``, ``POST config``
+"receipt_error", "project"}``), ``POST project``, ``GET|POST config``
 (``{"rate_limit", "latency", "receipt_delay", "receipt_retention", "default_project"}``),
 ``POST advance`` (``{"seconds"}``), ``POST reset``.
 
 From a shell: ``python -m expo_push.emulator --port 0`` prints
 ``Expo Push emulator listening on http://127.0.0.1:PORT`` and serves until
-interrupted.
+interrupted (``main(argv)`` is the same, for other command lines).
+
+Every accepted notification is kept (inbox, receipt, duplicate check) until
+``reset()``: call it between long benchmark runs.
 """
 
 from ._emulator import Emulator

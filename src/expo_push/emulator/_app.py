@@ -3,7 +3,7 @@
 Push API: ``POST /--/api/v2/push/send`` and ``POST /--/api/v2/push/getReceipts``.
 Control (JSON, never faulted, no access token needed), under ``/--/emulator/``:
 ``GET stats``, ``GET inbox/{token}``, ``GET|POST|DELETE faults``, ``POST release``,
-``POST script``, ``POST project``, ``POST config``, ``POST advance``, ``POST reset``.
+``POST script``, ``POST project``, ``GET|POST config``, ``POST advance``, ``POST reset``.
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ class EmulatorApp:
         app.router.add_post(f"{control}/release", self._control_release)
         app.router.add_post(f"{control}/script", self._control_script)
         app.router.add_post(f"{control}/project", self._control_project)
+        app.router.add_get(f"{control}/config", self._control_config)
         app.router.add_post(f"{control}/config", self._control_config)
         app.router.add_post(f"{control}/advance", self._control_advance)
         app.router.add_post(f"{control}/reset", self._control_reset)

@@ -14,7 +14,7 @@ __all__ = ["build_parser", "main"]
 
 
 def _rate(value: str) -> float | None:
-    if value.strip().lower() in ("none", "off", "0"):
+    if value.strip().lower() in ("none", "off"):
         return None
     try:
         rate = float(value)
@@ -73,12 +73,13 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.emulator") -> int:
     """Run the emulator from command-line arguments until SIGINT or SIGTERM; return the exit status.
 
     The first line printed (and flushed) is ``Expo Push emulator listening on <url>``.
+    ``prog`` is the command name shown in help and usage errors.
     """
-    args = build_parser().parse_args(argv)
+    args = build_parser(prog).parse_args(argv)
     emulator = Emulator(
         args.host,
         args.port,
