@@ -13,10 +13,12 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 
 from bench.clients import BENCH, all_clients
 from bench.emulator import EmulatorProcess
@@ -42,8 +44,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)  # stop the emulator and the driver running, as on Ctrl-C
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
     groups = [group.strip() for group in args.only.split(",") if group.strip()] or list(GROUPS)
     unknown = set(groups) - set(GROUPS)

@@ -226,7 +226,7 @@ _HEADINGS = {
     "throughput": "Throughput",
     "limit": "Under the service's rate limit",
     "faults": "Under faults (503, 429 with Retry-After, dropped connections)",
-    "scale": "Scale: streaming from a generator",
+    "scale": "Scale, streaming from a generator",
 }
 
 

@@ -116,6 +116,10 @@ def _wait(process: subprocess.Popen[bytes]) -> tuple[int, Any]:
     timer.start()
     try:
         _, status, usage = os.wait4(process.pid, 0)
+    except BaseException:  # interrupted: leave no driver behind
+        process.kill()
+        os.wait4(process.pid, 0)
+        raise
     finally:
         timer.cancel()
     process.returncode = os.waitstatus_to_exitcode(status)

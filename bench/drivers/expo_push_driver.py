@@ -4,14 +4,16 @@ Modes: ``sync`` (``PushClient.send`` of a list), ``async`` (``AsyncPushClient.se
 ``sync-stream`` / ``async-stream`` (``iter_send`` over a generator, tickets
 counted and dropped, for bounded memory), ``compat`` (the
 ``exponent_server_sdk``-shaped layer, ``expo_push.compat``, used as that SDK's
-README says). Pacing is on (the default 600/s) only when the emulator enforces
-the service's limit; otherwise ``rate_limit=None``, as the emulator has none.
+README says: ``PushClient(host=...).publish_multiple``). Pacing is on (the
+default 600/s) only when the emulator enforces the service's limit; otherwise
+``rate_limit=None``, as the emulator has none.
 """
 
 from __future__ import annotations
 
 import asyncio
 import importlib
+import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -113,24 +115,16 @@ async def run_async_stream(workload: dict[str, Any], outcome: _workload.Outcome)
 def run_compat(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
     compat: Any = importlib.import_module("expo_push.compat")
     messages = [compat.PushMessage(**raw) for raw in _workload.message_dicts(workload)]
-    client = compat.PushClient()
+    client = compat.PushClient(host=os.environ["EXPO_BASE_URL"], **_options(workload))
     outcome.start()
     try:
         for ticket in client.publish_multiple(messages):
-            outcome.ticket(ticket.status == "ok")
-    except compat.PushServerError as exc:
-        unsent = getattr(exc, "unsent", None)
-        tickets = getattr(exc, "tickets", None) or []
-        for ticket in tickets:
-            outcome.ticket(ticket.status == "ok")
-        outcome.error(exc, None if unsent is None else [t for m in unsent for t in _recipients(m.to)])
-    except Exception as exc:  # what the README's caller sees: requests' connection and HTTP errors
-        outcome.error(exc, None)
+            outcome.ticket(ticket.is_success())
+    except compat.PushServerError as exc:  # keeps what went out: push_tickets, and unsent (expo-push messages)
+        for ticket in exc.push_tickets:
+            outcome.ticket(ticket.is_success())
+        outcome.error(exc, _unsent(exc))
     outcome.stop()
-
-
-def _recipients(to: str | list[str]) -> list[str]:
-    return [to] if isinstance(to, str) else list(to)
 
 
 def main() -> int:
