@@ -230,3 +230,15 @@ def test_latency_delays_every_answer(emu: Emulator) -> None:
         response = http.post(SEND, json={"to": token(1)})
     assert response.status_code == 200
     assert response.elapsed.total_seconds() >= 0.2
+
+
+def test_large_answers_are_gzip_compressed_for_clients_that_accept_it(http: httpx.Client) -> None:
+    body = {"to": [token(i) for i in range(100)]}
+    compressed = http.post(SEND, json=body, headers={"Accept-Encoding": "gzip"})
+    assert compressed.headers["Content-Encoding"] == "gzip"
+    assert len(compressed.json()["data"]) == 100
+    plain = http.post(SEND, json=body, headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert len(plain.json()["data"]) == 100
+    small = http.post(SEND, json={"to": token(1)}, headers={"Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in small.headers

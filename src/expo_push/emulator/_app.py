@@ -9,6 +9,7 @@ Control (JSON, never faulted, no access token needed), under ``/--/emulator/``:
 from __future__ import annotations
 
 import asyncio
+import gzip
 import threading
 import zlib
 from typing import Any
@@ -26,6 +27,8 @@ RECEIPTS_PATH = "/--/api/v2/push/getReceipts"
 CONTROL_PREFIX = "/--/emulator"
 
 _ENCODER = msgspec.json.Encoder()
+_COMPRESS_OVER = 1024
+"""Answers larger than this many bytes are gzip-compressed for clients that accept gzip."""
 _DECODER = msgspec.json.Decoder()
 _JSON = "application/json"
 _HTML_PAGE = (
@@ -93,6 +96,20 @@ class Stalls:
 
 def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(body=_ENCODER.encode(body), status=status, content_type=_JSON, headers=headers)
+
+
+def _compressed(request: web.Request, response: web.Response) -> web.Response:
+    """``response`` gzip-compressed when the client accepts gzip and the body is worth it."""
+    body = response.body
+    if (
+        isinstance(body, bytes)
+        and len(body) > _COMPRESS_OVER
+        and "gzip" in request.headers.get("Accept-Encoding", "").lower()
+    ):
+        response.body = gzip.compress(body, compresslevel=1, mtime=0)
+        response.headers["Content-Encoding"] = "gzip"
+        response.headers["Vary"] = "Accept-Encoding"
+    return response
 
 
 def _error_response(error: RequestError) -> web.Response:
@@ -196,6 +213,7 @@ class EmulatorApp:
             accepted: SendAnswer | None = None
             if fault_to_apply is None or fault_to_apply.accept:
                 answer, accepted = self._answer(request, kind, raw)
+                answer = _compressed(request, answer)
             if fault_to_apply is not None:
                 answer = self._fault_answer(request, fault_to_apply, kind, raw, accepted)
             assert answer is not None
