@@ -3,10 +3,10 @@
 It speaks the service's wire protocol on ``POST /--/api/v2/push/send`` and
 ``POST /--/api/v2/push/getReceipts``, so any client pointed at its URL (with
 ``EXPO_BASE_URL`` or ``base_url=``) behaves as against the service: tickets,
-receipts after ``receipt_delay``, gzip request bodies (and gzip answers for
-clients that accept them), the 100-notification and
-1000-receipt limits, one project per request, access tokens, and the per-project
-rate limit (a token bucket holding one second of ``rate_limit``).
+receipts after ``receipt_delay``, gzip request bodies (and gzip answers to
+clients that accept them), the 100-notification and 1000-receipt limits, one
+project per request, access tokens, and the per-project rate limit (a token
+bucket holding one second of ``rate_limit``).
 
 From Python::
 
