@@ -174,7 +174,8 @@ def test_access_tokens_are_required_when_configured() -> None:
         assert emulator.stats.errors == 3
         ok = http.post(SEND, json={"to": token(1)}, headers={"Authorization": "Bearer other"})
         assert ok.status_code == 200
-        assert emulator.stats.notifications == 1
+        assert http.post(SEND, json={"to": token(1)}, headers={"Authorization": "bearer s3cret"}).status_code == 200
+        assert emulator.stats.notifications == 2
         assert "s3cret" not in repr(emulator)
 
 

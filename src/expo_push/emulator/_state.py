@@ -332,9 +332,10 @@ class EmulatorState:
         allowed = self.settings.access_tokens
         if allowed is None:
             return True
-        if authorization is None or not authorization.startswith("Bearer "):
+        scheme, _, credentials = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer":
             return False
-        given = authorization[len("Bearer ") :].strip().encode()
+        given = credentials.strip().encode()
         found = False
         for token in allowed:
             found |= hmac.compare_digest(given, token.encode())
