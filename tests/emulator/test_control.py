@@ -96,6 +96,8 @@ def test_projects_over_http(emu: Emulator, http: httpx.Client) -> None:
         ("script", {"token": token(1), "ticket_error": 3}),
         ("script", {"token": token(1), "colour": "red"}),
         ("project", {"token": token(1)}),
+        ("project", {"token": token(1), "project": ""}),
+        ("script", {"token": token(1), "ticket_error": ""}),
         ("config", {"rate_limit": -1}),
         ("config", {"speed": 3}),
         ("advance", {}),

@@ -8,6 +8,7 @@ import uuid
 import zlib
 
 import httpx
+import pytest
 
 from expo_push.emulator import Emulator
 
@@ -243,3 +244,10 @@ def test_large_answers_are_gzip_compressed_for_clients_that_accept_it(http: http
     assert len(plain.json()["data"]) == 100
     small = http.post(SEND, json={"to": token(1)}, headers={"Accept-Encoding": "gzip"})
     assert "Content-Encoding" not in small.headers
+
+
+def test_error_codes_must_be_non_empty_strings(emu: Emulator) -> None:
+    with pytest.raises(ValueError, match="ticket_error"):
+        emu.script_token(token(1), ticket_error="")
+    with pytest.raises(ValueError, match="receipt_error"):
+        emu.script_token(token(1), receipt_error=3)  # type: ignore[arg-type]

@@ -330,10 +330,13 @@ class EmulatorApp:
             project = _optional_str(body, "project")
         except _ControlError as exc:
             return _control_error(str(exc))
-        if "ticket_error" in body or "receipt_error" in body or project is None:
-            self.state.script_token(tokens, ticket_error, receipt_error)
-        if project is not None:
-            self.state.set_project(tokens, project)
+        try:
+            if "ticket_error" in body or "receipt_error" in body or project is None:
+                self.state.script_token(tokens, ticket_error, receipt_error)
+            if project is not None:
+                self.state.set_project(tokens, project)
+        except ValueError as exc:
+            return _control_error(str(exc))
         return _json_response({"ok": True})
 
     async def _control_project(self, request: web.Request) -> web.Response:
@@ -345,7 +348,10 @@ class EmulatorApp:
                 raise _ControlError('"project" ("@owner/slug") is required')
         except _ControlError as exc:
             return _control_error(str(exc))
-        self.state.set_project(tokens, project)
+        try:
+            self.state.set_project(tokens, project)
+        except ValueError as exc:
+            return _control_error(str(exc))
         return _json_response({"ok": True})
 
     async def _control_config(self, request: web.Request) -> web.Response:

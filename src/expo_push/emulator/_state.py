@@ -253,6 +253,9 @@ class EmulatorState:
 
     def script_token(self, tokens: Iterable[str], ticket_error: str | None, receipt_error: str | None) -> None:
         """Set the outcome of future notifications to ``tokens`` (``None`` for both: back to normal)."""
+        for name, code in (("ticket_error", ticket_error), ("receipt_error", receipt_error)):
+            if code is not None and (not isinstance(code, str) or not code):
+                raise ValueError(f"{name} must be an error code such as 'DeviceNotRegistered', not {code!r}")
         with self._lock:
             for token in tokens:
                 if ticket_error is None and receipt_error is None:
@@ -262,6 +265,8 @@ class EmulatorState:
 
     def set_project(self, tokens: Iterable[str], project: str) -> None:
         """Say that ``tokens`` belong to ``project`` ("@owner/slug")."""
+        if not isinstance(project, str) or not project:
+            raise ValueError(f"project must be a name such as '@owner/slug', not {project!r}")
         with self._lock:
             for token in tokens:
                 self._projects[token] = project
