@@ -251,3 +251,12 @@ def test_error_codes_must_be_non_empty_strings(emu: Emulator) -> None:
         emu.script_token(token(1), ticket_error="")
     with pytest.raises(ValueError, match="receipt_error"):
         emu.script_token(token(1), receipt_error=3)  # type: ignore[arg-type]
+
+
+def test_ticket_ids_are_distinct_canonical_uuid4_strings(http: httpx.Client) -> None:
+    tickets = http.post(SEND, json={"to": [token(i) for i in range(100)]}).json()["data"]
+    ids = [t["id"] for t in tickets]
+    assert len(set(ids)) == 100
+    for ticket_id in ids:
+        parsed = uuid.UUID(ticket_id)
+        assert (parsed.version, parsed.variant, str(parsed)) == (4, uuid.RFC_4122, ticket_id)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import collections
 import hmac
+import os
 import threading
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
+
+import msgspec
 
 from .._errors import ValidationError
 from .._message import MAX_PAYLOAD_BYTES, prepare_message
@@ -106,8 +108,7 @@ class Stats:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Delivery:
+class Delivery(msgspec.Struct, frozen=True):
     """One notification the service accepted for one token.
 
     ``message`` is the message as received, with ``to`` narrowed to the token;
@@ -127,12 +128,7 @@ class Delivery:
 
     def as_dict(self) -> dict[str, Any]:
         """The delivery as a JSON-ready dict."""
-        return {
-            "message": self.message,
-            "ticket_id": self.ticket_id,
-            "project": self.project,
-            "receipt_error": self.receipt_error,
-        }
+        return msgspec.structs.asdict(self)
 
 
 @dataclass(frozen=True)
@@ -187,6 +183,23 @@ class _Bucket:
             self.level -= amount
             return True
         return False
+
+
+_OK_RECEIPT: dict[str, Any] = {"status": "ok"}
+
+
+def ticket_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUID strings, made in one go: far cheaper than ``uuid.uuid4()`` each."""
+    raw = bytearray(os.urandom(16 * count))
+    for start in range(0, 16 * count, 16):
+        raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40
+        raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80
+    hexed = raw.hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = hexed[start : start + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
 
 
 def _validation_error(message: str) -> RequestError:
@@ -416,6 +429,7 @@ class EmulatorState:
             tickets: list[dict[str, Any]] = []
             c = self._counters
             scripts = self._scripts
+            ids = iter(ticket_ids(count))
             for message, raw in zip(prepared, raw_messages, strict=True):
                 too_big = len(message.payload) > MAX_PAYLOAD_BYTES
                 for token in message.recipients:
@@ -424,7 +438,7 @@ class EmulatorState:
                         tickets.append(error_object(script.ticket_error, token))
                         c.ticket_errors += 1
                         continue
-                    ticket_id = str(uuid.uuid4())
+                    ticket_id = next(ids)
                     receipt_error = (
                         "MessageTooBig" if too_big else (script.receipt_error if script is not None else None)
                     )
@@ -437,7 +451,7 @@ class EmulatorState:
                     if inbox is None:
                         inbox = self._inboxes[token] = []
                     inbox.append(Delivery(narrowed, ticket_id, project, receipt_error))
-                    receipt = {"status": "ok"} if receipt_error is None else error_object(receipt_error, token)
+                    receipt = _OK_RECEIPT if receipt_error is None else error_object(receipt_error, token)
                     self._receipts[ticket_id] = (available_at, expires_at, receipt)
                     self._expiry.append((expires_at, ticket_id))
                     key = (token, message.payload)
@@ -451,7 +465,7 @@ class EmulatorState:
 
     def fake_tickets(self, count: int) -> list[dict[str, Any]]:
         """``count`` ok tickets whose ids have no receipt (for faults that answer without accepting)."""
-        return [{"status": "ok", "id": str(uuid.uuid4())} for _ in range(count)]
+        return [{"status": "ok", "id": ticket_id} for ticket_id in ticket_ids(count)]
 
     def get_receipts(self, body: object) -> dict[str, Any] | RequestError:
         """Answer a decoded receipts request body: ``{"data": {id: receipt}}``, or the error that refuses it."""
