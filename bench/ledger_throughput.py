@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gc
 import json
 import statistics
 import subprocess
@@ -97,21 +98,28 @@ def outbox_rate(target: str, url: str, count: int, batch_size: int) -> dict[str,
 
 
 def recording_overhead(target_for: Any, url: str, count: int, repeats: int) -> dict[str, float]:
-    """CPU seconds of a plain send and of a recorded send of ``count`` notifications (medians)."""
+    """CPU seconds of a plain send and of a recorded send of ``count`` notifications (medians).
+
+    Plain and recorded sends alternate (which goes first alternates too), each
+    after a garbage collection, so drift of the machine hits both alike.
+    """
     plain: list[float] = []
     recorded: list[float] = []
     with PushClient(base_url=url, rate_limit=None) as client:
         client.send(messages(100, "warm-up"))
         for repeat in range(repeats):
-            batch = messages(count, f"p{repeat}")
-            cpu = time.process_time()
-            client.send(batch)
-            plain.append(time.process_time() - cpu)
-            batch = messages(count, f"r{repeat}")
-            with Ledger.open(target_for(repeat)) as ledger:
+            ledger = Ledger.open(target_for(repeat))
+            ledger.send(client, messages(10, f"warm-up-{repeat}"))  # connection and statements ready
+            for name in ("plain", "recorded") if repeat % 2 == 0 else ("recorded", "plain"):
+                batch = messages(count, f"{name}-{repeat}")
+                gc.collect()
                 cpu = time.process_time()
-                ledger.send(client, batch)
-                recorded.append(time.process_time() - cpu)
+                if name == "plain":
+                    client.send(batch)
+                else:
+                    ledger.send(client, batch)
+                (plain if name == "plain" else recorded).append(time.process_time() - cpu)
+            ledger.close()
     plain_cpu, recorded_cpu = statistics.median(plain), statistics.median(recorded)
     return {
         "plain_cpu_s": plain_cpu,
@@ -159,7 +167,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20000, help="notifications per outbox run (default: 20000)")
     parser.add_argument("--send-count", type=int, default=10000, help="notifications per recorded send (10000)")
-    parser.add_argument("--repeats", type=int, default=5, help="repeats of the recording measurement (default: 5)")
+    parser.add_argument("--repeats", type=int, default=10, help="repeats of the recording measurement (default: 10)")
     parser.add_argument("--batch-size", type=int, default=1000, help="worker batch size (default: 1000)")
     parser.add_argument("--postgres-url", default=None, help="a PostgreSQL database to use (default: a throwaway)")
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")

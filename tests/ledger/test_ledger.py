@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 
+import httpx
 import pytest
 
-from expo_push import AsyncPushClient, PushClient, PushMessage, PushTicket, ValidationError
+from expo_push import AsyncPushClient, PushClient, PushMessage, PushServerError, PushTicket, ValidationError
 from expo_push.emulator import Emulator
 from expo_push.ledger import DeadToken, Ledger, WorkerRun
 
@@ -420,3 +421,41 @@ def test_repr_shows_the_backend_without_credentials(ledger_url: str) -> None:
     with Ledger.open(ledger_url) as ledger:
         assert repr(ledger).startswith("<Ledger ")
         assert "@" not in repr(ledger)
+
+
+def _failing_client(emulator: Emulator) -> PushClient:
+    """A client whose first request of a send stalls and times out, while the second is accepted."""
+    emulator.add_fault("stall")
+    return PushClient(
+        base_url=emulator.url, rate_limit=None, max_retries=0, http2=False, timeout=httpx.Timeout(10, read=0.5)
+    )
+
+
+def test_a_send_that_fails_part_way_records_what_was_accepted(ledger: Ledger, emulator: Emulator, clock: Clock) -> None:
+    messages = [{"to": token(i), "data": {"n": i}} for i in range(150)]  # two requests: one fails
+    with _failing_client(emulator) as client, pytest.raises(PushServerError) as failure:
+        ledger.send(client, messages, keys=[f"k{i}" for i in range(150)])
+
+    accepted = failure.value.tickets
+    assert len(accepted) in (50, 100)
+    assert emulator.stats.notifications == len(accepted)
+    key_of = {token(i): f"k{i}" for i in range(150)}
+    recorded = {(p.ticket_id, p.token, p.key) for p in ledger.pending_receipts()}
+    assert recorded == {(t.id, t.to, key_of[t.to or ""]) for t in accepted}
+
+
+def test_the_outbox_keeps_what_a_failed_request_accepted_and_resends_only_the_rest(
+    ledger: Ledger, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.enqueue([{"to": token(i), "data": {"n": i}} for i in range(150)], keys=[f"k{i}" for i in range(150)])
+    with _failing_client(emulator) as client:
+        first = ledger.drain(client)
+        assert first.failed_batches == 1
+        assert first.sent in (50, 100)
+        clock.advance(MINUTE)
+        second = ledger.drain(client)
+
+    assert first.sent + second.sent == 150
+    assert emulator.stats.notifications == 150
+    assert emulator.stats.duplicates == 0
+    assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(150)}

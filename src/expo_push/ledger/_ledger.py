@@ -10,7 +10,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -35,6 +35,8 @@ CONFIG_ERRORS = frozenset(("InvalidCredentials", "MismatchSenderId"))
 
 _RECEIPT_PAGE = 1000  # ids per receipts request (the service's limit)
 _FLUSH_TICKETS = 200  # the worker records tickets in transactions of about this many
+_LOG_ROW_TICKETS = 2000  # accepted tickets per row of the receipt queue
+_UNPACK_ROWS = 5  # receipt queue rows turned into ticket rows per transaction
 _MAX_SEND_BACKOFF = 300.0
 
 _encode = msgspec.json.Encoder().encode
@@ -54,12 +56,90 @@ def _recipients(message: PushMessage | Mapping[str, Any]) -> list[str] | None:
     return None  # malformed: the client's validation names the problem
 
 
+def _all_recipients(batch: list[Any]) -> list[str]:
+    """Every recipient token of well-formed messages, flat (the hot path of the dead-token check)."""
+    out: list[str] = []
+    for message in batch:
+        to = message.get("to") if type(message) is dict else _recipients(message)
+        if type(to) is str:
+            out.append(to)
+        elif type(to) is list:
+            out.extend(t for t in to if type(t) is str)
+    return out
+
+
 def _narrow(message: PushMessage | Mapping[str, Any], kept: list[str]) -> PushMessage | Mapping[str, Any]:
     to = message.to if isinstance(message, PushMessage) else message.get("to")
     new_to: str | list[str] = kept[0] if isinstance(to, str) else kept
     if isinstance(message, PushMessage):
         return msgspec.structs.replace(message, to=new_to)
     return {**message, "to": new_to}
+
+
+def _resend_payload(message: Any, recipients: int) -> Any:
+    """What to keep of a message to resend it to one of its recipients: the message itself, or, when it has
+    several recipients, the message without them (``to`` is set again on resend)."""
+    if recipients <= 1:
+        return message
+    if isinstance(message, msgspec.Raw):
+        message = _decode_message(bytes(message))
+    if isinstance(message, PushMessage):
+        return msgspec.Raw(_encode(msgspec.structs.replace(message, to=[])))
+    return {**message, "to": []}
+
+
+def _payload_text(message: Any) -> str | None:
+    if message is None:
+        return None
+    return bytes(message).decode() if isinstance(message, msgspec.Raw) else _encode(message).decode()
+
+
+def _owned_in_order(
+    tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
+) -> Iterator[tuple[PushTicket, str | None, Any, int]]:
+    """Each ticket of a complete send with its key and message (tickets come one per recipient, in order)."""
+    position = 0
+    for message, key in zip(messages, keys, strict=True):
+        to = (
+            message["to"]
+            if type(message) is dict
+            else message.to
+            if isinstance(message, PushMessage)
+            else message["to"]
+        )
+        if type(to) is str:
+            yield tickets[position], key, message, 0
+            position += 1
+        else:
+            kept = _resend_payload(message, len(to))
+            for ticket in tickets[position : position + len(to)]:
+                yield ticket, key, kept, 0
+            position += len(to)
+
+
+def _owned_by_token(
+    tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
+) -> Iterator[tuple[PushTicket, str | None, Any, int]]:
+    """Each accepted ticket of a send that failed part-way, with the key and message of its token's first
+    message not yet matched (the error keeps the tickets' order but not their positions)."""
+    owners: dict[str, list[tuple[str | None, Any]]] = {}
+    for message, key in zip(messages, keys, strict=True):
+        tokens = _recipients(message) or []
+        kept = _resend_payload(message, len(tokens))
+        for token in tokens:
+            owners.setdefault(token, []).append((key, kept))
+    for ticket in tickets:
+        candidates = owners.get(ticket.to or "")
+        if candidates:
+            key, message = candidates.pop(0)
+            yield ticket, key, message, 0
+
+
+def _with_skipped(tickets: list[PushTicket], skipped: list[tuple[int, str]]) -> list[PushTicket]:
+    """``tickets`` with an error ticket inserted at the position of each recipient skipped as dead."""
+    for position, token in skipped:
+        tickets.insert(position, _skipped_ticket(token))
+    return tickets
 
 
 def _skipped_ticket(token: str) -> PushTicket:
@@ -222,14 +302,14 @@ class Ledger:
             keys = list(keys)
             if len(keys) != len(batch):
                 raise ValidationError(f"keys has {len(keys)} items for {len(batch)} messages", field="keys")
-        plan = self._plan(batch, keys)
+        outgoing, out_keys, skipped = self._skip_dead(batch, keys)
         try:
-            tickets = client.send(plan.outgoing)
+            tickets = client.send(outgoing)
         except PushServerError as exc:
-            self._record_rows(plan.rows_for_partial(exc.tickets, self._clock()))
+            self._record(_owned_by_token(exc.tickets, outgoing, out_keys))
             raise
-        self._record_rows(plan.rows_for(tickets, self._clock()))
-        return plan.merge(tickets)
+        self._record(_owned_in_order(tickets, outgoing, out_keys))
+        return _with_skipped(tickets, skipped)
 
     def record(
         self,
@@ -248,16 +328,13 @@ class Ledger:
         items = [tickets] if isinstance(tickets, PushTicket) else list(tickets)
         if keys is not None and len(keys) != len(items):
             raise ValidationError(f"keys has {len(keys)} items for {len(items)} tickets", field="keys")
-        now = self._clock() if sent_at is None else sent_at
-        rows: list[TicketRow] = []
         for index, ticket in enumerate(items):
             if not isinstance(ticket, PushTicket):
                 raise ValidationError(f"ticket {index} must be a PushTicket, not {type(ticket).__name__}")
             if not ticket.to:
                 raise ValidationError(f"ticket {index} has no recipient token", field="to")
-            rows.append(self._ticket_row(ticket, keys[index] if keys is not None else key, now, None, 0))
-        self._record_rows(rows)
-        return len(rows)
+        self._record(((t, keys[i] if keys is not None else key, None, 0) for i, t in enumerate(items)), sent_at=sent_at)
+        return len(items)
 
     def _ticket_row(
         self, ticket: PushTicket, key: str | None, now: float, message: str | None, retries: int
@@ -276,29 +353,44 @@ class Ledger:
             retries,
         )
 
-    def _record_rows(self, rows: Sequence[TicketRow], *, finish: tuple[str, Sequence[int]] | None = None) -> None:
+    def _record(
+        self,
+        owned: Iterable[tuple[PushTicket, str | None, Any, int]],
+        *,
+        sent_at: float | None = None,
+        finish: tuple[str, Sequence[int]] | None = None,
+    ) -> None:
+        """Store tickets with their (key, message, resends so far), acting on error tickets, in one transaction.
+
+        Accepted tickets go to the receipt queue as a few compact rows (cheap on
+        the send path); each becomes a row of its own when its receipt is due.
+        Error tickets (rare) get their row at once.
+        """
         now = self._clock()
+        sent = now if sent_at is None else sent_at
+        queued: list[tuple[str | None, str | None, str, Any, int]] = []
+        errors: list[tuple[TicketRow, Any]] = []
+        for ticket, key, message, retries in owned:
+            if ticket.status == "ok" and ticket.id:
+                queued.append((key, ticket.to, ticket.id, message, retries))
+            else:
+                errors.append((self._ticket_row(ticket, key, sent, _payload_text(message), retries), message))
+        log = [
+            (sent, sent + self.receipt_delay, len(part), _encode(part).decode())
+            for part in (queued[i : i + _LOG_ROW_TICKETS] for i in range(0, len(queued), _LOG_ROW_TICKETS))
+        ]
         events = _Events()
         with self._store.transaction() as cur:
-            self._store.insert_tickets(cur, rows)
+            self._store.insert_log(cur, log)
+            self._store.insert_tickets(cur, [row for row, _ in errors])
             if finish is not None:
                 self._store.finish_sent(cur, now, finish[0], finish[1])
-            for key, token, _, status, code, message, sent_at, _, payload, retries in rows:
-                if status != "ok" and code is not None:
+            for (key, token, _, _, code, text, _, _, payload, retries), _ in errors:
+                if code is not None:
                     self._act_on_error(
-                        cur,
-                        events,
-                        code,
-                        message,
-                        token,
-                        None,
-                        sent_at,
-                        now,
-                        key,
-                        payload,
-                        retries,
+                        cur, events, code, text, token, None, sent, now, key, payload, retries,
                         f"expo-push:resend:{uuid.uuid4().hex}",
-                    )
+                    )  # fmt: skip
         self._report(events)
 
     def _act_on_error(
@@ -357,21 +449,36 @@ class Ledger:
             for dead in events.dead:
                 self.on_dead_token(dead)
 
-    def _plan(self, batch: list[Any], keys: Sequence[str | None] | None) -> _SendPlan:
+    def _skip_dead(
+        self, batch: list[Any], keys: Sequence[str | None] | None
+    ) -> tuple[list[Any], Sequence[str | None], list[tuple[int, str]]]:
+        """The messages to send (dead recipients removed), their keys, and (ticket position, token) of those skipped."""
+        out_keys: Sequence[str | None] = keys if keys is not None else [None] * len(batch)
+        if not self.skip_dead_tokens:
+            return batch, out_keys, []
+        dead = self._store.dead_among(_all_recipients(batch))
+        if not dead:
+            return batch, out_keys, []
         recipients = [_recipients(m) for m in batch]
-        dead: set[str] = set()
-        if self.skip_dead_tokens:
-            dead = self._store.dead_among([t for r in recipients if r is not None for t in r])
-        plan = _SendPlan(self)
-        for index, message in enumerate(batch):
-            key = keys[index] if keys is not None else None
-            tokens = recipients[index]
-            if tokens is None or not dead or dead.isdisjoint(tokens):
-                plan.add(message, key, tokens, tokens or [])
+        outgoing: list[Any] = []
+        kept_keys: list[str | None] = []
+        skipped: list[tuple[int, str]] = []
+        position = 0
+        for message, key, tokens in zip(batch, out_keys, recipients, strict=True):
+            if tokens is None or dead.isdisjoint(tokens):
+                outgoing.append(message)
+                kept_keys.append(key)
+                position += len(tokens or ())
                 continue
+            for token in tokens:
+                if token in dead:
+                    skipped.append((position, token))
+                position += 1
             kept = [t for t in tokens if t not in dead]
-            plan.add(_narrow(message, kept) if kept else None, key, tokens, kept)
-        return plan
+            if kept:
+                outgoing.append(_narrow(message, kept))
+                kept_keys.append(key)
+        return outgoing, kept_keys, skipped
 
     # -- receipts ----------------------------------------------------------------------------------
 
@@ -386,6 +493,8 @@ class Ledger:
         """
         now = self._clock()
         summary = ReceiptCheck()
+        while self._store.unpack_due(now, _UNPACK_ROWS, self._unpack):
+            pass
         while True:
             due = self._store.due_receipts(now, _RECEIPT_PAGE)
             if not due:
@@ -403,6 +512,8 @@ class Ledger:
         """``check_receipts`` with an ``AsyncPushClient``; database work runs off the event loop."""
         now = self._clock()
         summary = ReceiptCheck()
+        while await asyncio.to_thread(self._store.unpack_due, now, _UNPACK_ROWS, self._unpack):
+            pass
         while True:
             due = await asyncio.to_thread(self._store.due_receipts, now, _RECEIPT_PAGE)
             if not due:
@@ -416,6 +527,12 @@ class Ledger:
             self._report(await asyncio.to_thread(self._apply_receipts, due, receipts, now, summary))
             if len(due) < _RECEIPT_PAGE:
                 return summary
+
+    def _unpack(self, sent_at: float, due_at: float, entries: str) -> list[TicketRow]:
+        return [
+            (key, token, ticket_id, "ok", None, None, sent_at, due_at, _payload_text(message), retries)
+            for key, token, ticket_id, message, retries in msgspec.json.decode(entries)
+        ]
 
     def watch_receipts(self, client: PushClient, stop: threading.Event, interval: float = 60.0) -> None:
         """Check receipts every ``interval`` seconds until ``stop`` is set (a failed check is logged and retried)."""
@@ -486,8 +603,17 @@ class Ledger:
         return events
 
     def pending_receipts(self, limit: int | None = None) -> list[PendingReceipt]:
-        """Tickets still waiting for a receipt, oldest first."""
-        return [PendingReceipt(*row) for row in self._store.pending_receipts(limit)]
+        """Tickets still waiting for a receipt, oldest first (at most ``limit``)."""
+        pending = [PendingReceipt(*row) for row in self._store.pending_receipts(limit)]
+        for sent_at, due_at, entries in self._store.queued_entries(None if limit is None else limit):
+            if limit is not None and len(pending) >= limit:
+                break
+            pending.extend(
+                PendingReceipt(ticket_id, token, key, sent_at, due_at)
+                for key, token, ticket_id, _, _ in msgspec.json.decode(entries)
+            )
+        pending.sort(key=lambda p: p.sent_at)
+        return pending if limit is None else pending[:limit]
 
     # -- dead tokens -------------------------------------------------------------------------------
 
@@ -595,52 +721,6 @@ class Ledger:
         return list(self._store.iter_outbox_keys())
 
 
-class _SendPlan:
-    """One ``Ledger.send``: what goes out, and which key and message each ticket belongs to."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
-        self.outgoing: list[Any] = []
-        self._slots: list[tuple[str, bool]] = []  # every recipient in input order: (token, sent?)
-        self._owners: list[tuple[str | None, str]] = []  # every sent recipient: (key, message JSON)
-
-    def add(self, message: Any, key: str | None, tokens: list[str] | None, kept: list[str]) -> None:
-        if message is not None:
-            self.outgoing.append(message)
-            payload = _message_json(message) if isinstance(message, (PushMessage, Mapping)) else None
-            self._owners.extend((key, payload or "") for _ in kept)
-        kept_set = set(kept)
-        self._slots.extend((t, t in kept_set) for t in tokens or [])
-
-    def rows_for(self, tickets: Sequence[PushTicket], now: float) -> list[TicketRow]:
-        ledger = self._ledger
-        return [
-            ledger._ticket_row(t, key, now, payload, 0) for t, (key, payload) in zip(tickets, self._owners, strict=True)
-        ]
-
-    def rows_for_partial(self, tickets: Sequence[PushTicket], now: float) -> list[TicketRow]:
-        owners: dict[str, list[int]] = {}
-        sent_tokens = [token for token, sent in self._slots if sent]
-        for position, token in enumerate(sent_tokens):
-            owners.setdefault(token, []).append(position)
-        rows = []
-        for ticket in tickets:
-            positions = owners.get(ticket.to or "")
-            if positions:
-                key, payload = self._owners[positions.pop(0)]
-                rows.append(self._ledger._ticket_row(ticket, key, now, payload, 0))
-        return rows
-
-    def merge(self, tickets: list[PushTicket]) -> list[PushTicket]:
-        if all(sent for _, sent in self._slots):
-            return tickets
-        out: list[PushTicket] = []
-        sent_tickets = iter(tickets)
-        for token, sent in self._slots:
-            out.append(next(sent_tickets) if sent else _skipped_ticket(token))
-        return out
-
-
 class _Worker:
     """One outbox worker: claims batches, sends them, records their tickets as chunks come back."""
 
@@ -696,7 +776,7 @@ class _Worker:
             remaining[index] = len(kept)
         collected: dict[int, list[PushTicket]] = {}
         done: list[int] = []
-        rows: list[TicketRow] = []
+        rows: list[tuple[PushTicket, str | None, Any, int]] = []
         settled: set[int] = set()
         if skipped_rows:
             with store.transaction() as cur:
@@ -704,13 +784,13 @@ class _Worker:
             settled.update(skipped_rows)
 
         def complete(index: int) -> None:
-            row_id, ref, payload, _, retries = claimed[index]
-            now = ledger._clock()
-            rows.extend(ledger._ticket_row(t, ref, now, payload, retries) for t in collected.pop(index))
+            row_id, ref, payload, recipients, retries = claimed[index]
+            message = _resend_payload(msgspec.Raw(payload.encode()), recipients)
+            rows.extend((t, ref, message, retries) for t in collected.pop(index))
             done.append(row_id)
 
         def flush() -> None:
-            ledger._record_rows(rows, finish=(self.name, done))
+            ledger._record(rows, finish=(self.name, done))
             self.run.sent += len(rows)
             settled.update(done)
             rows.clear()

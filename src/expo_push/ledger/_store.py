@@ -9,7 +9,7 @@ connections, transactions, column types and the one clause that differs
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
@@ -67,7 +67,15 @@ def _schema(pk: str) -> list[str]:
         )""",
         "CREATE INDEX IF NOT EXISTS expo_push_tickets_due ON expo_push_tickets (receipt_due_at)"
         " WHERE receipt_due_at IS NOT NULL",
-        "CREATE INDEX IF NOT EXISTS expo_push_tickets_ticket_id ON expo_push_tickets (ticket_id)",
+        f"""CREATE TABLE IF NOT EXISTS expo_push_receipt_queue (
+            id {pk},
+            sent_at DOUBLE PRECISION NOT NULL,
+            due_at DOUBLE PRECISION NOT NULL,
+            tickets INTEGER NOT NULL,
+            entries TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS expo_push_receipt_queue_due ON expo_push_receipt_queue (due_at)",
+        "CREATE INDEX IF NOT EXISTS expo_push_receipt_queue_sent_at ON expo_push_receipt_queue (sent_at)",
         "CREATE INDEX IF NOT EXISTS expo_push_tickets_sent_at ON expo_push_tickets (sent_at)",
         """CREATE TABLE IF NOT EXISTS expo_push_dead_tokens (
             token TEXT PRIMARY KEY,
@@ -108,6 +116,7 @@ class Store:
     placeholder = "?"
     primary_key = "INTEGER PRIMARY KEY"
     skip_locked = ""
+    dead_query_size = 500
     description = "store"
 
     def __init__(self) -> None:
@@ -184,6 +193,44 @@ class Store:
                 rows,
             )
 
+    def insert_log(self, cur: Cursor, rows: Sequence[tuple[float, float, int, str]]) -> None:
+        """Queue accepted tickets for their receipts: rows of (sent_at, due_at, count, JSON entries)."""
+        if rows:  # one statement: a few large rows
+            cur.execute(
+                self.q(
+                    "INSERT INTO expo_push_receipt_queue (sent_at, due_at, tickets, entries) VALUES "
+                    + ", ".join(["(?, ?, ?, ?)"] * len(rows))
+                ),
+                [value for row in rows for value in row],
+            )
+
+    def unpack_due(self, now: float, limit: int, unpack: Callable[[float, float, str], list[TicketRow]]) -> int:
+        """Turn up to ``limit`` queue rows whose receipts are due into ticket rows (``unpack`` makes them);
+        return how many queue rows were unpacked. Concurrent checkers never unpack the same row."""
+        with self.transaction() as cur:
+            cur.execute(
+                self.q(
+                    "DELETE FROM expo_push_receipt_queue WHERE id IN (SELECT id FROM expo_push_receipt_queue"
+                    f" WHERE due_at <= ? ORDER BY due_at, id LIMIT ?{self.skip_locked})"
+                    " RETURNING sent_at, due_at, entries"
+                ),
+                (now, limit),
+            )
+            queued = cur.fetchall()
+            for sent_at, due_at, entries in queued:
+                self.insert_tickets(cur, unpack(sent_at, due_at, entries))
+        return len(queued)
+
+    def queued_entries(self, limit: int | None) -> list[tuple[float, float, str]]:
+        """(sent_at, due_at, JSON entries) of queue rows, oldest first."""
+        sql = "SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id"
+        with self.transaction() as cur:
+            if limit is None:
+                cur.execute(sql)
+            else:
+                cur.execute(self.q(sql + " LIMIT ?"), (limit,))
+            return [tuple(r) for r in cur.fetchall()]
+
     def due_receipts(self, now: float, limit: int) -> list[tuple[str, int, str, float]]:
         """Up to ``limit`` tickets whose receipt is due: (ticket id, row id, token, sent_at), oldest due first."""
         with self.transaction() as cur:
@@ -256,7 +303,17 @@ class Store:
                 ),
                 (float("-inf") if since is None else since, float("inf") if until is None else until),
             )
-            return [tuple(r) for r in cur.fetchall()]
+            counts = [tuple(r) for r in cur.fetchall()]
+            cur.execute(
+                self.q(
+                    "SELECT COALESCE(SUM(tickets), 0) FROM expo_push_receipt_queue WHERE sent_at >= ? AND sent_at < ?"
+                ),
+                (float("-inf") if since is None else since, float("inf") if until is None else until),
+            )
+            queued = int(cur.fetchone()[0])
+            if queued:
+                counts.append(("ok", "pending", None, queued))
+            return counts
 
     # -- dead tokens ---------------------------------------------------------------------------
 
@@ -265,19 +322,21 @@ class Store:
         dead: set[str] = set()
         if not tokens:
             return dead
-        unique = list(dict.fromkeys(tokens))
         with self.transaction() as cur:
-            for start in range(0, len(unique), 500):
-                part = unique[start : start + 500]
-                cur.execute(
-                    self.q(
-                        "SELECT token FROM expo_push_dead_tokens WHERE revived_at IS NULL"
-                        f" AND token IN ({', '.join('?' * len(part))})"
-                    ),
-                    tuple(part),
-                )
+            for start in range(0, len(tokens), self.dead_query_size):
+                part = tokens[start : start + self.dead_query_size]
+                cur.execute(*self._dead_query(part))
                 dead.update(r[0] for r in cur.fetchall())
         return dead
+
+    def _dead_query(self, tokens: Sequence[str]) -> tuple[str, Any]:
+        return (
+            self.q(
+                "SELECT token FROM expo_push_dead_tokens WHERE revived_at IS NULL"
+                f" AND token IN ({', '.join('?' * len(tokens))})"
+            ),
+            tokens,
+        )
 
     def mark_dead(
         self,
