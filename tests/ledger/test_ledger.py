@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 
@@ -10,7 +11,7 @@ import pytest
 
 from expo_push import AsyncPushClient, PushClient, PushMessage, PushServerError, PushTicket, ValidationError
 from expo_push.emulator import Emulator
-from expo_push.ledger import DeadToken, Ledger, WorkerRun
+from expo_push.ledger import DeadToken, Ledger, ReceiptCheck, WorkerRun
 
 from .conftest import Clock, token
 
@@ -459,3 +460,23 @@ def test_the_outbox_keeps_what_a_failed_request_accepted_and_resends_only_the_re
     assert emulator.stats.notifications == 150
     assert emulator.stats.duplicates == 0
     assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(150)}
+
+
+async def test_watch_receipts_async_checks_until_stopped(ledger: Ledger, emulator: Emulator, clock: Clock) -> None:
+    stop = asyncio.Event()
+    checks: list[ReceiptCheck] = []
+    original = ledger.check_receipts_async
+
+    async def counting(push_client: AsyncPushClient) -> ReceiptCheck:
+        checks.append(await original(push_client))
+        if len(checks) == 2:
+            stop.set()
+        return checks[-1]
+
+    ledger.check_receipts_async = counting  # type: ignore[method-assign]
+    async with AsyncPushClient(base_url=emulator.url, rate_limit=None, http2=False) as client:
+        ledger.record(await client.send({"to": token(1)}))
+        clock.advance(15 * MINUTE)
+        await asyncio.wait_for(ledger.watch_receipts_async(client, stop, interval=0.01), 10)
+    assert [c.ok for c in checks] == [1, 0]
+    assert ledger.pending_receipts() == []

@@ -28,7 +28,8 @@ Receipts: ``check_receipts(client)`` / ``await check_receipts_async(client)``
 fetch the receipts that are due (``receipt_delay``, 15 minutes by default),
 ask again after ``recheck_interval`` for those not ready, and give up after
 ``receipt_retention`` (24 hours). ``watch_receipts(client, stop, interval)``
-runs checks until a ``threading.Event`` is set. ``pending_receipts()`` lists
+runs checks until a ``threading.Event`` is set (``watch_receipts_async`` with
+an ``asyncio.Event``). ``pending_receipts()`` lists
 what is still waiting.
 
 Dead tokens: ``DeviceNotRegistered`` in a ticket or a receipt marks the token

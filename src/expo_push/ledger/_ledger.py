@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -528,6 +529,16 @@ class Ledger:
             if len(due) < _RECEIPT_PAGE:
                 return summary
 
+    async def watch_receipts_async(self, client: AsyncPushClient, stop: asyncio.Event, interval: float = 60.0) -> None:
+        """``watch_receipts`` for asyncio: check every ``interval`` seconds until ``stop`` is set."""
+        while not stop.is_set():
+            try:
+                await self.check_receipts_async(client)
+            except PushServerError as exc:
+                logger.warning("expo-push: receipts check failed, trying again in %.0f s: %s", interval, exc)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+
     def _unpack(self, sent_at: float, due_at: float, entries: str) -> list[TicketRow]:
         return [
             (key, token, ticket_id, "ok", None, None, sent_at, due_at, _payload_text(message), retries)
@@ -675,7 +686,7 @@ class Ledger:
     def drain(self, client: PushClient, *, batch_size: int = 500) -> WorkerRun:
         """Send everything in the outbox that is ready now, then return (a one-shot worker)."""
         worker = _Worker(self, client, batch_size)
-        worker.reclaim(startup=True)
+        worker.reclaim()
         while worker.send_batch():
             pass
         return worker.run
@@ -699,13 +710,13 @@ class Ledger:
         (PostgreSQL for the latter): none sends a notification another claimed.
         """
         worker = _Worker(self, client, batch_size)
-        worker.reclaim(startup=True)
+        worker.reclaim()
         while not stop.is_set():
             if worker.send_batch():
                 if on_batch is not None:
                     on_batch(worker.run)
                 continue
-            worker.reclaim(startup=False)
+            worker.reclaim()
             stop.wait(poll_interval)
         return worker.run
 
@@ -734,13 +745,13 @@ class _Worker:
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.run = WorkerRun()
 
-    def reclaim(self, *, startup: bool) -> None:
-        """Take back rows of workers that are gone: dead processes on this machine (at start-up), expired leases."""
+    def reclaim(self) -> None:
+        """Take back rows of workers that are gone: dead processes on this machine, and expired leases."""
         now = self.ledger._clock()
         lost = [
             row_id
             for row_id, owner, claimed_at in self.store.sending()
-            if owner != self.name and (claimed_at + self.ledger.lease <= now or (startup and _pid_gone(owner)))
+            if owner != self.name and (claimed_at + self.ledger.lease <= now or _pid_gone(owner))
         ]
         if lost:
             count = self.store.reclaim(lost)
