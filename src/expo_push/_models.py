@@ -11,7 +11,9 @@ from ._errors import NOTIFICATION_ERRORS, PushReceiptError, PushTicketError
 __all__ = ["PushReceipt", "PushTicket"]
 
 
-class PushTicket(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
+# gc=False: a ticket refers to no other ticket, so it cannot be part of a cycle; untracked, the many tickets of a
+# large send cost the garbage collector nothing.
+class PushTicket(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True, gc=False):
     """The service's answer for one recipient of a send.
 
     ``status`` is ``"ok"`` (then ``id`` is the receipt id to poll later) or

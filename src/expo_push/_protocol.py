@@ -60,7 +60,8 @@ _GZIP_LEVEL = 1  # JSON of notifications compresses ~14:1 at level 1, at two thi
 # --- chunking -------------------------------------------------------------------------------------
 
 
-class Entry(msgspec.Struct, frozen=True):
+# gc=False: no reference cycles; untracked, so a large send does not feed the garbage collector (see PreparedMessage).
+class Entry(msgspec.Struct, frozen=True, gc=False):
     """Part of one message that goes into one request: the message and some of its recipients."""
 
     prepared: PreparedMessage
