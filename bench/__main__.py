@@ -93,7 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     repeats_text = (
         "Throughput figures are medians of "
         f"{args.repeat or max((w.repeats for w in plan if w.group == 'throughput'), default=1)} runs, the clients "
-        "taking turns within each repetition; the other workloads run once per client."
+        "taking turns within each repetition, and so are those of the scale workload; the rate-limit and faults "
+        "workloads (whose figures are counts) run once per client."
     )
     text = markdown(results, command=command, machine_text=machine(), repeats=repeats_text)
     print(text)

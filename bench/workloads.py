@@ -119,5 +119,5 @@ def workloads(size: str) -> list[Workload]:
         *throughput,
         Workload("limit", limit, rate_limit=600),
         Workload("faults", faulted, faults=faults_plan()),
-        Workload("scale", scale, stream=True),
+        Workload("scale", scale, stream=True, repeats=repeats),
     ]
