@@ -49,7 +49,7 @@ class PostgresStore(Store):
         cur.execute("SET LOCAL client_min_messages = warning")
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
+    def transaction(self, write: bool = True) -> Iterator[Cursor]:
         """A transaction on this thread's connection, committed on success, rolled back on error."""
         conn = self._connection()
         with conn.transaction(), conn.cursor() as cur:

@@ -28,11 +28,14 @@ class SQLiteStore(Store):
         return conn
 
     @contextmanager
-    def transaction(self) -> Iterator[Cursor]:
-        """``BEGIN IMMEDIATE`` (take the write lock up front, so claims never race) ... ``COMMIT``."""
+    def transaction(self, write: bool = True) -> Iterator[Cursor]:
+        """``BEGIN IMMEDIATE`` (take the write lock up front, so claims never race) ... ``COMMIT``.
+
+        A read-only transaction is a plain ``BEGIN``: in WAL mode it does not wait for writers.
+        """
         conn = self._connection()
         cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE")
+        cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
             yield cur
         except BaseException:

@@ -130,15 +130,22 @@ class Store:
     def _connect(self) -> Any:
         raise NotImplementedError
 
-    def transaction(self) -> AbstractContextManager[Cursor]:
-        """A transaction on this thread's connection, yielding a cursor; commits on success."""
+    def transaction(self, write: bool = True) -> AbstractContextManager[Cursor]:
+        """A transaction on this thread's connection, yielding a cursor; commits on success.
+
+        ``write=False`` promises only reads (SQLite then lets it run beside a writer).
+        """
         raise NotImplementedError
+
+    def _usable(self, conn: Any) -> bool:
+        """Whether a thread's connection can still be used (not closed or broken)."""
+        return not getattr(conn, "closed", False) and not getattr(conn, "broken", False)
 
     # -- plumbing ------------------------------------------------------------------------------
 
     def _connection(self) -> Any:
         conn = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or not self._usable(conn):
             conn = self._connect()
             self._local.conn = conn
             with self._all_lock:
@@ -224,7 +231,7 @@ class Store:
     def queued_entries(self, limit: int | None) -> list[tuple[float, float, str]]:
         """(sent_at, due_at, JSON entries) of queue rows, oldest first."""
         sql = "SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id"
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             if limit is None:
                 cur.execute(sql)
             else:
@@ -233,7 +240,7 @@ class Store:
 
     def due_receipts(self, now: float, limit: int) -> list[tuple[str, int, str, float]]:
         """Up to ``limit`` tickets whose receipt is due: (ticket id, row id, token, sent_at), oldest due first."""
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             cur.execute(
                 self.q(
                     "SELECT ticket_id, id, token, sent_at FROM expo_push_tickets"
@@ -282,7 +289,7 @@ class Store:
             "SELECT ticket_id, token, key, sent_at, receipt_due_at FROM expo_push_tickets"
             " WHERE receipt_due_at IS NOT NULL ORDER BY sent_at, id"
         )
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             if limit is None:
                 cur.execute(sql)
             else:
@@ -291,7 +298,7 @@ class Store:
 
     def outcome_counts(self, since: float | None, until: float | None) -> list[tuple[str, str, str | None, int]]:
         """Counts of (ticket status, receipt state, error code) over tickets sent in [since, until)."""
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             cur.execute(
                 self.q(
                     "SELECT status,"
@@ -322,7 +329,7 @@ class Store:
         dead: set[str] = set()
         if not tokens:
             return dead
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             for start in range(0, len(tokens), self.dead_query_size):
                 part = tokens[start : start + self.dead_query_size]
                 cur.execute(*self._dead_query(part))
@@ -363,7 +370,7 @@ class Store:
 
     def dead_tokens(self, since: float | None) -> list[tuple[str, float, str, str | None, str | None]]:
         """(token, died_at, reason, message, ticket id) of dead tokens, oldest death first."""
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             cur.execute(
                 self.q(
                     "SELECT token, died_at, reason, message, ticket_id FROM expo_push_dead_tokens"
@@ -444,7 +451,7 @@ class Store:
 
     def sending(self) -> list[tuple[int, str | None, float]]:
         """(id, claimed_by, claimed_at) of rows being sent."""
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             cur.execute("SELECT id, claimed_by, claimed_at FROM expo_push_outbox WHERE state = 'sending'")
             return [tuple(r) for r in cur.fetchall()]
 
@@ -466,7 +473,7 @@ class Store:
 
     def outbox_counts(self) -> dict[str, int]:
         """Rows per outbox state, plus ``"resent"``: recipients of rows re-sent after a worker was lost."""
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             cur.execute("SELECT state, COUNT(*) FROM expo_push_outbox GROUP BY state")
             counts = {str(state): int(n) for state, n in cur.fetchall()}
             cur.execute("SELECT COALESCE(SUM(reclaims * recipients), 0) FROM expo_push_outbox")
@@ -475,7 +482,7 @@ class Store:
 
     def iter_outbox_keys(self) -> Iterator[tuple[str | None, str]]:
         """(key, state) of every outbox row, by id (for inspection and tests)."""
-        with self.transaction() as cur:
+        with self.transaction(write=False) as cur:
             cur.execute("SELECT key, state FROM expo_push_outbox ORDER BY id")
             rows = cur.fetchall()
         for row in rows:
