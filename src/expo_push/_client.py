@@ -39,7 +39,6 @@ from ._protocol import (
     Refund,
     Result,
     SendBatch,
-    Sleep,
     TransportFailure,
     check_receipt_ids,
     iter_prepared,
@@ -77,11 +76,12 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _transport_failure(exc: httpx.HTTPError) -> TransportFailure:
-    """What a transport exception means for the flow: retryable unless the answer itself was unreadable."""
-    if isinstance(exc, httpx.DecodingError):
-        return TransportFailure(f"the service's answer could not be decoded ({type(exc).__name__})", retryable=False)
-    return TransportFailure(f"{type(exc).__name__}: {exc or 'no answer'}")
+_NOT_RETRYABLE = (httpx.DecodingError, httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL)
+"""Failures a retry cannot mend: an unreadable answer, or a request this side cannot even send."""
+
+
+class _Abandoned(Exception):
+    """The caller stopped reading the send: this request must not go out."""
 
 
 def _response(response: httpx.Response) -> HttpResponse:
@@ -106,8 +106,17 @@ class _BaseClient:
     ) -> None:
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
-        if access_token is not None and (not isinstance(access_token, str) or not access_token.strip()):
-            raise ValueError("access_token must be a non-empty string or None")
+        if access_token is not None and (
+            not isinstance(access_token, str)
+            or not access_token
+            or not access_token.isascii()
+            or not all(c.isprintable() and not c.isspace() for c in access_token)
+        ):
+            # Never echo the value: it is a secret.
+            raise ValueError(
+                "access_token must be a non-empty string of printable ASCII without spaces or line breaks "
+                "(a token read from a file often ends with a newline: strip it)"
+            )
         self.base_url = (base_url or os.environ.get("EXPO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.max_concurrency = max_concurrency
         self.rate_limit = rate_limit
@@ -123,7 +132,8 @@ class _BaseClient:
             "Accept-Encoding": "gzip, deflate",
             "User-Agent": f"expo-push-python/{__version__}",
         }
-        self._has_token = access_token is not None
+        self._secret = access_token
+        self._lock = threading.Lock()
         if access_token is not None:
             self._headers["Authorization"] = f"Bearer {access_token}"
 
@@ -133,7 +143,7 @@ class _BaseClient:
         return self._context.retry.max_retries
 
     def __repr__(self) -> str:
-        token = ", access_token=<set>" if self._has_token else ""
+        token = ", access_token=<set>" if self._secret is not None else ""
         return (
             f"{type(self).__name__}(base_url={self.base_url!r}{token}, max_concurrency={self.max_concurrency}, "
             f"rate_limit={self.rate_limit!r}, max_retries={self.max_retries})"
@@ -145,8 +155,44 @@ class _BaseClient:
     def _request_headers(self, post: Post) -> dict[str, str]:
         return {**self._headers, **post.headers}
 
-    def _log_retry(self, action: Sleep | Hold) -> None:
-        logger.info("expo-push: retrying a request in %.2f s", action.seconds)
+    def _transport_failure(self, exc: httpx.HTTPError) -> TransportFailure:
+        """What a transport exception means for the flow; its text never carries the access token."""
+        text = f"{type(exc).__name__}: {exc or 'no answer'}"
+        if self._secret is not None:
+            text = text.replace(self._secret, "<access token>")
+        return TransportFailure(text, retryable=not isinstance(exc, _NOT_RETRYABLE))
+
+    def _delay_for(self, action: Action) -> float:
+        """Do the pacer's bookkeeping for ``action``; return how long to wait before going on.
+
+        For a ``Post`` it is the rest of a hold, checked just before sending, so
+        that a request booked before a 429 arrived waits for the hold too.
+        """
+        now = time.monotonic()
+        with self._lock:
+            if isinstance(action, Post):
+                return self._pacer.held_for(now)
+            if isinstance(action, Pace):
+                return self._pacer.reserve(action.notifications, now)
+            if isinstance(action, Refund):
+                self._pacer.refund(action.notifications, now)
+                return 0.0
+            logger.info("expo-push: retrying a request in %.2f s", action.seconds)
+            if isinstance(action, Hold):
+                self._pacer.hold(now + action.seconds)
+                return 0.0
+            return action.seconds
+
+
+def _warn_abandoned(chunks: Iterable[Chunk]) -> None:
+    """Say how many notifications went out whose tickets the caller will not see."""
+    count = sum(chunk.count for chunk in chunks)
+    if count:
+        logger.warning(
+            "expo-push: a send was abandoned with %d notifications already sent or in flight; "
+            "their tickets were not handed out",
+            count,
+        )
 
 
 class PushClient(_BaseClient):
@@ -205,7 +251,6 @@ class PushClient(_BaseClient):
         self._http = http_client or httpx.Client(
             http2=http2, timeout=self.timeout, limits=self._limits(), verify=shared_ssl_context()
         )
-        self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
 
     # -- public API --
@@ -294,12 +339,13 @@ class PushClient(_BaseClient):
 
     def _send_chunks(self, batch: SendBatch) -> Iterator[PushTicket]:
         pool = self._executor()
+        abandoned = threading.Event()
         window: deque[tuple[Chunk, Future[list[PushTicket]]]] = deque()
         try:
             while True:
                 chunk = batch.next_chunk() if len(window) < self._window else None
                 if chunk is not None:
-                    window.append((chunk, pool.submit(self._send_chunk, chunk, batch)))
+                    window.append((chunk, pool.submit(self._send_chunk, chunk, batch, abandoned)))
                     continue
                 if not window:
                     break
@@ -308,49 +354,47 @@ class PushClient(_BaseClient):
                 yield from batch.settle(done, error if error is not None else future.result())
             batch.finish()
         finally:
-            if window:  # the caller stopped early: let nothing else start
+            if window:  # the caller stopped early (break, an exception, Ctrl-C): nothing more goes out
                 batch.abandon()
+                abandoned.set()
+                _warn_abandoned(chunk for chunk, future in window if future.running() or future.done())
 
-    def _send_chunk(self, chunk: Chunk, batch: SendBatch) -> list[PushTicket]:
+    def _send_chunk(self, chunk: Chunk, batch: SendBatch, abandoned: threading.Event) -> list[PushTicket]:
         batch.check_start()
         try:
-            return self._drive(send_flow(chunk, self._context))
+            return self._drive(send_flow(chunk, self._context), abandoned)
         except ChunkFailed:
             batch.chunk_failed()
             raise
 
-    def _drive(self, flow: Generator[Action, Result, T]) -> T:
+    def _drive(self, flow: Generator[Action, Result, T], abandoned: threading.Event | None = None) -> T:
         result: Result = None
         try:
             while True:
                 action = flow.send(result)
                 result = None
+                delay = self._delay_for(action)
+                while delay > 0:
+                    if abandoned is None:
+                        time.sleep(delay)
+                    elif abandoned.wait(delay):
+                        raise _Abandoned
+                    delay = self._delay_for(action) if isinstance(action, Post) else 0.0
                 if isinstance(action, Post):
+                    if abandoned is not None and abandoned.is_set():
+                        raise _Abandoned
                     try:
                         response = self._http.post(
                             self.base_url + action.path, content=action.body, headers=self._request_headers(action)
                         )
                         result = _response(response)
                     except httpx.HTTPError as exc:
-                        result = _transport_failure(exc)
-                elif isinstance(action, Pace):
-                    with self._lock:
-                        delay = self._pacer.reserve(action.notifications, time.monotonic())
-                    if delay > 0:
-                        time.sleep(delay)
-                elif isinstance(action, Refund):
-                    with self._lock:
-                        self._pacer.refund(action.notifications, time.monotonic())
-                else:
-                    self._log_retry(action)
-                    if isinstance(action, Hold):
-                        with self._lock:
-                            self._pacer.hold(time.monotonic() + action.seconds)
-                    else:
-                        time.sleep(action.seconds)
+                        result = self._transport_failure(exc)
         except StopIteration as stop:
             value: T = stop.value
             return value
+        finally:
+            flow.close()
 
 
 class AsyncPushClient(_BaseClient):
@@ -461,9 +505,12 @@ class AsyncPushClient(_BaseClient):
                     yield ticket
             batch.finish()
         finally:
-            if window:  # the caller stopped early: let nothing else start
+            if window:  # the caller stopped early (break, an exception, cancellation): nothing more goes out
                 batch.abandon()
+                _warn_abandoned(chunk for chunk, task in window if task.done() and not task.cancelled())
                 for _, task in window:
+                    if task.done() and not task.cancelled():
+                        task.exception()  # retrieved, so asyncio does not report it as lost
                     task.cancel()
 
     async def _send_chunk(self, chunk: Chunk, batch: SendBatch) -> list[PushTicket]:
@@ -485,6 +532,10 @@ class AsyncPushClient(_BaseClient):
             while True:
                 action = flow.send(result)
                 result = None
+                delay = self._delay_for(action)
+                while delay > 0:
+                    await asyncio.sleep(delay)
+                    delay = self._delay_for(action) if isinstance(action, Post) else 0.0
                 if isinstance(action, Post):
                     try:
                         response = await self._http.post(
@@ -492,19 +543,9 @@ class AsyncPushClient(_BaseClient):
                         )
                         result = _response(response)
                     except httpx.HTTPError as exc:
-                        result = _transport_failure(exc)
-                elif isinstance(action, Pace):
-                    delay = self._pacer.reserve(action.notifications, time.monotonic())
-                    if delay > 0:
-                        await asyncio.sleep(delay)
-                elif isinstance(action, Refund):
-                    self._pacer.refund(action.notifications, time.monotonic())
-                else:
-                    self._log_retry(action)
-                    if isinstance(action, Hold):
-                        self._pacer.hold(time.monotonic() + action.seconds)
-                    else:
-                        await asyncio.sleep(action.seconds)
+                        result = self._transport_failure(exc)
         except StopIteration as stop:
             value: T = stop.value
             return value
+        finally:
+            flow.close()

@@ -161,6 +161,10 @@ def _check_bool(attr: str, value: object, index: int) -> None:
         )
 
 
+_MAX_INTEGER = {"badge": 2**31 - 1, "ttl": 2**53 - 1, "expiration": 2**53 - 1}
+"""Largest values the service's JSON numbers hold exactly (a badge is a 32-bit integer on devices)."""
+
+
 def _check_count(attr: str, value: object, index: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(
@@ -168,6 +172,10 @@ def _check_count(attr: str, value: object, index: int) -> None:
         )
     if value < 0:
         raise ValidationError(f"must be a non-negative integer, not {value}", field=_wire_field(attr), index=index)
+    if value > _MAX_INTEGER[attr]:
+        raise ValidationError(
+            f"must be at most {_MAX_INTEGER[attr]}, not {value}", field=_wire_field(attr), index=index
+        )
 
 
 def _check_fraction(field: str, value: object, index: int) -> None:
@@ -229,11 +237,39 @@ def _check_recipients(to: object, index: int) -> tuple[tuple[str, ...], bool]:
     return tokens, is_list
 
 
+def _json_problem(value: object) -> str | None:
+    """What keeps ``value`` from being sent as JSON unchanged, or ``None`` when nothing does.
+
+    Encoders would quietly turn bytes into base64, NaN into null and sets into
+    lists; the app would then receive something else than what was sent.
+    """
+    if value is None or isinstance(value, (str, bool, int)):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"holds {value!r}, which JSON cannot carry"
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return f"has a key {key!r} that is not a string (it is sent as a JSON object)"
+            problem = _json_problem(item)
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            problem = _json_problem(item)
+            if problem is not None:
+                return problem
+        return None
+    return f"holds a {type(value).__name__}, which is not a JSON value (use str, int, float, bool, None, list, dict)"
+
+
 def _check_data(attr: str, value: object, index: int) -> None:
     if not isinstance(value, dict):
         raise ValidationError(f"must be a JSON object (a dict), not {type(value).__name__}", field="data", index=index)
-    if not all(isinstance(k, str) for k in value):
-        raise ValidationError("must have string keys (it is sent as a JSON object)", field="data", index=index)
+    problem = _json_problem(value)
+    if problem is not None:
+        raise ValidationError(problem, field="data", index=index)
 
 
 def _check_rich_content(attr: str, value: object, index: int) -> None:
@@ -251,9 +287,10 @@ def _check_rich_content(attr: str, value: object, index: int) -> None:
 def _check_extra(attr: str, value: object, index: int) -> None:
     if not isinstance(value, dict):
         raise ValidationError(f"must be a dict, not {type(value).__name__}", field="extra", index=index)
+    problem = _json_problem(value)
+    if problem is not None:
+        raise ValidationError(problem, field="extra", index=index)
     for key in value:
-        if not isinstance(key, str):
-            raise ValidationError("keys must be strings", field="extra", index=index)
         if key in _WIRE_TO_ATTR:
             raise ValidationError(
                 f"{key!r} is a known field: set it as {_WIRE_TO_ATTR[key]}= instead", field="extra", index=index
@@ -306,8 +343,8 @@ def _encode_payload(message: PushMessage, index: int) -> bytes:
         if message.extra:
             extra = _ENCODER.encode(message.extra)
             payload = extra if payload == b"{}" else payload[:-1] + b"," + extra[1:]
-    except (TypeError, msgspec.EncodeError) as exc:
-        raise ValidationError(f"is not JSON-serializable: {exc}", field="data", index=index) from None
+    except (TypeError, ValueError, msgspec.EncodeError) as exc:  # lone surrogates in strings, for one
+        raise ValidationError(f"cannot be encoded as JSON: {exc}", index=index) from None
     return payload
 
 

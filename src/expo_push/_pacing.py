@@ -20,19 +20,24 @@ class Pacer:
     sleeps for the returned delay; the sync client serializes calls with a lock.
     """
 
-    __slots__ = ("_next", "rate")
+    __slots__ = ("_held_until", "_next", "rate")
 
     def __init__(self, rate: float | None) -> None:
         if rate is not None and not rate > 0:
             raise ValueError(f"rate_limit must be a positive number or None, not {rate!r}")
         self.rate = rate
         self._next = float("-inf")
+        self._held_until = float("-inf")
 
     def reserve(self, n: int, now: float) -> float:
-        """Book a request of ``n`` notifications; return how many seconds to wait before sending it."""
-        start = max(now, self._next)
-        if self.rate is not None:
-            self._next = start + n / self.rate
+        """Book a request of ``n`` notifications; return how many seconds to wait before sending it.
+
+        ``n=0`` (a receipts request) books nothing and waits only for a hold.
+        """
+        if n <= 0 or self.rate is None:
+            return self.held_for(now)
+        start = max(now, self._next, self._held_until)
+        self._next = start + n / self.rate
         return start - now
 
     def refund(self, n: int, now: float) -> None:
@@ -42,4 +47,12 @@ class Pacer:
 
     def hold(self, until: float) -> None:
         """Start nothing before ``until`` (after a 429, so that every request waits, not just the refused one)."""
-        self._next = max(self._next, until)
+        self._held_until = max(self._held_until, until)
+
+    def held_for(self, now: float) -> float:
+        """Seconds until the current hold ends (0 when there is none).
+
+        Checked again just before a request goes out, so that a request booked
+        before a 429 arrived waits for the hold too.
+        """
+        return max(self._held_until - now, 0.0)

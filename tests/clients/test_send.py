@@ -33,7 +33,7 @@ def test_one_ticket_per_recipient_in_input_order(harness, service):
     tickets = harness().send(messages)
     assert [t.to for t in tickets] == [tok(i) for i in range(130)] + [tok(f"L{i}") for i in range(150)] + [tok("last")]
     assert all(t.ok and t.id == f"id-{t.to}" for t in tickets)
-    assert [len(s.tokens) for s in service.sends] == [100, 100, 81]
+    assert sorted(len(s.tokens) for s in service.sends) == [81, 100, 100]  # requests run side by side
 
 
 def test_a_single_message_may_be_passed_alone(harness):
@@ -293,3 +293,49 @@ def test_bad_receipt_ids_are_refused_before_sending(harness, service):
 def test_messages_must_be_messages(harness):
     with pytest.raises(ValidationError, match="not str"):
         harness().send("ExponentPushToken[abc]")
+
+
+@pytest.mark.parametrize("token", ["secret\n", " secret", "sec ret", "sécret", ""])
+def test_a_malformed_access_token_is_refused_without_echoing_it(token):
+    with pytest.raises(ValueError, match="access_token") as info:
+        PushClient(token, base_url="http://expo.test")
+    if token.strip():
+        assert token.strip() not in str(info.value)
+
+
+def test_transport_error_text_never_carries_the_access_token():
+    with PushClient("s3cr3t-value", base_url="http://expo.test") as client:
+        failure = client._transport_failure(httpx.LocalProtocolError("Illegal header value b'Bearer s3cr3t-value'"))
+    assert "s3cr3t-value" not in failure.description
+    assert "<access token>" in failure.description
+    assert not failure.retryable  # a request this side cannot send is not retried
+
+
+def test_stopping_early_stops_retries_in_flight_and_says_what_went_out(service, caplog):
+    import threading
+    import time
+
+    from .conftest import Harness
+
+    refused = threading.Event()
+
+    def plan(seen, n):
+        if tok(0) in seen.tokens:
+            return None
+        refused.set()
+        return httpx.Response(429, headers={"Retry-After": "30"}, json={"errors": [{"code": "TOO_MANY_REQUESTS"}]})
+
+    service.plan = plan
+    # One request at a time: the first chunk is accepted, the second is refused and waits 30 s to retry.
+    client = Harness("sync", service, retry_policy=None, max_concurrency=1)._sync()
+    tickets = client.iter_send({"to": tok(i)} for i in range(1000))
+    with caplog.at_level("WARNING", logger="expo_push"):
+        first = next(tickets)
+        assert refused.wait(10)
+        started = time.monotonic()
+        tickets.close()  # as `break` does
+        client.close()  # waits for the pool: the 30 s hold must end at once
+    assert first.to == tok(0)
+    assert time.monotonic() - started < 10
+    assert len(service.sends) == 2
+    assert "abandoned with 100 notifications" in caplog.text

@@ -71,8 +71,14 @@ def test_payload_excludes_to():
         ({"to": TOKEN, "sound": {"critical": "yes"}}, "sound", "'critical'"),
         ({"to": TOKEN, "sound": {"volume": 1.5}}, "sound.volume", "from 0 to 1"),
         ({"to": TOKEN, "data": [1, 2]}, "data", "JSON object"),
-        ({"to": TOKEN, "data": {1: "a"}}, "data", "string keys"),
-        ({"to": TOKEN, "data": {"a": object()}}, "data", "not JSON-serializable"),
+        ({"to": TOKEN, "data": {1: "a"}}, "data", "not a string"),
+        ({"to": TOKEN, "data": {"a": object()}}, "data", "not a JSON value"),
+        ({"to": TOKEN, "data": {"a": [b"\x00\x01"]}}, "data", "holds a bytes"),
+        ({"to": TOKEN, "data": {"a": {"b": float("nan")}}}, "data", "JSON cannot carry"),
+        ({"to": TOKEN, "data": {"a": {1, 2}}}, "data", "holds a set"),
+        ({"to": TOKEN, "badge": 2**31}, "badge", "at most 2147483647"),
+        ({"to": TOKEN, "ttl": 2**70}, "ttl", "at most"),
+        ({"to": TOKEN, "newField": b"x"}, "extra", "holds a bytes"),
         ({"to": TOKEN, "richContent": "img"}, "richContent", "must be a dict"),
         ({"to": TOKEN, "richContent": {"image": 3}}, "richContent.image", "string URL"),
         ({"to": TOKEN, "mutableContent": "yes"}, "mutableContent", "true or false"),
@@ -138,3 +144,9 @@ def test_every_field_but_to_has_a_check():
     from expo_push._message import _CHECKS
 
     assert set(_CHECKS) == set(PushMessage.__struct_fields__) - {"to"}
+
+
+def test_a_string_json_cannot_encode_is_a_validation_error():
+    with pytest.raises(ValidationError, match="cannot be encoded as JSON") as info:
+        prepare_message({"to": TOKEN, "title": "\ud800"}, 5)
+    assert info.value.index == 5
