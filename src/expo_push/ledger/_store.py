@@ -228,15 +228,18 @@ class Store:
                 self.insert_tickets(cur, unpack(sent_at, due_at, entries))
         return len(queued)
 
-    def queued_entries(self, limit: int | None) -> list[tuple[float, float, str]]:
-        """(sent_at, due_at, JSON entries) of queue rows, oldest first."""
-        sql = "SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id"
+    def _select(self, sql: str, limit: int | None) -> list[Any]:
+        """The rows of a read-only query, at most ``limit`` of them."""
         with self.transaction(write=False) as cur:
             if limit is None:
                 cur.execute(sql)
             else:
                 cur.execute(self.q(sql + " LIMIT ?"), (limit,))
             return [tuple(r) for r in cur.fetchall()]
+
+    def queued_entries(self, limit: int | None) -> list[tuple[float, float, str]]:
+        """(sent_at, due_at, JSON entries) of queue rows, oldest first."""
+        return self._select("SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id", limit)
 
     def due_receipts(self, now: float, limit: int) -> list[tuple[str, int, str, float]]:
         """Up to ``limit`` tickets whose receipt is due: (ticket id, row id, token, sent_at), oldest due first."""
@@ -285,16 +288,11 @@ class Store:
 
     def pending_receipts(self, limit: int | None) -> list[tuple[str, str, str | None, float, float]]:
         """(ticket id, token, key, sent_at, due_at) of tickets still waiting for a receipt, oldest first."""
-        sql = (
+        return self._select(
             "SELECT ticket_id, token, key, sent_at, receipt_due_at FROM expo_push_tickets"
-            " WHERE receipt_due_at IS NOT NULL ORDER BY sent_at, id"
+            " WHERE receipt_due_at IS NOT NULL ORDER BY sent_at, id",
+            limit,
         )
-        with self.transaction(write=False) as cur:
-            if limit is None:
-                cur.execute(sql)
-            else:
-                cur.execute(self.q(sql + " LIMIT ?"), (limit,))
-            return [tuple(r) for r in cur.fetchall()]
 
     def outcome_counts(self, since: float | None, until: float | None) -> list[tuple[str, str, str | None, int]]:
         """Counts of (ticket status, receipt state, error code) over tickets sent in [since, until)."""
