@@ -480,3 +480,17 @@ async def test_watch_receipts_async_checks_until_stopped(ledger: Ledger, emulato
         await asyncio.wait_for(ledger.watch_receipts_async(client, stop, interval=0.01), 10)
     assert [c.ok for c in checks] == [1, 0]
     assert ledger.pending_receipts() == []
+
+
+def test_message_rate_exceeded_for_a_ticket_recorded_without_its_message_is_only_logged(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.script_token(token("busy"), receipt_error="MessageRateExceeded")
+    ledger.record(client.send({"to": token("busy")}))
+    clock.advance(15 * MINUTE)
+    with caplog.at_level(logging.WARNING, logger="expo_push.ledger"):
+        summary = ledger.check_receipts(client)
+    assert summary.errors == {"MessageRateExceeded": 1}
+    assert summary.resends == 0
+    assert ledger.outbox() == []
+    assert "cannot resend" in caplog.text

@@ -42,6 +42,8 @@ _MAX_SEND_BACKOFF = 300.0
 
 _encode = msgspec.json.Encoder().encode
 _decode_message = msgspec.json.Decoder(PushMessage).decode
+_decode_queue = msgspec.json.Decoder(list[tuple[str | None, str, str, msgspec.Raw, int]]).decode
+"""Entries of a receipt queue row: (key, token, ticket id, message JSON as it was stored, resends so far)."""
 
 
 def _message_json(message: PushMessage | Mapping[str, Any]) -> str:
@@ -89,8 +91,11 @@ def _resend_payload(message: Any, recipients: int) -> Any:
     return {**message, "to": []}
 
 
+_NULL = msgspec.Raw(b"null")
+
+
 def _payload_text(message: Any) -> str | None:
-    if message is None:
+    if message is None or message == _NULL:
         return None
     return bytes(message).decode() if isinstance(message, msgspec.Raw) else _encode(message).decode()
 
@@ -101,13 +106,7 @@ def _owned_in_order(
     """Each ticket of a complete send with its key and message (tickets come one per recipient, in order)."""
     position = 0
     for message, key in zip(messages, keys, strict=True):
-        to = (
-            message["to"]
-            if type(message) is dict
-            else message.to
-            if isinstance(message, PushMessage)
-            else message["to"]
-        )
+        to = message.to if isinstance(message, PushMessage) else message["to"]
         if type(to) is str:
             yield tickets[position], key, message, 0
             position += 1
@@ -370,12 +369,12 @@ class Ledger:
         now = self._clock()
         sent = now if sent_at is None else sent_at
         queued: list[tuple[str | None, str | None, str, Any, int]] = []
-        errors: list[tuple[TicketRow, Any]] = []
+        errors: list[TicketRow] = []
         for ticket, key, message, retries in owned:
             if ticket.status == "ok" and ticket.id:
                 queued.append((key, ticket.to, ticket.id, message, retries))
             else:
-                errors.append((self._ticket_row(ticket, key, sent, _payload_text(message), retries), message))
+                errors.append(self._ticket_row(ticket, key, sent, _payload_text(message), retries))
         log = [
             (sent, sent + self.receipt_delay, len(part), _encode(part).decode())
             for part in (queued[i : i + _LOG_ROW_TICKETS] for i in range(0, len(queued), _LOG_ROW_TICKETS))
@@ -383,10 +382,10 @@ class Ledger:
         events = _Events()
         with self._store.transaction() as cur:
             self._store.insert_log(cur, log)
-            self._store.insert_tickets(cur, [row for row, _ in errors])
+            self._store.insert_tickets(cur, errors)
             if finish is not None:
                 self._store.finish_sent(cur, now, finish[0], finish[1])
-            for (key, token, _, _, code, text, _, _, payload, retries), _ in errors:
+            for key, token, _, _, code, text, _, _, payload, retries in errors:
                 if code is not None:
                     self._act_on_error(
                         cur, events, code, text, token, None, sent, now, key, payload, retries,
@@ -542,7 +541,7 @@ class Ledger:
     def _unpack(self, sent_at: float, due_at: float, entries: str) -> list[TicketRow]:
         return [
             (key, token, ticket_id, "ok", None, None, sent_at, due_at, _payload_text(message), retries)
-            for key, token, ticket_id, message, retries in msgspec.json.decode(entries)
+            for key, token, ticket_id, message, retries in _decode_queue(entries)
         ]
 
     def watch_receipts(self, client: PushClient, stop: threading.Event, interval: float = 60.0) -> None:
@@ -621,7 +620,7 @@ class Ledger:
                 break
             pending.extend(
                 PendingReceipt(ticket_id, token, key, sent_at, due_at)
-                for key, token, ticket_id, _, _ in msgspec.json.decode(entries)
+                for key, token, ticket_id, _, _ in _decode_queue(entries)
             )
         pending.sort(key=lambda p: p.sent_at)
         return pending if limit is None else pending[:limit]
