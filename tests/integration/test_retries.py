@@ -78,7 +78,7 @@ def test_an_unreadable_answer_fails_with_everything_to_resend(
     with pytest.raises(PushResponseError) as failure:
         client.send({"to": TOKENS, "body": "hi"})
     error = failure.value
-    sent = [t.to for t in error.tickets]
+    sent = [t.to or "" for t in error.tickets]
     unsent = [r for m in error.unsent for r in m.recipients]
     assert sorted(sent + unsent) == sorted(TOKENS)
     assert all(expo_emulator.messages(t) for t in sent)
