@@ -780,7 +780,9 @@ class _Worker:
             if not kept:
                 skipped_rows.append(claimed[index][0])
                 continue
-            outgoing.append(message if len(kept) == len(tokens) else _narrow(message, kept))  # type: ignore[arg-type]
+            if len(kept) < len(tokens):
+                message = msgspec.structs.replace(message, to=kept if isinstance(message.to, list) else kept[0])
+            outgoing.append(message)
             owner_of.extend([index] * len(kept))
             tokens_out.extend(kept)
             remaining[index] = len(kept)
@@ -807,6 +809,7 @@ class _Worker:
             done.clear()
 
         position = 0
+        failure = "the worker stopped before recording the tickets"
         try:
             try:
                 for ticket in self.client.iter_send(outgoing):
@@ -819,11 +822,13 @@ class _Worker:
                         if len(rows) >= _FLUSH_TICKETS:
                             flush()
             except PushServerError as exc:
+                failure = str(exc)
                 self.run.failed_batches += 1
                 logger.error(
                     "expo-push: the outbox worker's send failed; those notifications wait and are tried again: %s", exc
                 )
-                # Accepted tickets that came with the error: keep those whose owner is unambiguous.
+                # Accepted tickets that came with the error: keep those whose owner is unambiguous. A row with
+                # some recipients unaccounted for is sent again whole (at-least-once).
                 rest = range(position, len(owner_of))
                 counts = Counter(tokens_out[p] for p in rest)
                 where = {tokens_out[p]: p for p in rest}
@@ -837,13 +842,8 @@ class _Worker:
             if rows or done:
                 flush()
         finally:
-            unsettled = [row for row in claimed if row[0] not in settled]
+            unsettled = [row[0] for row in claimed if row[0] not in settled]
             if unsettled:
-                now = ledger._clock()
-                store.release(
-                    [("pending", now + self._backoff(row), "send failed", row[0]) for row in unsettled], self.name
-                )
+                retry_at = ledger._clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
+                store.release([("pending", retry_at, failure, row_id) for row_id in unsettled], self.name)
         return True
-
-    def _backoff(self, row: tuple[int, str | None, str, int, int]) -> float:
-        return min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
