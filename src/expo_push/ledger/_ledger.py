@@ -845,5 +845,5 @@ class _Worker:
             unsettled = [row[0] for row in claimed if row[0] not in settled]
             if unsettled:
                 retry_at = ledger._clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
-                store.release([("pending", retry_at, failure, row_id) for row_id in unsettled], self.name)
+                store.release(unsettled, self.name, retry_at, failure)
         return True

@@ -43,6 +43,10 @@ class PostgresStore(Store):
             (joined,),
         )
 
+    def _id_sets(self, ids: Sequence[int]) -> list[tuple[str, tuple[Any, ...]]]:
+        # One text parameter, as for tokens: cheaper than adapting a list or a placeholder per id.
+        return [("id = ANY(string_to_array(?, ',')::bigint[])", (",".join(map(str, ids)),))] if ids else []
+
     def _before_schema(self, cur: Cursor) -> None:
         # One process at a time creates the tables; no notices for tables that exist.
         cur.execute("SELECT pg_advisory_xact_lock(4242001)")

@@ -168,6 +168,13 @@ class Store:
             self._sql_cache[sql] = out
         return out
 
+    def _id_sets(self, ids: Sequence[int]) -> list[tuple[str, tuple[Any, ...]]]:
+        """``id IN (...)`` conditions covering ``ids``, with their parameters (several when there are many)."""
+        return [
+            (f"id IN ({', '.join('?' * len(part))})", tuple(part))
+            for part in (ids[i : i + 500] for i in range(0, len(ids), 500))
+        ]
+
     def create_schema(self) -> None:
         """Create the tables if they are missing; refuse a database of a newer schema version."""
         with self.transaction() as cur:
@@ -274,15 +281,8 @@ class Store:
     def ticket_rows(self, cur: Cursor, row_ids: Sequence[int]) -> list[tuple[int, str | None, str | None, int]]:
         """(row id, key, message JSON, retries) of ticket rows."""
         out: list[tuple[int, str | None, str | None, int]] = []
-        for start in range(0, len(row_ids), 500):
-            part = row_ids[start : start + 500]
-            cur.execute(
-                self.q(
-                    "SELECT id, key, message, retries FROM expo_push_tickets"
-                    f" WHERE id IN ({', '.join('?' * len(part))})"
-                ),
-                tuple(part),
-            )
+        for condition, params in self._id_sets(row_ids):
+            cur.execute(self.q(f"SELECT id, key, message, retries FROM expo_push_tickets WHERE {condition}"), params)
             out.extend(tuple(r) for r in cur.fetchall())
         return out
 
@@ -428,23 +428,23 @@ class Store:
             return sorted(tuple(r) for r in cur.fetchall())
 
     def finish_sent(self, cur: Cursor, now: float, worker: str, ids: Sequence[int], state: str = "sent") -> None:
-        """Mark claimed rows sent (or ``state``), inside the caller's transaction."""
-        if ids:
-            cur.executemany(
-                self.q("UPDATE expo_push_outbox SET state = ?, sent_at = ? WHERE id = ? AND claimed_by = ?"),
-                [(state, now, i, worker) for i in ids],
+        """Mark rows claimed by ``worker`` sent (or ``state``), inside the caller's transaction."""
+        for condition, params in self._id_sets(ids):
+            cur.execute(
+                self.q(f"UPDATE expo_push_outbox SET state = ?, sent_at = ? WHERE claimed_by = ? AND {condition}"),
+                (state, now, worker, *params),
             )
 
-    def release(self, rows: Sequence[tuple[str, float, str | None, int]], worker: str) -> None:
-        """Give claimed rows back: (state, not_before, last error, id)."""
-        if rows:
-            with self.transaction() as cur:
-                cur.executemany(
+    def release(self, ids: Sequence[int], worker: str, not_before: float, error: str) -> None:
+        """Give rows claimed by ``worker`` back, to be sent from ``not_before`` on."""
+        with self.transaction() as cur:
+            for condition, params in self._id_sets(ids):
+                cur.execute(
                     self.q(
-                        "UPDATE expo_push_outbox SET state = ?, not_before = ?, last_error = ?, claimed_by = NULL"
-                        " WHERE id = ? AND claimed_by = ?"
+                        "UPDATE expo_push_outbox SET state = 'pending', not_before = ?, last_error = ?,"
+                        f" claimed_by = NULL WHERE claimed_by = ? AND {condition}"
                     ),
-                    [(*row, worker) for row in rows],
+                    (not_before, error, worker, *params),
                 )
 
     def sending(self) -> list[tuple[int, str | None, float]]:
@@ -457,14 +457,13 @@ class Store:
         """Put rows being sent by a worker that is gone back to pending, counting the reclaim; return how many."""
         count = 0
         with self.transaction() as cur:
-            for start in range(0, len(ids), 500):
-                part = ids[start : start + 500]
+            for condition, params in self._id_sets(ids):
                 cur.execute(
                     self.q(
                         "UPDATE expo_push_outbox SET state = 'pending', claimed_by = NULL, reclaims = reclaims + 1"
-                        f" WHERE state = 'sending' AND id IN ({', '.join('?' * len(part))}) RETURNING id"
+                        f" WHERE state = 'sending' AND {condition} RETURNING id"
                     ),
-                    tuple(part),
+                    params,
                 )
                 count += len(cur.fetchall())
         return count
