@@ -1,9 +1,12 @@
 """expo-push: send Expo push notifications from Python, reliably and fast.
 
 The public names are re-exported here; the modules behind them are private.
+The clients are imported on first use, so that importing the package (as
+pytest does for the emulator's plugin) does not load httpx.
 """
 
-from ._client import AsyncPushClient, PushClient
+from typing import TYPE_CHECKING
+
 from ._errors import (
     DeveloperError,
     DeviceNotRegisteredError,
@@ -31,6 +34,9 @@ from ._models import PushReceipt, PushTicket
 from ._retry import RetryPolicy
 from ._tokens import is_expo_push_token
 from ._version import __version__
+
+if TYPE_CHECKING:
+    from ._client import AsyncPushClient, PushClient
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -63,3 +69,11 @@ __all__ = [
     "__version__",
     "is_expo_push_token",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name in ("PushClient", "AsyncPushClient"):
+        from . import _client
+
+        return getattr(_client, name)
+    raise AttributeError(f"module 'expo_push' has no attribute {name!r}")

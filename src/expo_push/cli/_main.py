@@ -19,6 +19,7 @@ from typing import IO, Any
 
 import msgspec
 
+from .._arguments import rate_argument
 from .._client import PushClient
 from .._errors import PushServerError
 from .._message import prepare_message
@@ -39,18 +40,6 @@ class UsageError(Exception):
 # --- options shared by the commands that talk to the service --------------------------------------
 
 
-def _rate(value: str) -> float | None:
-    if value.strip().lower() in ("none", "off"):
-        return None
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected notifications per second or 'none', not {value!r}") from None
-    if rate <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive rate or 'none', not {value!r}")
-    return rate
-
-
 def _add_service_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("service")
     group.add_argument("--base-url", help="the service (default: $EXPO_BASE_URL, else https://exp.host)")
@@ -58,7 +47,9 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
         "--access-token",
         help="Expo access token for push security (default: $EXPO_ACCESS_TOKEN, else $EXPO_TOKEN); never printed",
     )
-    group.add_argument("--rate-limit", type=_rate, default=600.0, metavar="N|none", help="notifications per second")
+    group.add_argument(
+        "--rate-limit", type=rate_argument, default=600.0, metavar="N|none", help="notifications per second"
+    )
     group.add_argument("--max-concurrency", type=int, default=6, metavar="N", help="requests in flight (default 6)")
     group.add_argument("--max-retries", type=int, default=5, metavar="N", help="retries per request (default 5)")
     group.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds per request (default 30)")
@@ -374,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--count", type=int, default=10_000, metavar="N", help="notifications to send (default 10000)")
     demo.add_argument(
         "--rate-limit",
-        type=_rate,
+        type=rate_argument,
         default=600.0,
         metavar="N|none",
         help="the emulated service's limit, and the client's pacing (default 600)",

@@ -8,31 +8,10 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .._arguments import rate_argument, seconds_argument
 from ._emulator import Emulator
 
 __all__ = ["build_parser", "main"]
-
-
-def _rate(value: str) -> float | None:
-    if value.strip().lower() in ("none", "off"):
-        return None
-    try:
-        rate = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected notifications per second or 'none', not {value!r}") from None
-    if rate <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive rate or 'none', not {value!r}")
-    return rate
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, not {value!r}") from None
-    if seconds < 0:
-        raise argparse.ArgumentTypeError(f"expected a non-negative number, not {value!r}")
-    return seconds
 
 
 def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.ArgumentParser:
@@ -42,20 +21,20 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
     parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default: 0)")
     parser.add_argument(
         "--rate-limit",
-        type=_rate,
+        type=rate_argument,
         default=600.0,
         metavar="N|none",
         help="notifications per second per project before 429 (default: 600; 'none' turns it off)",
     )
     parser.add_argument(
-        "--latency-ms", type=_seconds, default=0.0, metavar="MS", help="milliseconds added to every request"
+        "--latency-ms", type=seconds_argument, default=0.0, metavar="MS", help="milliseconds added to every request"
     )
     parser.add_argument(
-        "--receipt-delay", type=_seconds, default=0.0, metavar="S", help="seconds before receipts are available"
+        "--receipt-delay", type=seconds_argument, default=0.0, metavar="S", help="seconds before receipts are available"
     )
     parser.add_argument(
         "--receipt-retention",
-        type=_seconds,
+        type=seconds_argument,
         default=86400.0,
         metavar="S",
         help="seconds receipts are kept (default: 86400)",
