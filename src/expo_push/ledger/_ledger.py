@@ -11,7 +11,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -42,8 +42,23 @@ _MAX_SEND_BACKOFF = 300.0
 
 _encode = msgspec.json.Encoder().encode
 _decode_message = msgspec.json.Decoder(PushMessage).decode
-_decode_queue = msgspec.json.Decoder(list[tuple[str | None, str, str, msgspec.Raw, int]]).decode
-"""Entries of a receipt queue row: (key, token, ticket id, message JSON as it was stored, resends so far)."""
+
+
+class _QueuedTickets(msgspec.Struct):
+    """The accepted tickets of one receipt queue row, by column (few objects to build on the send path).
+
+    ``message`` holds each ticket's message as stored (decoded as raw JSON),
+    ``retries`` the resends after ``MessageRateExceeded`` that came before it.
+    """
+
+    key: list[str | None]
+    to: list[str]
+    id: list[str]
+    message: list[msgspec.Raw]
+    retries: list[int]
+
+
+_decode_queue = msgspec.json.Decoder(_QueuedTickets).decode
 
 
 def _message_json(message: PushMessage | Mapping[str, Any]) -> str:
@@ -100,39 +115,45 @@ def _payload_text(message: Any) -> str | None:
     return bytes(message).decode() if isinstance(message, msgspec.Raw) else _encode(message).decode()
 
 
-def _owned_in_order(
+def _per_ticket(
     tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
-) -> Iterator[tuple[PushTicket, str | None, Any, int]]:
-    """Each ticket of a complete send with its key and message (tickets come one per recipient, in order)."""
-    position = 0
+) -> tuple[Sequence[str | None], Sequence[Any]]:
+    """The key and message of each ticket of a complete send (tickets come one per recipient, in order)."""
+    if len(tickets) == len(messages):  # one recipient each: nothing to expand
+        return keys, messages
+    ticket_keys: list[str | None] = []
+    ticket_messages: list[Any] = []
     for message, key in zip(messages, keys, strict=True):
         to = message.to if isinstance(message, PushMessage) else message["to"]
-        if type(to) is str:
-            yield tickets[position], key, message, 0
-            position += 1
-        else:
-            kept = _resend_payload(message, len(to))
-            for ticket in tickets[position : position + len(to)]:
-                yield ticket, key, kept, 0
-            position += len(to)
+        count = 1 if isinstance(to, str) else len(to)
+        kept = _resend_payload(message, count)
+        ticket_keys.extend([key] * count)
+        ticket_messages.extend([kept] * count)
+    return ticket_keys, ticket_messages
 
 
 def _owned_by_token(
     tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
-) -> Iterator[tuple[PushTicket, str | None, Any, int]]:
-    """Each accepted ticket of a send that failed part-way, with the key and message of its token's first
-    message not yet matched (the error keeps the tickets' order but not their positions)."""
+) -> tuple[list[PushTicket], list[str | None], list[Any]]:
+    """The accepted tickets of a send that failed part-way, with the key and message of each one's token's
+    first message not yet matched (the error keeps the tickets' order but not their positions)."""
     owners: dict[str, list[tuple[str | None, Any]]] = {}
     for message, key in zip(messages, keys, strict=True):
         tokens = _recipients(message) or []
         kept = _resend_payload(message, len(tokens))
         for token in tokens:
             owners.setdefault(token, []).append((key, kept))
+    owned: list[PushTicket] = []
+    owned_keys: list[str | None] = []
+    owned_messages: list[Any] = []
     for ticket in tickets:
         candidates = owners.get(ticket.to or "")
         if candidates:
             key, message = candidates.pop(0)
-            yield ticket, key, message, 0
+            owned.append(ticket)
+            owned_keys.append(key)
+            owned_messages.append(message)
+    return owned, owned_keys, owned_messages
 
 
 def _with_skipped(tickets: list[PushTicket], skipped: list[tuple[int, str]]) -> list[PushTicket]:
@@ -306,9 +327,9 @@ class Ledger:
         try:
             tickets = client.send(outgoing)
         except PushServerError as exc:
-            self._record(_owned_by_token(exc.tickets, outgoing, out_keys))
+            self._record(*_owned_by_token(exc.tickets, outgoing, out_keys))
             raise
-        self._record(_owned_in_order(tickets, outgoing, out_keys))
+        self._record(tickets, *_per_ticket(tickets, outgoing, out_keys))
         return _with_skipped(tickets, skipped)
 
     def record(
@@ -333,7 +354,7 @@ class Ledger:
                 raise ValidationError(f"ticket {index} must be a PushTicket, not {type(ticket).__name__}")
             if not ticket.to:
                 raise ValidationError(f"ticket {index} has no recipient token", field="to")
-        self._record(((t, keys[i] if keys is not None else key, None, 0) for i, t in enumerate(items)), sent_at=sent_at)
+        self._record(items, keys if keys is not None else [key] * len(items), [None] * len(items), sent_at=sent_at)
         return len(items)
 
     def _ticket_row(
@@ -355,40 +376,54 @@ class Ledger:
 
     def _record(
         self,
-        owned: Iterable[tuple[PushTicket, str | None, Any, int]],
+        tickets: Sequence[PushTicket],
+        keys: Sequence[str | None],
+        messages: Sequence[Any],
+        retries: Sequence[int] | None = None,
         *,
         sent_at: float | None = None,
         finish: tuple[str, Sequence[int]] | None = None,
     ) -> None:
-        """Store tickets with their (key, message, resends so far), acting on error tickets, in one transaction.
+        """Store tickets with their keys, messages and resends so far, acting on error tickets, in one transaction.
 
         Accepted tickets go to the receipt queue as a few compact rows (cheap on
-        the send path); each becomes a row of its own when its receipt is due.
-        Error tickets (rare) get their row at once.
+        the send path: a handful of objects, whatever the number of tickets);
+        each becomes a row of its own when its receipt is due. Error tickets
+        (rare) get their row at once.
         """
         now = self._clock()
         sent = now if sent_at is None else sent_at
-        queued: list[tuple[str | None, str | None, str, Any, int]] = []
-        errors: list[TicketRow] = []
-        for ticket, key, message, retries in owned:
-            if ticket.status == "ok" and ticket.id:
-                queued.append((key, ticket.to, ticket.id, message, retries))
-            else:
-                errors.append(self._ticket_row(ticket, key, sent, _payload_text(message), retries))
-        log = [
-            (sent, sent + self.receipt_delay, len(part), _encode(part).decode())
-            for part in (queued[i : i + _LOG_ROW_TICKETS] for i in range(0, len(queued), _LOG_ROW_TICKETS))
-        ]
+        counts = list(retries) if retries is not None else [0] * len(tickets)
+        refused = [i for i, t in enumerate(tickets) if t.status != "ok" or not t.id]
+        errors = [self._ticket_row(tickets[i], keys[i], sent, _payload_text(messages[i]), counts[i]) for i in refused]
+        if refused:
+            accepted = sorted(set(range(len(tickets))) - set(refused))
+            tickets = [tickets[i] for i in accepted]
+            keys = [keys[i] for i in accepted]
+            messages = [messages[i] for i in accepted]
+            counts = [counts[i] for i in accepted]
+        log = []
+        for start in range(0, len(tickets), _LOG_ROW_TICKETS):
+            part = slice(start, start + _LOG_ROW_TICKETS)
+            chunk = tickets[part]
+            queued = _QueuedTickets(
+                list(keys[part]),
+                [t.to or "" for t in chunk],
+                [t.id or "" for t in chunk],
+                list(messages[part]),
+                counts[part],
+            )
+            log.append((sent, sent + self.receipt_delay, len(chunk), _encode(queued).decode()))
         events = _Events()
         with self._store.transaction() as cur:
             self._store.insert_log(cur, log)
             self._store.insert_tickets(cur, errors)
             if finish is not None:
                 self._store.finish_sent(cur, now, finish[0], finish[1])
-            for key, token, _, _, code, text, _, _, payload, retries in errors:
+            for key, token, _, _, code, text, _, _, payload, resends in errors:
                 if code is not None:
                     self._act_on_error(
-                        cur, events, code, text, token, None, sent, now, key, payload, retries,
+                        cur, events, code, text, token, None, sent, now, key, payload, resends,
                         f"expo-push:resend:{uuid.uuid4().hex}",
                     )  # fmt: skip
         self._report(events)
@@ -539,9 +574,12 @@ class Ledger:
                 await asyncio.wait_for(stop.wait(), interval)
 
     def _unpack(self, sent_at: float, due_at: float, entries: str) -> list[TicketRow]:
+        queued = _decode_queue(entries)
         return [
             (key, token, ticket_id, "ok", None, None, sent_at, due_at, _payload_text(message), retries)
-            for key, token, ticket_id, message, retries in _decode_queue(entries)
+            for key, token, ticket_id, message, retries in zip(
+                queued.key, queued.to, queued.id, queued.message, queued.retries, strict=True
+            )
         ]
 
     def watch_receipts(self, client: PushClient, stop: threading.Event, interval: float = 60.0) -> None:
@@ -618,9 +656,10 @@ class Ledger:
         for sent_at, due_at, entries in self._store.queued_entries(None if limit is None else limit):
             if limit is not None and len(pending) >= limit:
                 break
+            queued = _decode_queue(entries)
             pending.extend(
                 PendingReceipt(ticket_id, token, key, sent_at, due_at)
-                for key, token, ticket_id, _, _ in _decode_queue(entries)
+                for key, token, ticket_id in zip(queued.key, queued.to, queued.id, strict=True)
             )
         pending.sort(key=lambda p: p.sent_at)
         return pending if limit is None else pending[:limit]
@@ -788,7 +827,7 @@ class _Worker:
             remaining[index] = len(kept)
         collected: dict[int, list[PushTicket]] = {}
         done: list[int] = []
-        rows: list[tuple[PushTicket, str | None, Any, int]] = []
+        rows: tuple[list[PushTicket], list[str | None], list[Any], list[int]] = ([], [], [], [])
         settled: set[int] = set()
         if skipped_rows:
             with store.transaction() as cur:
@@ -798,14 +837,19 @@ class _Worker:
         def complete(index: int) -> None:
             row_id, ref, payload, recipients, retries = claimed[index]
             message = _resend_payload(msgspec.Raw(payload.encode()), recipients)
-            rows.extend((t, ref, message, retries) for t in collected.pop(index))
+            tickets = collected.pop(index)
+            rows[0].extend(tickets)
+            rows[1].extend([ref] * len(tickets))
+            rows[2].extend([message] * len(tickets))
+            rows[3].extend([retries] * len(tickets))
             done.append(row_id)
 
         def flush() -> None:
-            ledger._record(rows, finish=(self.name, done))
-            self.run.sent += len(rows)
+            ledger._record(*rows, finish=(self.name, done))
+            self.run.sent += len(rows[0])
             settled.update(done)
-            rows.clear()
+            for column in rows:
+                column.clear()
             done.clear()
 
         position = 0
@@ -819,7 +863,7 @@ class _Worker:
                     remaining[index] -= 1
                     if remaining[index] == 0:
                         complete(index)
-                        if len(rows) >= _FLUSH_TICKETS:
+                        if len(rows[0]) >= _FLUSH_TICKETS:
                             flush()
             except PushServerError as exc:
                 failure = str(exc)
@@ -839,7 +883,7 @@ class _Worker:
                         remaining[index] -= 1
                         if remaining[index] == 0:
                             complete(index)
-            if rows or done:
+            if rows[0] or done:
                 flush()
         finally:
             unsettled = [row[0] for row in claimed if row[0] not in settled]
