@@ -494,3 +494,8 @@ def test_message_rate_exceeded_for_a_ticket_recorded_without_its_message_is_only
     assert summary.resends == 0
     assert ledger.outbox() == []
     assert "cannot resend" in caplog.text
+
+
+def test_an_in_memory_sqlite_ledger_is_refused() -> None:
+    with pytest.raises(ValueError, match="path of a SQLite file"):
+        Ledger.open(":memory:")

@@ -16,6 +16,8 @@ class SQLiteStore(Store):
     """Ledger storage in a SQLite file. Several processes may share the file; writers take turns."""
 
     def __init__(self, path: str | Path) -> None:
+        if str(path) in ("", ":memory:") or str(path).startswith("file::memory:"):
+            raise ValueError("a ledger must outlive the process: give Ledger.open the path of a SQLite file")
         super().__init__()
         self.path = str(path)
         self.description = f"sqlite:{self.path}"
