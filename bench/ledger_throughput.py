@@ -168,7 +168,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--count", type=int, default=20000, help="notifications per outbox run (default: 20000)")
     parser.add_argument("--send-count", type=int, default=10000, help="notifications per recorded send (10000)")
-    parser.add_argument("--repeats", type=int, default=15, help="repeats of the recording measurement (default: 15)")
+    parser.add_argument("--repeats", type=int, default=21, help="repeats of the recording measurement (default: 21)")
     parser.add_argument("--batch-size", type=int, default=1000, help="worker batch size (default: 1000)")
     parser.add_argument("--postgres-url", default=None, help="a PostgreSQL database to use (default: a throwaway)")
     parser.add_argument("--no-postgres", action="store_true", help="measure SQLite only")
