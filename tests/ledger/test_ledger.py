@@ -499,3 +499,22 @@ def test_message_rate_exceeded_for_a_ticket_recorded_without_its_message_is_only
 def test_an_in_memory_sqlite_ledger_is_refused() -> None:
     with pytest.raises(ValueError, match="path of a SQLite file"):
         Ledger.open(":memory:")
+
+
+def test_purge_deletes_settled_tickets_and_sent_outbox_rows_older_than_asked(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.enqueue([{"to": token(1)}, {"to": token(2)}], keys=["a", "b"])
+    ledger.drain(client)
+    clock.advance(15 * MINUTE)
+    ledger.check_receipts(client)  # both settled
+    ledger.send(client, {"to": token(3)})  # still waiting for its receipt
+    ledger.enqueue({"to": token(4)}, keys=["c"])  # not sent yet
+
+    clock.advance(DAY := 24 * 60 * MINUTE)
+    assert ledger.purge(older_than=2 * DAY) == (0, 0)
+    assert ledger.purge(older_than=DAY / 2) == (2, 2)
+
+    assert ledger.stats().tickets == 1
+    assert ledger.outbox() == [("c", "pending")]
+    assert ledger.enqueue({"to": token(1)}, keys=["a"]) == 1  # its key was purged with it

@@ -50,6 +50,7 @@ a worker next starts on the same machine (or, from another machine, after
 
 Numbers: ``stats(since=None, until=None)`` counts tickets by status, receipt
 and error code over a time range, with the outbox and dead tokens.
+``purge(older_than=30 days)`` deletes settled tickets and sent outbox rows.
 
 Times are seconds since the epoch from ``clock`` (``time.time``); pass your
 own callable to test "15 minutes later" without waiting.

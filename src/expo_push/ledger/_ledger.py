@@ -763,7 +763,18 @@ class Ledger:
     def stats(self, since: float | None = None, until: float | None = None) -> LedgerStats:
         """Counts of tickets sent in ``[since, until)`` by status, receipt and error code; the outbox; dead tokens."""
         outcomes = {(s, r, c): int(n) for s, r, c, n in self._store.outcome_counts(since, until)}
-        return LedgerStats(outcomes, self._store.outbox_counts(), len(self._store.dead_tokens(None)))
+        return LedgerStats(outcomes, self._store.outbox_counts(), self._store.count_dead())
+
+    def purge(self, older_than: float = 30 * 86400.0) -> tuple[int, int]:
+        """Delete what is done with and older than ``older_than`` seconds; return (tickets, outbox rows) deleted.
+
+        Tickets go once their receipt is settled (ok, error, or none within the
+        retention limit); outbox rows once sent or skipped, and with them their
+        idempotency keys (a key enqueued again after that is sent again).
+        Dead tokens are kept until ``forget_dead``. Run it now and then, e.g.
+        after the receipts check.
+        """
+        return self._store.purge(self._clock() - older_than)
 
     def outbox(self) -> list[tuple[str | None, str]]:
         """``(key, state)`` of every outbox row, oldest first: ``pending``, ``sending``, ``sent`` or ``skipped``."""

@@ -378,6 +378,22 @@ class Store:
             )
             return [tuple(r) for r in cur.fetchall()]
 
+    def count_dead(self) -> int:
+        """How many tokens are dead."""
+        with self.transaction(write=False) as cur:
+            cur.execute("SELECT COUNT(*) FROM expo_push_dead_tokens WHERE revived_at IS NULL")
+            return int(cur.fetchone()[0])
+
+    def purge(self, before: float) -> tuple[int, int]:
+        """Delete settled tickets, and sent or skipped outbox rows, from before ``before``; return both counts."""
+        with self.transaction() as cur:
+            cur.execute(self.q("DELETE FROM expo_push_tickets WHERE receipt_due_at IS NULL AND sent_at < ?"), (before,))
+            tickets = int(cur.rowcount)
+            cur.execute(
+                self.q("DELETE FROM expo_push_outbox WHERE state IN ('sent', 'skipped') AND sent_at < ?"), (before,)
+            )
+            return tickets, int(cur.rowcount)
+
     def revive(self, token: str, at: float) -> bool:
         """Forget the death of ``token`` (remembering when, to ignore older evidence); return whether it was dead."""
         with self.transaction() as cur:
