@@ -518,3 +518,19 @@ def test_purge_deletes_settled_tickets_and_sent_outbox_rows_older_than_asked(
     assert ledger.stats().tickets == 1
     assert ledger.outbox() == [("c", "pending")]
     assert ledger.enqueue({"to": token(1)}, keys=["a"]) == 1  # its key was purged with it
+
+
+def test_a_postgres_connection_dropped_by_the_server_is_replaced(
+    postgres_url: str, client: PushClient, emulator: Emulator
+) -> None:
+    import psycopg
+
+    with Ledger.open(postgres_url) as ledger:
+        ledger.send(client, {"to": token(1)})
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid <> pg_backend_pid()"
+                " AND datname = current_database() AND backend_type = 'client backend'"
+            )
+        assert ledger.send(client, {"to": token(2)})[0].ok
+        assert ledger.stats().tickets == 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from ._store import Cursor, Store
@@ -54,7 +54,19 @@ class PostgresStore(Store):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Cursor]:
-        """A transaction on this thread's connection, committed on success, rolled back on error."""
+        """A transaction on this thread's connection, committed on success, rolled back on error.
+
+        A connection the server dropped while it was idle (restart, failover, idle timeout) fails at
+        ``BEGIN``, before anything ran: it is then replaced once, transparently.
+        """
+        import psycopg
+
         conn = self._connection()
-        with conn.transaction(), conn.cursor() as cur:
-            yield cur
+        with ExitStack() as stack:
+            try:
+                stack.enter_context(conn.transaction())
+            except psycopg.OperationalError:
+                self._forget(conn)
+                conn = self._connection()
+                stack.enter_context(conn.transaction())
+            yield stack.enter_context(conn.cursor())

@@ -8,6 +8,7 @@ connections, transactions, column types and the one clause that differs
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -151,6 +152,15 @@ class Store:
             with self._all_lock:
                 self._all.append(conn)
         return conn
+
+    def _forget(self, conn: Any) -> None:
+        """Drop this thread's connection (it is broken); the next use opens a new one."""
+        self._local.conn = None
+        with self._all_lock:
+            if conn in self._all:
+                self._all.remove(conn)
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def close(self) -> None:
         """Close the connections of every thread."""
