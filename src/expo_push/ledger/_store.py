@@ -4,6 +4,13 @@ Queries are written once with ``?`` placeholders in the SQL both dialects
 agree on (``ON CONFLICT``, ``RETURNING``, partial indexes); a backend supplies
 connections, transactions, column types and the one clause that differs
 (``FOR UPDATE SKIP LOCKED`` when claiming outbox rows).
+
+Tables: ``expo_push_tickets`` (one row per ticket once its receipt is due, or
+at once for error tickets), ``expo_push_receipt_queue`` (accepted tickets as
+they were sent, a few rows per send, column-packed JSON; unpacked into
+tickets when due), ``expo_push_dead_tokens``, ``expo_push_outbox`` (enqueued
+notifications: pending, sending (claimed by a worker), sent or skipped) and
+``expo_push_meta`` (the schema version).
 """
 
 from __future__ import annotations
