@@ -29,7 +29,6 @@ from ._pacing import Pacer
 from ._protocol import (
     Action,
     Chunk,
-    Chunker,
     ChunkFailed,
     FlowContext,
     Hold,
@@ -41,7 +40,6 @@ from ._protocol import (
     SendBatch,
     TransportFailure,
     check_receipt_ids,
-    iter_prepared,
     receipt_groups,
     receipts_flow,
     send_flow,
@@ -265,14 +263,7 @@ class PushClient(_BaseClient):
         in flight have finished, with ``.tickets`` (everything accepted) and
         ``.unsent`` (every recipient not accepted, as messages to resend).
         """
-        prepared = list(iter_prepared(messages))
-        tickets: list[PushTicket] = []
-        try:
-            tickets.extend(self._send_chunks(SendBatch(Chunker(prepared), drain_input=True)))
-        except PushServerError as exc:
-            exc.tickets[:0] = tickets
-            raise
-        return tickets
+        return list(self._send_chunks(SendBatch(messages, whole=True)))
 
     def iter_send(self, messages: Messages) -> Iterator[PushTicket]:
         """Send notifications lazily; yield one ticket per recipient, in input order, as requests complete.
@@ -285,7 +276,7 @@ class PushClient(_BaseClient):
         ``.tickets`` holds accepted tickets not yet yielded and ``.unsent`` the
         recipients read but not accepted. The input is left where reading stopped.
         """
-        return self._send_chunks(SendBatch(Chunker(iter_prepared(messages)), drain_input=False))
+        return self._send_chunks(SendBatch(messages, whole=False))
 
     def get_receipts(self, ids: str | Iterable[str]) -> dict[str, PushReceipt]:
         """Fetch the receipts of ticket ids, in requests of at most 1000, side by side.
@@ -438,19 +429,11 @@ class AsyncPushClient(_BaseClient):
 
     async def send(self, messages: Messages) -> list[PushTicket]:
         """Send notifications; return one ticket per recipient, in input order. See ``PushClient.send``."""
-        prepared = list(iter_prepared(messages))
-        tickets: list[PushTicket] = []
-        try:
-            async for ticket in self._send_chunks(SendBatch(Chunker(prepared), drain_input=True)):
-                tickets.append(ticket)
-        except PushServerError as exc:
-            exc.tickets[:0] = tickets
-            raise
-        return tickets
+        return [ticket async for ticket in self._send_chunks(SendBatch(messages, whole=True))]
 
     def iter_send(self, messages: Messages) -> AsyncIterator[PushTicket]:
         """Send lazily, yielding tickets in input order as requests complete. See ``PushClient.iter_send``."""
-        return self._send_chunks(SendBatch(Chunker(iter_prepared(messages)), drain_input=False))
+        return self._send_chunks(SendBatch(messages, whole=False))
 
     async def get_receipts(self, ids: str | Iterable[str]) -> dict[str, PushReceipt]:
         """Fetch the receipts of ticket ids. See ``PushClient.get_receipts``."""

@@ -11,31 +11,40 @@ from ._errors import NOTIFICATION_ERRORS, PushReceiptError, PushTicketError
 __all__ = ["PushReceipt", "PushTicket"]
 
 
-# gc=False: a ticket refers to no other ticket, so it cannot be part of a cycle; untracked, the many tickets of a
-# large send cost the garbage collector nothing.
-class PushTicket(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True, gc=False):
-    """The service's answer for one recipient of a send.
-
-    ``status`` is ``"ok"`` (then ``id`` is the receipt id to poll later) or
-    ``"error"`` (then ``message`` and ``details`` say why; ``details["error"]``
-    is the error code). ``to`` is the recipient token this ticket is for.
-    """
+# gc=False: a ticket or receipt refers to no other one, so it cannot be part of a cycle; untracked, the many
+# tickets of a large send cost the garbage collector nothing.
+class _Outcome(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True, gc=False):
+    """What tickets and receipts share: a status, and for an error its message and details."""
 
     status: str
-    id: str | None = None
     message: str | None = None
     details: dict[str, Any] | None = None
-    to: str | None = None
 
     @property
     def ok(self) -> bool:
-        """Whether the service accepted the notification."""
+        """Whether the status is ``"ok"``."""
         return self.status == "ok"
 
     @property
     def error_code(self) -> str | None:
-        """The error code (``"DeviceNotRegistered"``, ...) of an error ticket, else ``None``."""
-        return _error_code(self.status, self.details)
+        """The error code (``"DeviceNotRegistered"``, ...) of an error, else ``None``."""
+        if self.status == "ok" or not isinstance(self.details, dict):
+            return None
+        code = self.details.get("error")
+        return code if isinstance(code, str) else None
+
+
+class PushTicket(_Outcome, kw_only=True, gc=False):
+    """The service's answer for one recipient of a send.
+
+    ``status`` is ``"ok"`` (then ``id`` is the receipt id to poll later) or
+    ``"error"`` (then ``message`` and ``details`` say why, and ``error_code``
+    is ``details["error"]``). ``to`` is the recipient token this ticket is
+    for; ``ok`` says whether the service accepted the notification.
+    """
+
+    id: str | None = None
+    to: str | None = None
 
     def raise_for_error(self) -> None:
         """Raise the ``PushTicketError`` subclass of this ticket's code if it is an error."""
@@ -50,28 +59,16 @@ class PushTicket(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_def
             )
 
 
-class PushReceipt(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True):
+class PushReceipt(_Outcome, kw_only=True, gc=False):
     """What became of one accepted notification, fetched by its ticket id.
 
-    ``status`` ``"ok"`` means Apple or Google accepted it (not that the device
-    showed it); ``"error"`` comes with ``message`` and ``details``.
+    ``status`` ``"ok"`` (``ok`` is true) means Apple or Google accepted it, not
+    that the device showed it; ``"error"`` comes with ``message``, ``details``
+    and ``error_code``.
     """
 
-    status: str
-    message: str | None = None
-    details: dict[str, Any] | None = None
     id: str | None = None
     """The ticket id this receipt was fetched with."""
-
-    @property
-    def ok(self) -> bool:
-        """Whether Apple or Google accepted the notification."""
-        return self.status == "ok"
-
-    @property
-    def error_code(self) -> str | None:
-        """The error code (``"DeviceNotRegistered"``, ...) of an error receipt, else ``None``."""
-        return _error_code(self.status, self.details)
 
     @property
     def to(self) -> str | None:
@@ -99,10 +96,3 @@ def _raise_receipt_error(receipt: PushReceipt) -> NoReturn:
         receipt=receipt,
         receipt_id=receipt.id,
     )
-
-
-def _error_code(status: str, details: dict[str, Any] | None) -> str | None:
-    if status == "ok" or not isinstance(details, dict):
-        return None
-    code = details.get("error")
-    return code if isinstance(code, str) else None

@@ -540,9 +540,19 @@ class SendBatch:
     ``finish()`` raises, so nothing accepted is lost.
     """
 
-    def __init__(self, chunker: Chunker, *, drain_input: bool) -> None:
-        self._chunker = chunker
-        self._drain = drain_input
+    def __init__(self, messages: object, *, whole: bool) -> None:
+        """A batch of ``messages`` (one message or an iterable of them).
+
+        ``whole=True`` (``send``) validates every message before the first
+        request, and on failure lists in the error every ticket, those already
+        handed out included, and every recipient not accepted, those not yet
+        read included. ``whole=False`` (``iter_send``) validates as it reads,
+        and the error holds only what was not handed out.
+        """
+        prepared = iter_prepared(messages)
+        self._chunker = Chunker(list(prepared) if whole else prepared)
+        self._whole = whole
+        self._handed_out: list[PushTicket] = []
         self.failed = False
         self._error: PushServerError | None = None
         self._invalid: BaseException | None = None
@@ -577,6 +587,8 @@ class SendBatch:
         """Take a finished chunk, in input order; return the tickets to give the caller now."""
         if isinstance(result, list):
             if self._error is None:  # no earlier chunk failed: these are next in input order
+                if self._whole:
+                    self._handed_out.extend(result)
                 return result
             self._accepted.extend(result)
         elif isinstance(result, ChunkFailed):
@@ -595,8 +607,8 @@ class SendBatch:
         """Raise what ended the batch, if anything did: the first failure, or the malformed input."""
         if self._error is not None:
             error = self._error
-            error.tickets = self._accepted
-            error.unsent = self._unsent + self._chunker.leftover(drain=self._drain)
+            error.tickets = self._handed_out + self._accepted
+            error.unsent = self._unsent + self._chunker.leftover(drain=self._whole)
             raise error
         if self._invalid is not None:
             raise self._invalid

@@ -169,9 +169,8 @@ def test_undecodable_answers_are_not_retried(retryable):
     assert isinstance(error, ChunkFailed)
 
 
-def _batch_of(n_chunks):
-    messages = [prepare_message({"to": f"ExponentPushToken[{i}]"}, i) for i in range(100 * n_chunks)]
-    return SendBatch(Chunker(messages), drain_input=True)
+def _batch_of(n_chunks, whole=False):
+    return SendBatch([{"to": f"ExponentPushToken[{i}]"} for i in range(100 * n_chunks)], whole=whole)
 
 
 def test_a_batch_still_hands_out_earlier_chunks_when_a_later_one_failed_first():
@@ -199,3 +198,15 @@ def test_a_batch_puts_chunks_finished_after_the_failure_into_the_error():
         batch.finish()
     assert info.value.tickets == late
     assert [m.to for m in info.value.unsent] == first.recipients
+
+
+def test_a_whole_batch_error_holds_the_tickets_already_handed_out_and_everything_unsent():
+    batch = _batch_of(3, whole=True)
+    first, second = batch.next_chunk(), batch.next_chunk()
+    handed = [PushTicket(status="ok", id=str(i), to=t) for i, t in enumerate(first.recipients)]
+    assert batch.settle(first, handed) == handed
+    assert batch.settle(second, ChunkFailed(PushServerError("refused"), [None] * 100)) == []
+    with pytest.raises(PushServerError) as info:
+        batch.finish()
+    assert info.value.tickets == handed
+    assert [m.to for m in info.value.unsent] == [f"ExponentPushToken[{i}]" for i in range(100, 300)]
