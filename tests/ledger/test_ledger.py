@@ -534,3 +534,15 @@ def test_a_postgres_connection_dropped_by_the_server_is_replaced(
             )
         assert ledger.send(client, {"to": token(2)})[0].ok
         assert ledger.stats().tickets == 2
+
+
+async def test_send_async_records_and_skips_dead_tokens(ledger: Ledger, emulator: Emulator, clock: Clock) -> None:
+    ledger.record(PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token("dead")))
+    async with AsyncPushClient(base_url=emulator.url, rate_limit=None, http2=False) as client:
+        tickets = await ledger.send_async(client, [{"to": token("dead")}, {"to": token(1)}], keys=["a", "b"])
+        assert [t.ok for t in tickets] == [False, True]
+        assert tickets[0].details == {"error": "DeviceNotRegistered", "expoPushToken": token("dead"), "skipped": True}
+        clock.advance(15 * MINUTE)
+        assert (await ledger.check_receipts_async(client)).ok == 1
+    assert emulator.tokens() == [token(1)]
+    assert ledger.stats().delivered == 1

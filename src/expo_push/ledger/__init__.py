@@ -22,7 +22,8 @@ for workers on several machines)::
 Recording: ``send(client, messages, keys=None)`` sends and records every
 ticket (token, ticket id, status, error code, time sent, your key, and the
 message, kept to resend after ``MessageRateExceeded``); ``record(tickets,
-key=...)`` records tickets of a send made elsewhere.
+key=...)`` records tickets of a send made elsewhere. ``await send_async(client,
+messages)`` does the same with an ``AsyncPushClient``.
 
 Receipts: ``check_receipts(client)`` / ``await check_receipts_async(client)``
 fetch the receipts that are due (``receipt_delay``, 15 minutes by default),

@@ -115,6 +115,17 @@ def _payload_text(message: Any) -> str | None:
     return bytes(message).decode() if isinstance(message, msgspec.Raw) else _encode(message).decode()
 
 
+def _batch_and_keys(messages: Any, keys: Sequence[str | None] | None) -> tuple[list[Any], list[str | None] | None]:
+    """The messages of a send as a list, and their keys, checked to be one per message."""
+    batch = [messages] if isinstance(messages, (PushMessage, Mapping)) else list(messages)
+    if keys is None:
+        return batch, None
+    keys = list(keys)
+    if len(keys) != len(batch):
+        raise ValidationError(f"keys has {len(keys)} items for {len(batch)} messages", field="keys")
+    return batch, keys
+
+
 def _per_ticket(
     tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
 ) -> tuple[Sequence[str | None], Sequence[Any]]:
@@ -318,18 +329,29 @@ class Ledger:
         If the send fails part-way, what was accepted is recorded before the
         ``PushServerError`` propagates.
         """
-        batch = list(messages) if not isinstance(messages, (PushMessage, Mapping)) else [messages]
-        if keys is not None:
-            keys = list(keys)
-            if len(keys) != len(batch):
-                raise ValidationError(f"keys has {len(keys)} items for {len(batch)} messages", field="keys")
-        outgoing, out_keys, skipped = self._skip_dead(batch, keys)
+        outgoing, out_keys, skipped = self._skip_dead(*_batch_and_keys(messages, keys))
         try:
             tickets = client.send(outgoing)
         except PushServerError as exc:
             self._record(*_owned_by_token(exc.tickets, outgoing, out_keys))
             raise
         self._record(tickets, *_per_ticket(tickets, outgoing, out_keys))
+        return _with_skipped(tickets, skipped)
+
+    async def send_async(
+        self,
+        client: AsyncPushClient,
+        messages: PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]],
+        keys: Sequence[str | None] | None = None,
+    ) -> list[PushTicket]:
+        """``send`` with an ``AsyncPushClient``; database work runs off the event loop (and so do callbacks)."""
+        outgoing, out_keys, skipped = await asyncio.to_thread(self._skip_dead, *_batch_and_keys(messages, keys))
+        try:
+            tickets = await client.send(outgoing)
+        except PushServerError as exc:
+            await asyncio.to_thread(self._record, *_owned_by_token(exc.tickets, outgoing, out_keys))
+            raise
+        await asyncio.to_thread(self._record, tickets, *_per_ticket(tickets, outgoing, out_keys))
         return _with_skipped(tickets, skipped)
 
     def record(
