@@ -65,8 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if missing:
             raise SystemExit(f"--clients: unknown {sorted(missing)}; known: {[c.key for c in clients]}")
         clients = [client for client in clients if client.key in wanted]
-    for client in clients:
-        client.install()
+    for client in list(clients):
+        try:
+            client.install()
+        except RuntimeError as exc:  # a tool missing on this machine (node, npm): run the others
+            print(f"leaving out {client.label}: {exc}", file=sys.stderr, flush=True)
+            clients.remove(client)
     plan = [workload for workload in workloads(size) if workload.group in groups]
 
     results: list[Result] = []
