@@ -1,9 +1,10 @@
 """Fixtures of the ledger suite: every test runs on SQLite and on a real, throwaway PostgreSQL server.
 
 The PostgreSQL server is started once per session from the binaries of the
-machine (``apt-get install -y postgresql``). Without them the PostgreSQL
-half of the suite fails with a message saying so, unless
-``EXPO_PUSH_SKIP_POSTGRES=1`` is set.
+machine (``apt-get install -y postgresql``). Without them the PostgreSQL half
+of the suite is skipped, saying why, on a developer's machine, and fails in CI
+(``CI`` set, as .ci/run runs), where it must run; ``EXPO_PUSH_SKIP_POSTGRES=1``
+skips it anywhere.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ def postgres_server() -> Iterator[PostgresServer]:
     except PostgresUnavailable as exc:
         problem = str(exc)
     if problem is not None:
-        pytest.fail(problem, pytrace=False)
+        if os.environ.get("CI"):
+            pytest.fail(problem, pytrace=False)
+        pytest.skip(f"{problem} (CI runs these tests)")
 
 
 @contextmanager
