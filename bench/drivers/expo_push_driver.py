@@ -40,8 +40,14 @@ def _count(outcome: _workload.Outcome, tickets: list[expo_push.PushTicket]) -> N
         outcome.ticket(ticket.ok)
 
 
+def _failed(outcome: _workload.Outcome, exc: expo_push.PushServerError, unread: list[str]) -> None:
+    """Count the tickets a failed send kept, and record what it says (and the caller knows) was not sent."""
+    _count(outcome, exc.tickets)
+    outcome.error(exc, _unsent(exc) + unread)
+
+
 def _unread(workload: dict[str, Any], read: int) -> list[str]:
-    """Tokens of the messages a stream never read: the caller knows they were not sent."""
+    """Tokens of the messages a send never read (a stream stops reading at a failure): known not sent."""
     first = read * workload["per_message"]
     return [_workload.token(workload["run"], i) for i in range(first, workload["notifications"])]
 
@@ -62,53 +68,32 @@ class _Counted:
         return message
 
 
-def run_sync(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
-    messages = list(_messages(workload))
-    with expo_push.PushClient(**_options(workload)) as client:
-        outcome.start()
-        try:
-            _count(outcome, client.send(messages))
-        except expo_push.PushServerError as exc:
-            _count(outcome, exc.tickets)
-            outcome.error(exc, _unsent(exc))
-        outcome.stop()
-
-
-async def run_async(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
-    messages = list(_messages(workload))
-    async with expo_push.AsyncPushClient(**_options(workload)) as client:
-        outcome.start()
-        try:
-            _count(outcome, await client.send(messages))
-        except expo_push.PushServerError as exc:
-            _count(outcome, exc.tickets)
-            outcome.error(exc, _unsent(exc))
-        outcome.stop()
-
-
-def run_sync_stream(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
+def run_sync(workload: dict[str, Any], outcome: _workload.Outcome, *, stream: bool) -> None:
     messages = _Counted(_messages(workload))
     with expo_push.PushClient(**_options(workload)) as client:
+        source = messages if stream else list(messages)
         outcome.start()
         try:
-            for ticket in client.iter_send(messages):
+            for ticket in client.iter_send(source) if stream else client.send(source):
                 outcome.ticket(ticket.ok)
         except expo_push.PushServerError as exc:
-            _count(outcome, exc.tickets)
-            outcome.error(exc, _unsent(exc) + _unread(workload, messages.read))
+            _failed(outcome, exc, _unread(workload, messages.read))
         outcome.stop()
 
 
-async def run_async_stream(workload: dict[str, Any], outcome: _workload.Outcome) -> None:
+async def run_async(workload: dict[str, Any], outcome: _workload.Outcome, *, stream: bool) -> None:
     messages = _Counted(_messages(workload))
     async with expo_push.AsyncPushClient(**_options(workload)) as client:
+        source = messages if stream else list(messages)
         outcome.start()
         try:
-            async for ticket in client.iter_send(messages):
-                outcome.ticket(ticket.ok)
+            if stream:
+                async for ticket in client.iter_send(source):
+                    outcome.ticket(ticket.ok)
+            else:
+                _count(outcome, await client.send(source))
         except expo_push.PushServerError as exc:
-            _count(outcome, exc.tickets)
-            outcome.error(exc, _unsent(exc) + _unread(workload, messages.read))
+            _failed(outcome, exc, _unread(workload, messages.read))
         outcome.stop()
 
 
@@ -131,14 +116,11 @@ def main() -> int:
     mode = sys.argv.pop(1)
     workload = _workload.load()
     outcome = _workload.Outcome(workload)
-    if mode == "sync":
-        run_sync(workload, outcome)
-    elif mode == "async":
-        asyncio.run(run_async(workload, outcome))
-    elif mode == "sync-stream":
-        run_sync_stream(workload, outcome)
-    elif mode == "async-stream":
-        asyncio.run(run_async_stream(workload, outcome))
+    stream = mode.endswith("-stream")
+    if mode in ("sync", "sync-stream"):
+        run_sync(workload, outcome, stream=stream)
+    elif mode in ("async", "async-stream"):
+        asyncio.run(run_async(workload, outcome, stream=stream))
     elif mode == "compat":
         run_compat(workload, outcome)
     else:
