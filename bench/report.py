@@ -72,9 +72,12 @@ def machine() -> str:
     node = "none"
     if shutil.which("node"):
         node = subprocess.run(["node", "--version"], capture_output=True, text=True, check=False).stdout.strip()
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], capture_output=True, text=True, check=False
+    ).stdout.strip()
     return (
         f"{platform.system()} {platform.release()}, {cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; "
-        f"Python {platform.python_version()}, Node {node}"
+        f"Python {platform.python_version()}, Node {node}; expo-push at commit {commit or 'unknown'}"
     )
 
 
