@@ -8,6 +8,7 @@ by side. Every decision lives in the core, so the two cannot drift apart.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -18,7 +19,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Generator, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 import httpx
 
@@ -89,6 +93,8 @@ def _response(response: httpx.Response) -> HttpResponse:
 class _BaseClient:
     """Configuration and everything the two clients share but the I/O itself."""
 
+    _http: httpx.Client | httpx.AsyncClient
+
     def __init__(
         self,
         access_token: str | None = None,
@@ -102,6 +108,17 @@ class _BaseClient:
         http2: bool = True,
         retry_policy: RetryPolicy | None = None,
     ) -> None:
+        self._options: dict[str, Any] = {
+            "access_token": access_token,
+            "base_url": base_url,
+            "max_concurrency": max_concurrency,
+            "rate_limit": rate_limit,
+            "max_retries": max_retries,
+            "timeout": timeout,
+            "split_projects": split_projects,
+            "http2": http2,
+            "retry_policy": retry_policy,
+        }
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
         if access_token is not None and (
@@ -134,6 +151,26 @@ class _BaseClient:
         self._lock = threading.Lock()
         if access_token is not None:
             self._headers["Authorization"] = f"Bearer {access_token}"
+
+    def with_options(self, **changes: Any) -> Self:
+        """A copy of this client with some options changed, e.g. ``client.with_options(max_retries=0)``.
+
+        The copy shares this client's connection pool and its pacing (one rate
+        budget for both), so it is cheap to make per call; closing it leaves
+        this client's connections open. ``http_client`` cannot be changed.
+        """
+        if "http_client" in changes:
+            raise TypeError("with_options cannot change http_client; make a new client instead")
+        unknown = set(changes) - set(self._options)
+        if unknown:
+            raise TypeError(f"unknown options {sorted(unknown)}; allowed: {', '.join(self._options)}")
+        policy = self._options["retry_policy"]
+        if "max_retries" in changes and "retry_policy" not in changes and policy is not None:
+            changes["retry_policy"] = dataclasses.replace(policy, max_retries=changes["max_retries"])
+        copy = type(self)(**{**self._options, **changes, "http_client": self._http})
+        if changes.get("rate_limit", self.rate_limit) == self.rate_limit:
+            copy._pacer = self._pacer
+        return copy
 
     @property
     def max_retries(self) -> int:
@@ -219,6 +256,8 @@ class PushClient(_BaseClient):
         http_client: Your own ``httpx.Client`` (its headers, proxies and
             certificates are used; you close it).
     """
+
+    _http: httpx.Client
 
     def __init__(
         self,
@@ -376,7 +415,10 @@ class PushClient(_BaseClient):
                         raise _Abandoned
                     try:
                         response = self._http.post(
-                            self.base_url + action.path, content=action.body, headers=self._request_headers(action)
+                            self.base_url + action.path,
+                            content=action.body,
+                            headers=self._request_headers(action),
+                            timeout=self.timeout,
                         )
                         result = _response(response)
                     except httpx.HTTPError as exc:
@@ -395,6 +437,8 @@ class AsyncPushClient(_BaseClient):
     an async iterator. Requests run as tasks, at most ``max_concurrency`` at
     once. Pass ``http_client=`` an ``httpx.AsyncClient`` to use your own.
     """
+
+    _http: httpx.AsyncClient
 
     def __init__(
         self,
@@ -522,7 +566,10 @@ class AsyncPushClient(_BaseClient):
                 if isinstance(action, Post):
                     try:
                         response = await self._http.post(
-                            self.base_url + action.path, content=action.body, headers=self._request_headers(action)
+                            self.base_url + action.path,
+                            content=action.body,
+                            headers=self._request_headers(action),
+                            timeout=self.timeout,
                         )
                         result = _response(response)
                     except httpx.HTTPError as exc:

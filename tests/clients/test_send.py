@@ -339,3 +339,25 @@ def test_stopping_early_stops_retries_in_flight_and_says_what_went_out(service, 
     assert time.monotonic() - started < 10
     assert len(service.sends) == 2
     assert "abandoned with 100 notifications" in caplog.text
+
+
+def test_with_options_makes_a_cheap_copy_sharing_connections_and_pacing(service):
+    from .conftest import Harness
+
+    service.plan = lambda seen, n: refuse("INTERNAL_SERVER_ERROR", 503)
+    base = Harness("sync", service, access_token="tok-1", rate_limit=600)._sync()
+    quick = base.with_options(max_retries=0)
+    assert quick.max_retries == 0
+    assert base.max_retries == 3
+    assert quick._http is base._http
+    assert quick._pacer is base._pacer
+    with pytest.raises(PushServerError):
+        quick.send({"to": tok(1)})
+    assert len(service.sends) == 1  # no retry
+    assert service.sends[0].headers["authorization"] == "Bearer tok-1"
+    quick.close()
+    assert not base._http.is_closed  # the copy does not close the shared pool
+    assert base.with_options(rate_limit=None)._pacer is not base._pacer
+    with pytest.raises(TypeError, match="unknown options"):
+        base.with_options(max_retry=1)
+    base.close()
