@@ -546,3 +546,26 @@ async def test_send_async_records_and_skips_dead_tokens(ledger: Ledger, emulator
         assert (await ledger.check_receipts_async(client)).ok == 1
     assert emulator.tokens() == [token(1)]
     assert ledger.stats().delivered == 1
+
+
+def test_a_row_to_many_recipients_sent_in_part_keeps_its_tickets_and_resends_only_the_rest(
+    ledger: Ledger, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.enqueue({"to": [token(i) for i in range(150)], "title": "big"}, keys=["big"])  # two requests
+    emulator.add_fault("server_error", after=1)  # the second request fails
+    with PushClient(base_url=emulator.url, rate_limit=None, max_retries=0, http2=False) as client:
+        first = ledger.drain(client)
+        assert first.failed_batches == 1
+        assert first.sent == emulator.stats.notifications
+        assert first.sent in (50, 100)
+        assert len(ledger.pending_receipts()) == first.sent
+        assert ledger.outbox() == [("big", "pending")]
+        clock.advance(MINUTE)
+        second = ledger.drain(client)
+
+    assert first.sent + second.sent == 150
+    assert emulator.stats.notifications == 150
+    assert emulator.stats.duplicates == 0
+    assert sorted(p.token for p in ledger.pending_receipts()) == sorted(token(i) for i in range(150))
+    assert {p.key for p in ledger.pending_receipts()} == {"big"}
+    assert ledger.outbox() == [("big", "sent")]

@@ -405,13 +405,17 @@ class Ledger:
         *,
         sent_at: float | None = None,
         finish: tuple[str, Sequence[int]] | None = None,
+        narrow: Sequence[tuple[int, str, int]] = (),
     ) -> None:
         """Store tickets with their keys, messages and resends so far, acting on error tickets, in one transaction.
 
         Accepted tickets go to the receipt queue as a few compact rows (cheap on
         the send path: a handful of objects, whatever the number of tickets);
         each becomes a row of its own when its receipt is due. Error tickets
-        (rare) get their row at once.
+        (rare) get their row at once. ``finish`` (worker, outbox row ids) marks
+        those rows sent; ``narrow`` (row id, message JSON, recipients) gives
+        rows of that worker sent in part the message to their recipients still
+        owed, all in the same transaction.
         """
         now = self._clock()
         sent = now if sent_at is None else sent_at
@@ -442,6 +446,7 @@ class Ledger:
             self._store.insert_tickets(cur, errors)
             if finish is not None:
                 self._store.finish_sent(cur, now, finish[0], finish[1])
+                self._store.narrow_outbox(cur, finish[0], narrow)
             for key, token, _, _, code, text, _, _, payload, resends in errors:
                 if code is not None:
                     self._act_on_error(
@@ -841,6 +846,7 @@ class _Worker:
         if ledger.skip_dead_tokens:
             dead = store.dead_among([t for m in messages for t in m.recipients])
         outgoing: list[PushMessage] = []
+        kept_of: dict[int, list[str]] = {}  # claimed index -> its recipients sent to
         owner_of: list[int] = []  # claimed index of each outgoing recipient, in order
         tokens_out: list[str] = []  # token of each outgoing recipient, in order
         remaining: list[int] = [0] * len(claimed)
@@ -855,35 +861,41 @@ class _Worker:
             if len(kept) < len(tokens):
                 message = msgspec.structs.replace(message, to=kept if isinstance(message.to, list) else kept[0])
             outgoing.append(message)
+            kept_of[index] = kept
             owner_of.extend([index] * len(kept))
             tokens_out.extend(kept)
             remaining[index] = len(kept)
         collected: dict[int, list[PushTicket]] = {}
         done: list[int] = []
         rows: tuple[list[PushTicket], list[str | None], list[Any], list[int]] = ([], [], [], [])
+        narrowed: list[tuple[int, str, int]] = []  # rows sent in part: (row id, message still owed, recipients)
         settled: set[int] = set()
         if skipped_rows:
             with store.transaction() as cur:
                 store.finish_sent(cur, ledger._clock(), self.name, skipped_rows, state="skipped")
             settled.update(skipped_rows)
 
-        def complete(index: int) -> None:
-            row_id, ref, payload, recipients, retries = claimed[index]
+        def take(index: int) -> None:
+            _, ref, payload, recipients, retries = claimed[index]
             message = _resend_payload(msgspec.Raw(payload.encode()), recipients)
             tickets = collected.pop(index)
             rows[0].extend(tickets)
             rows[1].extend([ref] * len(tickets))
             rows[2].extend([message] * len(tickets))
             rows[3].extend([retries] * len(tickets))
-            done.append(row_id)
+
+        def complete(index: int) -> None:
+            take(index)
+            done.append(claimed[index][0])
 
         def flush() -> None:
-            ledger._record(*rows, finish=(self.name, done))
+            ledger._record(*rows, finish=(self.name, done), narrow=narrowed)
             self.run.sent += len(rows[0])
             settled.update(done)
             for column in rows:
                 column.clear()
             done.clear()
+            narrowed.clear()
 
         position = 0
         failure = "the worker stopped before recording the tickets"
@@ -904,8 +916,8 @@ class _Worker:
                 logger.error(
                     "expo-push: the outbox worker's send failed; those notifications wait and are tried again: %s", exc
                 )
-                # Accepted tickets that came with the error: keep those whose owner is unambiguous. A row with
-                # some recipients unaccounted for is sent again whole (at-least-once).
+                # Accepted tickets that came with the error: keep those whose owner is unambiguous (the same token
+                # twice among the recipients not yet yielded is sent again: at-least-once).
                 rest = range(position, len(owner_of))
                 counts = Counter(tokens_out[p] for p in rest)
                 where = {tokens_out[p]: p for p in rest}
@@ -916,7 +928,22 @@ class _Worker:
                         remaining[index] -= 1
                         if remaining[index] == 0:
                             complete(index)
-            if rows[0] or done:
+                # Rows sent in part: record their accepted tickets, and keep only their recipients still owed
+                # (what ``exc.unsent`` holds for them), so a retry resends nothing that was accepted.
+                for index in list(collected):
+                    owed = Counter(kept_of[index])
+                    owed.subtract(t.to for t in collected[index])
+                    message = messages[index]
+                    still: list[str] = []
+                    for recipient in message.recipients:
+                        if owed[recipient] > 0:
+                            owed[recipient] -= 1
+                            still.append(recipient)
+                    narrowed.append(
+                        (claimed[index][0], _message_json(msgspec.structs.replace(message, to=still)), len(still))
+                    )
+                    take(index)
+            if rows[0] or done or narrowed:
                 flush()
         finally:
             unsettled = [row[0] for row in claimed if row[0] not in settled]

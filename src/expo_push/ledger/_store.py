@@ -468,6 +468,14 @@ class Store:
                 (state, now, worker, *params),
             )
 
+    def narrow_outbox(self, cur: Cursor, worker: str, rows: Sequence[tuple[int, str, int]]) -> None:
+        """Replace the message of rows claimed by ``worker`` sent in part: (row id, message JSON, recipients)."""
+        if rows:
+            cur.executemany(
+                self.q("UPDATE expo_push_outbox SET message = ?, recipients = ? WHERE id = ? AND claimed_by = ?"),
+                [(message, recipients, row_id, worker) for row_id, message, recipients in rows],
+            )
+
     def release(self, ids: Sequence[int], worker: str, not_before: float, error: str) -> None:
         """Give rows claimed by ``worker`` back, to be sent from ``not_before`` on."""
         with self.transaction() as cur:
