@@ -932,7 +932,7 @@ class _Worker:
                 # (what ``exc.unsent`` holds for them), so a retry resends nothing that was accepted.
                 for index in list(collected):
                     owed = Counter(kept_of[index])
-                    owed.subtract(t.to for t in collected[index])
+                    owed.subtract(t.to or "" for t in collected[index])
                     message = messages[index]
                     still: list[str] = []
                     for recipient in message.recipients:
