@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import subprocess
+import sys
 import threading
 
 import httpx
@@ -12,6 +15,7 @@ import pytest
 from expo_push import AsyncPushClient, PushClient, PushMessage, PushServerError, PushTicket, ValidationError
 from expo_push.emulator import Emulator
 from expo_push.ledger import DeadToken, Ledger, ReceiptCheck, WorkerRun
+from expo_push.ledger._ledger import _namespace
 
 from .conftest import Clock, token
 
@@ -569,3 +573,34 @@ def test_a_row_to_many_recipients_sent_in_part_keeps_its_tickets_and_resends_onl
     assert sorted(p.token for p in ledger.pending_receipts()) == sorted(token(i) for i in range(150))
     assert {p.key for p in ledger.pending_receipts()} == {"big"}
     assert ledger.outbox() == [("big", "sent")]
+
+
+def _a_pid_that_is_gone() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert process.wait(30) == 0
+    return process.pid
+
+
+def test_rows_of_a_dead_worker_process_in_this_pid_namespace_are_taken_back_at_once(
+    ledger: Ledger, client: PushClient, emulator: Emulator
+) -> None:
+    ledger.enqueue([{"to": token(i)} for i in range(3)])
+    gone = f"{socket.gethostname()}:{_a_pid_that_is_gone()}:{_namespace()}:0"
+    ledger._store.claim(ledger._clock(), gone, 10)
+    run = ledger.drain(client)
+    assert (run.reclaimed, run.sent) == (3, 3)
+
+
+def test_a_worker_in_another_pid_namespace_of_the_same_host_keeps_its_rows_until_the_lease(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    # A container sharing the host's network has the host's name, but its own pids: a pid not
+    # running here says nothing about it.
+    ledger.enqueue([{"to": token(i)} for i in range(3)])
+    elsewhere = f"{socket.gethostname()}:{_a_pid_that_is_gone()}:pid4026532999.another-boot:0"
+    ledger._store.claim(clock.now, elsewhere, 10)
+    assert ledger.drain(client).sent == 0
+    assert emulator.stats.notifications == 0
+    clock.advance(ledger.lease)
+    run = ledger.drain(client)
+    assert (run.reclaimed, run.sent) == (3, 3)

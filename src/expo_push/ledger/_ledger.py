@@ -183,13 +183,41 @@ def _skipped_ticket(token: str) -> PushTicket:
     )
 
 
-def _pid_gone(worker: str | None) -> bool:
-    """Whether ``worker`` (``host:pid:nonce``) ran on this machine in a process that no longer exists."""
+def _read_id(path: str, *, link: bool = False) -> str:
+    """The text (or link target) of a ``/proc`` file naming a kernel object, or ``""`` where there is none."""
+    try:
+        text = os.readlink(path) if link else Path(path).read_text()
+    except OSError:
+        return ""
+    return "".join(c for c in text if c.isalnum() or c == "-")
+
+
+def _namespace() -> str:
+    """Which process-id space this process's pid belongs to: its PID namespace and the machine's boot.
+
+    Two processes with the same hostname may still count pids apart (containers sharing the host's
+    network, ``docker --network host``, Kubernetes ``hostNetwork``): only a worker of the same
+    namespace and boot can be told dead by its pid.
+    """
+    return f"{_read_id('/proc/self/ns/pid', link=True)}.{_read_id('/proc/sys/kernel/random/boot_id')}"
+
+
+def _worker_name() -> str:
+    """A new worker's name: ``host:pid:namespace:nonce``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_namespace()}:{uuid.uuid4().hex[:8]}"
+
+
+def _pid_gone(worker: str | None, own_namespace: str) -> bool:
+    """Whether ``worker`` (``host:pid:namespace:nonce``) ran in this process's pid space (``own_namespace``), in
+    a process that no longer exists. A worker elsewhere, or of unknown namespace, is not known gone: its lease
+    decides."""
     if not worker:
         return False
-    host, _, rest = worker.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    parts = worker.rsplit(":", 3)
+    if len(parts) != 4:
+        return False
+    host, pid_text, namespace, _ = parts
+    if host != socket.gethostname() or namespace != own_namespace or not pid_text.isdigit():
         return False
     pid = int(pid_text)
     if pid == os.getpid():
@@ -231,7 +259,8 @@ class Ledger:
         max_rate_retries: Resends of a notification refused with ``MessageRateExceeded``.
         rate_retry_delay: Seconds before the first such resend; each further one waits twice as long.
         lease: Seconds after which an outbox row claimed by a worker that went silent is sent again
-            (rows of a worker process that died on this machine are taken back at once).
+            (rows of a worker process that died on this machine, in the same PID namespace, are taken
+            back at once).
         clock: Seconds since the epoch; inject one to test "15 minutes later" without waiting.
     """
 
@@ -818,16 +847,17 @@ class _Worker:
         self.store = ledger._store
         self.client = client
         self.batch_size = batch_size
-        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.name = _worker_name()
         self.run = WorkerRun()
 
     def reclaim(self) -> None:
         """Take back rows of workers that are gone: dead processes on this machine, and expired leases."""
         now = self.ledger._clock()
+        namespace = _namespace()
         lost = [
             row_id
             for row_id, owner, claimed_at in self.store.sending()
-            if owner != self.name and (claimed_at + self.ledger.lease <= now or _pid_gone(owner))
+            if owner != self.name and (claimed_at + self.ledger.lease <= now or _pid_gone(owner, namespace))
         ]
         if lost:
             count = self.store.reclaim(lost)
