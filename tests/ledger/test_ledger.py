@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -604,3 +605,33 @@ def test_a_worker_in_another_pid_namespace_of_the_same_host_keeps_its_rows_until
     clock.advance(ledger.lease)
     run = ledger.drain(client)
     assert (run.reclaimed, run.sent) == (3, 3)
+
+
+def test_a_live_worker_slower_than_the_lease_keeps_its_rows(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    lease = 100.0
+    with (
+        Ledger.open(ledger_url, clock=clock, lease=lease) as slow,
+        Ledger.open(ledger_url, clock=clock, lease=lease) as other,
+    ):
+        slow.enqueue([{"to": token(i)} for i in range(300)], keys=[f"k{i}" for i in range(300)])
+        others: list[WorkerRun] = []
+
+        class SlowClient:
+            """Tickets come back over more than the lease: another worker looks in meanwhile."""
+
+            def iter_send(self, messages: list[PushMessage]) -> Iterator[PushTicket]:
+                for position, ticket in enumerate(client.iter_send(messages)):
+                    if position in (100, 250):
+                        clock.advance(0.6 * lease)
+                    if position == 250:  # 1.2 leases since the claim
+                        others.append(other.drain(client))
+                    yield ticket
+
+        run = slow.drain(SlowClient())  # type: ignore[arg-type]
+
+    assert run.sent == 300
+    assert (others[0].reclaimed, others[0].sent) == (0, 0)
+    assert emulator.stats.notifications == 300
+    assert emulator.stats.duplicates == 0

@@ -46,8 +46,11 @@ once (a key enqueued twice is sent once); ``run_worker(client, stop,
 batch_size=500, poll_interval=1.0)`` sends them until ``stop`` is set, and
 ``drain(client)`` sends what is ready and returns. Delivery is at-least-once:
 a worker killed mid-send loses nothing; its claimed rows are sent again when
-a worker next starts on the same machine (or, from another machine, after
-``lease`` seconds), and ``stats().outbox["resent"]`` counts those recipients.
+a worker next starts on the same machine and PID namespace (otherwise after
+``lease`` seconds, 600 by default, which a live worker renews as tickets come
+back), and ``stats().outbox["resent"]`` counts those recipients. A send that
+fails part-way records what was accepted and keeps only the recipients still
+owed, so a retry resends none of them.
 
 Numbers: ``stats(since=None, until=None)`` counts tickets by status, receipt
 and error code over a time range, with the outbox and dead tokens.

@@ -260,7 +260,10 @@ class Ledger:
         rate_retry_delay: Seconds before the first such resend; each further one waits twice as long.
         lease: Seconds after which an outbox row claimed by a worker that went silent is sent again
             (rows of a worker process that died on this machine, in the same PID namespace, are taken
-            back at once).
+            back at once). A live worker renews its claim as tickets come back (every ``lease / 4``
+            seconds and at each recording), so the lease must only exceed the longest a worker's
+            client can go without an answer: one request with all its retries (about 4 minutes with
+            the client's defaults: 30 s timeout, 5 retries, backoff up to 8 s).
         clock: Seconds since the epoch; inject one to test "15 minutes later" without waiting.
     """
 
@@ -276,7 +279,7 @@ class Ledger:
         on_config_error: Callable[[str, str | None], None] | None = None,
         max_rate_retries: int = 3,
         rate_retry_delay: float = 60.0,
-        lease: float = 300.0,
+        lease: float = 600.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         for name, value in (
@@ -444,7 +447,8 @@ class Ledger:
         (rare) get their row at once. ``finish`` (worker, outbox row ids) marks
         those rows sent; ``narrow`` (row id, message JSON, recipients) gives
         rows of that worker sent in part the message to their recipients still
-        owed, all in the same transaction.
+        owed, and the worker's other rows have their lease renewed, all in the
+        same transaction.
         """
         now = self._clock()
         sent = now if sent_at is None else sent_at
@@ -476,6 +480,7 @@ class Ledger:
             if finish is not None:
                 self._store.finish_sent(cur, now, finish[0], finish[1])
                 self._store.narrow_outbox(cur, finish[0], narrow)
+                self._store.renew(cur, now, finish[0])
             for key, token, _, _, code, text, _, _, payload, resends in errors:
                 if code is not None:
                     self._act_on_error(
@@ -918,7 +923,12 @@ class _Worker:
             take(index)
             done.append(claimed[index][0])
 
+        renew_every = ledger.lease / 4 if ledger.lease > 0 else float("inf")
+        renewed_at = ledger._clock()
+
         def flush() -> None:
+            nonlocal renewed_at
+            renewed_at = ledger._clock()
             ledger._record(*rows, finish=(self.name, done), narrow=narrowed)
             self.run.sent += len(rows[0])
             settled.update(done)
@@ -932,6 +942,10 @@ class _Worker:
         try:
             try:
                 for ticket in self.client.iter_send(outgoing):
+                    if ledger._clock() - renewed_at >= renew_every:  # still alive: keep the claim
+                        renewed_at = ledger._clock()
+                        with store.transaction() as cur:
+                            store.renew(cur, renewed_at, self.name)
                     index = owner_of[position]
                     position += 1
                     collected.setdefault(index, []).append(ticket)

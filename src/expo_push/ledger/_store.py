@@ -476,6 +476,13 @@ class Store:
                 [(message, recipients, row_id, worker) for row_id, message, recipients in rows],
             )
 
+    def renew(self, cur: Cursor, now: float, worker: str) -> None:
+        """Renew the lease of every row ``worker`` is sending (it is alive), inside the caller's transaction."""
+        cur.execute(
+            self.q("UPDATE expo_push_outbox SET claimed_at = ? WHERE state = 'sending' AND claimed_by = ?"),
+            (now, worker),
+        )
+
     def release(self, ids: Sequence[int], worker: str, not_before: float, error: str) -> None:
         """Give rows claimed by ``worker`` back, to be sent from ``not_before`` on."""
         with self.transaction() as cur:
