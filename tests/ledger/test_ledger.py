@@ -635,3 +635,27 @@ def test_a_live_worker_slower_than_the_lease_keeps_its_rows(
     assert (others[0].reclaimed, others[0].sent) == (0, 0)
     assert emulator.stats.notifications == 300
     assert emulator.stats.duplicates == 0
+
+
+def test_a_row_claimed_afresh_while_another_worker_reclaims_stays_with_its_new_owner(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ledger._store
+    ledger.enqueue([{"to": token(i)} for i in range(3)])
+    store.claim(clock.now, "elsewhere:1:ns:silent", 10)
+    clock.advance(ledger.lease + 1)
+    read_sending = store.sending
+
+    def sending_then_claimed_afresh() -> list[tuple[int, str | None, float]]:
+        rows = read_sending()  # the reclaiming worker has read the expired claims...
+        store.release([r[0] for r in rows], "elsewhere:1:ns:silent", clock.now, "gave up")  # ...they come back
+        assert len(store.claim(clock.now, "elsewhere:2:ns:live", 10)) == 3  # ...and a live worker claims them
+        return rows
+
+    monkeypatch.setattr(store, "sending", sending_then_claimed_afresh)
+    run = ledger.drain(client)
+
+    assert (run.reclaimed, run.sent) == (0, 0)
+    monkeypatch.undo()
+    assert {owner for _, owner, _ in store.sending()} == {"elsewhere:2:ns:live"}
+    assert emulator.stats.notifications == 0

@@ -860,7 +860,7 @@ class _Worker:
         now = self.ledger._clock()
         namespace = _namespace()
         lost = [
-            row_id
+            (row_id, owner, claimed_at)
             for row_id, owner, claimed_at in self.store.sending()
             if owner != self.name and (claimed_at + self.ledger.lease <= now or _pid_gone(owner, namespace))
         ]

@@ -501,19 +501,23 @@ class Store:
             cur.execute("SELECT id, claimed_by, claimed_at FROM expo_push_outbox WHERE state = 'sending'")
             return [tuple(r) for r in cur.fetchall()]
 
-    def reclaim(self, ids: Sequence[int]) -> int:
-        """Put rows being sent by a worker that is gone back to pending, counting the reclaim; return how many."""
+    def reclaim(self, rows: Sequence[tuple[int, str | None, float]]) -> int:
+        """Put rows being sent by a worker that is gone back to pending, counting the reclaim; return how many.
+
+        ``rows`` are (id, claimed_by, claimed_at) as read by ``sending``: a row claimed or renewed since
+        (its worker is alive, or another worker took it) is left alone.
+        """
         count = 0
         with self.transaction() as cur:
-            for condition, params in self._id_sets(ids):
+            for row_id, worker, claimed_at in rows:
                 cur.execute(
                     self.q(
                         "UPDATE expo_push_outbox SET state = 'pending', claimed_by = NULL, reclaims = reclaims + 1"
-                        f" WHERE state = 'sending' AND {condition} RETURNING id"
+                        " WHERE id = ? AND state = 'sending' AND claimed_by = ? AND claimed_at = ?"
                     ),
-                    params,
+                    (row_id, worker, claimed_at),
                 )
-                count += len(cur.fetchall())
+                count += int(cur.rowcount)
         return count
 
     def outbox_counts(self) -> dict[str, int]:
