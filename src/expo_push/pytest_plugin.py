@@ -72,14 +72,34 @@ def expo_emulator(expo_emulator_server: Emulator, request: pytest.FixtureRequest
     inboxes and stats on it (see ``expo_push.emulator``).
     """
     emulator = expo_emulator_server
-    emulator.reset()
+    _fresh(emulator)
     marker = request.node.get_closest_marker(_MARKER)
     if marker is not None:
         _configure(emulator, marker.kwargs)
     try:
         yield emulator
     finally:
-        emulator.reset()
+        _fresh(emulator)
+
+
+_IDLE_TIMEOUT = 10.0
+"""Seconds to wait for the requests a test left running to end before the next test starts."""
+
+
+def _fresh(emulator: Emulator) -> None:
+    """Reset ``emulator`` and wait until no request begun before the reset is still being handled.
+
+    The reset comes first: it drops held stalls, so nothing waits on a release
+    that will not come, and whatever a request begun before it still does is
+    not recorded. Waiting for idle then keeps such requests out of the next
+    test's ``max_in_flight`` and connections.
+    """
+    emulator.reset()
+    if not emulator.wait_idle(_IDLE_TIMEOUT):
+        pytest.fail(
+            f"the expo emulator was still handling requests {_IDLE_TIMEOUT:g} s after the reset between tests",
+            pytrace=False,
+        )
 
 
 def _configure(emulator: Emulator, settings: dict[str, Any]) -> None:

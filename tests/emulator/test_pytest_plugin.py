@@ -107,3 +107,38 @@ def test_fixture_without_aiohttp_fails_with_the_install_hint(pytester: pytest.Py
     result = pytester.runpytest_subprocess()
     result.assert_outcomes(errors=1)
     assert "pip install 'expo-push[emulator]'" in result.stdout.str()
+
+
+def test_the_next_test_starts_once_requests_left_running_have_ended(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+
+        import httpx
+        import pytest
+
+        TOKEN = "ExponentPushToken[left-running]"
+        pool = ThreadPoolExecutor(1)
+        running = []
+
+        @pytest.mark.expo_emulator(latency=0.3)
+        def test_leaves_a_request_running(expo_emulator):
+            running.append(pool.submit(httpx.post, expo_emulator.url + "/--/api/v2/push/send", json={"to": TOKEN}))
+            deadline = time.monotonic() + 5
+            while expo_emulator.stats.requests == 0 and time.monotonic() < deadline:
+                time.sleep(0.002)
+            assert expo_emulator.stats.requests == 1
+
+        def test_next_starts_idle_and_clean(expo_emulator):
+            assert expo_emulator.wait_idle(timeout=0)
+            assert expo_emulator.inbox(TOKEN) == []
+            assert expo_emulator.stats.requests == 0
+            with pytest.raises(httpx.RemoteProtocolError):
+                running[0].result(timeout=5)
+            pool.shutdown()
+        """
+    )
+    pytester.makeini(INI)
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

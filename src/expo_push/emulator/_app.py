@@ -194,12 +194,17 @@ class EmulatorApp:
 
     async def _serve(self, request: web.Request, kind: str) -> web.Response:
         state = self.state
-        raw = await request.read()
+        # Counted (and in flight) from the moment it arrives, so a request still
+        # uploading its body belongs to the generation that was current then.
         size = request.content_length
-        generation = state.request_started(kind, size if size is not None else len(raw))
+        generation = state.request_started(kind, size or 0)
         status: int | None = None
-        fault = self.faults.pick(kind)
+        fault: Fault | None = None
         try:
+            raw = await request.read()
+            if size is None:
+                state.body_received(generation, len(raw))
+            fault = self.faults.pick(kind)
             latency = state.settings.latency
             if latency:
                 await asyncio.sleep(latency)
@@ -212,7 +217,7 @@ class EmulatorApp:
             answer: web.Response | None = None
             accepted: SendAnswer | None = None
             if fault_to_apply is None or fault_to_apply.accept:
-                answer, accepted = self._answer(request, kind, raw)
+                answer, accepted = self._answer(request, kind, raw, generation)
                 answer = _compressed(request, answer)
             if fault_to_apply is not None:
                 answer = self._fault_answer(request, fault_to_apply, kind, raw, accepted)
@@ -223,7 +228,9 @@ class EmulatorApp:
         finally:
             state.request_finished(generation, status, fault=fault is not None)
 
-    def _answer(self, request: web.Request, kind: str, raw: bytes) -> tuple[web.Response, SendAnswer | None]:
+    def _answer(
+        self, request: web.Request, kind: str, raw: bytes, generation: int
+    ) -> tuple[web.Response, SendAnswer | None]:
         state = self.state
         if not state.authorized(request.headers.get("Authorization")):
             error = RequestError(
@@ -236,7 +243,9 @@ class EmulatorApp:
         if isinstance(body, RequestError):
             return _error_response(body), None
         if kind == "send":
-            result = state.send(body)
+            result = state.send(body, generation)
+            if result is None:  # begun before a reset: nothing recorded, nobody to answer
+                return _drop(request), None
             if isinstance(result, RequestError):
                 return _error_response(result), None
             return _json_response(result.body()), result

@@ -309,7 +309,11 @@ class EmulatorState:
     # -- request accounting (called by the HTTP layer) ----------------------
 
     def request_started(self, kind: str, body_bytes: int) -> int:
-        """Count one send (``kind="send"``) or receipts request that has arrived; return a handle for its end."""
+        """Count one send (``kind="send"``) or receipts request that has arrived, before its body is read.
+
+        Returns the request's generation (it changes at every ``reset``), to give
+        to ``body_received``, ``send`` and ``request_finished``.
+        """
         with self._lock:
             c = self._counters
             c.requests += 1
@@ -323,8 +327,17 @@ class EmulatorState:
                 c.max_in_flight = self._in_flight
             return self._generation
 
+    def body_received(self, started: int, body_bytes: int) -> None:
+        """Count the body bytes of a request whose size was not known when it started."""
+        with self._lock:
+            if started == self._generation:
+                self._counters.bytes_received += body_bytes
+
     def request_finished(self, started: int, status: int | None, *, fault: bool = False) -> None:
-        """Count how a request was answered: an HTTP ``status``, or ``None`` for a dropped connection.
+        """Count how a request was answered: an HTTP ``status``, or ``None`` for no answer.
+
+        No answer counts as ``dropped`` when a fault closed the connection (not
+        when the client went away first).
 
         ``started`` is what ``request_started`` returned: a request that began
         before the last reset is not counted in the new counters.
@@ -339,7 +352,8 @@ class EmulatorState:
             if fault:
                 c.faults += 1
             if status is None:
-                c.dropped += 1
+                if fault:
+                    c.dropped += 1
             elif status == 429:
                 c.rate_limited += 1
             elif status >= 400:
@@ -361,8 +375,13 @@ class EmulatorState:
 
     # -- the protocol -------------------------------------------------------
 
-    def send(self, body: object) -> SendAnswer | RequestError:
-        """Answer a decoded send request body: tickets, or the error that refuses it whole."""
+    def send(self, body: object, started: int | None = None) -> SendAnswer | RequestError | None:
+        """Answer a decoded send request body: tickets, or the error that refuses it whole.
+
+        ``started`` is the request's generation from ``request_started``: a
+        request that began before the last ``reset`` records nothing and gets
+        ``None`` (its answer belongs to nobody; the HTTP layer drops it).
+        """
         if isinstance(body, dict):
             raw_messages: list[Any] = [body]
             single = isinstance(body.get("to"), str)
@@ -394,6 +413,8 @@ class EmulatorState:
             return _validation_error(str(exc))
 
         with self._lock:
+            if started is not None and started != self._generation:
+                return None
             settings = self.settings
             default_project = settings.default_project
             projects = self._projects
