@@ -132,6 +132,27 @@ def test_stall_held_at_reset_is_dropped_without_accepting(emu: Emulator) -> None
     assert emu.stats.requests == 0
 
 
+@pytest.mark.parametrize("how", ["release", "reset"])
+def test_released_stalls_stop_counting_as_held_at_once(emu: Emulator, how: str) -> None:
+    with ThreadPoolExecutor(1) as pool, httpx.Client(base_url=emu.url, timeout=10) as http:
+        for n in range(10):
+            emu.add_fault("stall")
+            held = pool.submit(http.post, SEND, json={"to": token(n)})
+            assert emu.wait_for_stalls(1)
+            if how == "release":
+                assert emu.release_stalls() == 1
+            else:
+                emu.reset()
+            assert not emu.wait_for_stalls(1, timeout=0)
+            assert emu.release_stalls() == 0
+            if how == "release":
+                assert held.result(timeout=10).status_code == 200
+            else:
+                with pytest.raises(httpx.RemoteProtocolError):
+                    held.result(timeout=10)
+    assert emu.wait_idle()
+
+
 def test_invalid_json_fault(emu: Emulator, http: httpx.Client) -> None:
     emu.add_fault("invalid_json")
     response = http.post(SEND, json={"to": token(1)})

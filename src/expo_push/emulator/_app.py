@@ -73,25 +73,33 @@ class Stalls:
                 self._held.discard(future)
 
     def release(self, proceed: bool = True) -> int:
-        """Let every held request go on (``proceed=False``: drop them); return how many were held."""
-        count = len(self._held)
+        """Let every held request go on (``proceed=False``: drop them); return how many were held.
+
+        The released requests stop counting as held at once, before their
+        handlers wake, so ``wait_held`` right after sees only later stalls.
+        """
+        with self._changed:
+            released = list(self._held)
+            self._held.clear()
+            self._changed.notify_all()
         loop = self._loop
-        if loop is None or not count or loop.is_closed():
+        if not released or loop is None or loop.is_closed():
             return 0
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            self._settle(proceed)
+            _settle(released, proceed)
         else:
-            loop.call_soon_threadsafe(self._settle, proceed)
-        return count
+            loop.call_soon_threadsafe(_settle, released, proceed)
+        return len(released)
 
-    def _settle(self, proceed: bool) -> None:
-        for future in list(self._held):
-            if not future.done():
-                future.set_result(proceed)
+
+def _settle(futures: list[asyncio.Future[bool]], proceed: bool) -> None:
+    for future in futures:
+        if not future.done():
+            future.set_result(proceed)
 
 
 def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
