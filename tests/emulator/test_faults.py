@@ -113,8 +113,9 @@ def test_stall_past_the_client_timeout_is_still_accepted_when_released(emu: Emul
     emu.add_fault("stall")
     with httpx.Client(base_url=emu.url, timeout=0.2) as http, pytest.raises(httpx.ReadTimeout):
         http.post(SEND, json={"to": token(1)})
+    assert emu.wait_for_stalls(1)
     assert emu.inbox(token(1)) == []
-    emu.release_stalls()
+    assert emu.release_stalls() == 1
     assert emu.wait_idle()
     assert len(emu.inbox(token(1))) == 1
 
