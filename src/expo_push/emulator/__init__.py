@@ -39,9 +39,12 @@ without an answer), ``"stall"`` (hold the answer ``seconds``, or until
 (200 with a body that is not JSON), ``"wrong_ticket_count"`` (``ticket_delta``
 tickets too many or too few). A fault applies to the next ``count`` send
 requests (``count=None``: all, until ``clear_faults()``), or to a
-``probability`` share of them drawn with ``seed``, once ``after`` of them
-went through; ``target="receipts"`` or ``"any"`` aims it at receipts requests. ``accept=True`` handles the request
-normally before replacing its answer, as when a timed-out request went through.
+``probability`` share of them drawn with ``seed`` (the draws follow arrival
+order: with concurrent requests, the same seed repeats the sequence of
+decisions, not which requests fail), once ``after`` of them went through;
+``target="receipts"`` or ``"any"`` aims it at receipts requests.
+``accept=True`` handles the request normally before replacing its answer, as
+when a timed-out request went through.
 
 Over HTTP (JSON, under ``/--/emulator/``): ``GET stats``, ``GET inbox/{token}``,
 ``GET|POST|DELETE faults`` (POST a fault object or a list, same names as

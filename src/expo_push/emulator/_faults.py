@@ -1,9 +1,16 @@
 """Faults: which upcoming requests the emulator answers badly, and how.
 
 A ``Fault`` applies to the next ``count`` requests of its ``target`` (or to a
-``probability`` share of them, drawn from a generator seeded with ``seed``, so
-runs repeat), after letting ``after`` of them through. Faults are tried in the order they were added; the first that
-applies wins; a fault whose count is used up is removed.
+``probability`` share of them, drawn from a generator seeded with ``seed``),
+after letting ``after`` of them through. Faults are tried in the order they
+were added; the first that applies wins; a fault whose count is used up is removed.
+
+A ``probability`` fault draws once per matching request, in the order the
+requests arrive: the same ``seed`` gives the same sequence of decisions
+(e.g. pass, pass, fail, pass, ...) every run, and so the same requests fail
+when they come one at a time. With several requests in flight at once their
+arrival order changes from run to run, so the same seed may hit different
+requests (different tokens or chunks); only the share and the sequence repeat.
 """
 
 from __future__ import annotations
@@ -56,7 +63,7 @@ class Fault:
     after: int = 0
     """How many matching requests to let through untouched before it starts applying."""
     seed: int = 0
-    """Seed of the generator drawing against ``probability``."""
+    """Seed of the generator drawing against ``probability``, once per matching request in arrival order."""
     target: FaultTarget = "send"
     """Which requests: ``"send"``, ``"receipts"`` or ``"any"`` of the two."""
     status: int = 500
