@@ -8,12 +8,20 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
 
-from expo_push import AsyncPushClient, PushClient, PushMessage, PushServerError, PushTicket, ValidationError
+from expo_push import (
+    AsyncPushClient,
+    PushClient,
+    PushMessage,
+    PushReceipt,
+    PushServerError,
+    PushTicket,
+    ValidationError,
+)
 from expo_push.emulator import Emulator
 from expo_push.ledger import DeadToken, Ledger, ReceiptCheck, WorkerRun
 from expo_push.ledger._ledger import _namespace
@@ -659,3 +667,49 @@ def test_a_row_claimed_afresh_while_another_worker_reclaims_stays_with_its_new_o
     monkeypatch.undo()
     assert {owner for _, owner, _ in store.sending()} == {"elsewhere:2:ns:live"}
     assert emulator.stats.notifications == 0
+
+
+class _ReceiptsClient:
+    """A client whose receipts request first lets ``meanwhile`` run (another checker), then answers ``answer``."""
+
+    def __init__(self, answer: Callable[[list[str]], dict[str, PushReceipt]], meanwhile: Callable[[], None]) -> None:
+        self.answer = answer
+        self.meanwhile = meanwhile
+
+    def get_receipts(self, ids: list[str]) -> dict[str, PushReceipt]:
+        self.meanwhile()
+        return self.answer(list(ids))
+
+
+def test_receipt_checks_side_by_side_split_the_receipts_and_count_each_once(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    with Ledger.open(ledger_url, clock=clock) as first, Ledger.open(ledger_url, clock=clock) as second:
+        first.send(client, [{"to": token(i)} for i in range(30)])
+        clock.advance(15 * MINUTE)
+        summaries: list[ReceiptCheck] = []
+        checker = _ReceiptsClient(client.get_receipts, lambda: summaries.append(second.check_receipts(client)))
+
+        summaries.append(first.check_receipts(checker))  # type: ignore[arg-type]
+
+        assert summaries[0].checked == 0  # the second check found the first one's receipts claimed
+        assert summaries[1].ok == 30
+        assert first.stats().delivered == 30
+        assert first.pending_receipts() == []
+
+
+def test_a_receipt_settled_by_another_check_is_not_put_back_to_pending(ledger_url: str, clock: Clock) -> None:
+    with Ledger.open(ledger_url, clock=clock) as slow, Ledger.open(ledger_url, clock=clock) as other:
+        slow.record(PushTicket(status="ok", id="t-1", to=token(1)))
+        clock.advance(15 * MINUTE)
+        ready = {"t-1": PushReceipt(status="ok", id="t-1")}
+
+        def other_check_settles_it() -> None:
+            clock.advance(slow.recheck_interval)  # the slow check's claim ran out: another check takes it
+            assert other.check_receipts(_ReceiptsClient(lambda ids: ready, lambda: None)).ok == 1  # type: ignore[arg-type]
+
+        waiting = slow.check_receipts(_ReceiptsClient(lambda ids: {}, other_check_settles_it))  # type: ignore[arg-type]
+
+        assert waiting.waiting == 1  # the slow check had no receipt yet...
+        assert slow.pending_receipts() == []  # ...but does not undo the other check's answer
+        assert slow.stats().delivered == 1

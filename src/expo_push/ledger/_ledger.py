@@ -585,22 +585,26 @@ class Ledger:
         in requests of 1000; an id with no receipt yet is asked again after
         ``recheck_interval``, until ``receipt_retention`` has passed since the
         send. ``DeviceNotRegistered`` marks the token dead;
-        ``MessageRateExceeded`` schedules a resend in the outbox.
+        ``MessageRateExceeded`` schedules a resend in the outbox. Checks may
+        run side by side: each claims the receipts it asks for (until
+        ``recheck_interval`` from now, when a check that stopped midway leaves
+        them due again), so none is asked or counted twice.
         """
         now = self._clock()
         summary = ReceiptCheck()
         while self._store.unpack_due(now, _UNPACK_ROWS, self._unpack):
             pass
         while True:
-            due = self._store.due_receipts(now, _RECEIPT_PAGE)
+            held = now + self.recheck_interval
+            due = self._store.due_receipts(now, held, _RECEIPT_PAGE)
             if not due:
                 return summary
             try:
                 receipts = client.get_receipts([d[0] for d in due])
             except PushServerError as exc:
-                self._report(self._apply_receipts(due, exc.receipts, now, summary, partial=True))
+                self._report(self._apply_receipts(due, held, exc.receipts, now, summary, partial=True))
                 raise
-            self._report(self._apply_receipts(due, receipts, now, summary))
+            self._report(self._apply_receipts(due, held, receipts, now, summary))
             if len(due) < _RECEIPT_PAGE:
                 return summary
 
@@ -611,16 +615,19 @@ class Ledger:
         while await asyncio.to_thread(self._store.unpack_due, now, _UNPACK_ROWS, self._unpack):
             pass
         while True:
-            due = await asyncio.to_thread(self._store.due_receipts, now, _RECEIPT_PAGE)
+            held = now + self.recheck_interval
+            due = await asyncio.to_thread(self._store.due_receipts, now, held, _RECEIPT_PAGE)
             if not due:
                 return summary
             try:
                 receipts = await client.get_receipts([d[0] for d in due])
             except PushServerError as exc:
-                events = await asyncio.to_thread(self._apply_receipts, due, exc.receipts, now, summary, partial=True)
+                events = await asyncio.to_thread(
+                    self._apply_receipts, due, held, exc.receipts, now, summary, partial=True
+                )
                 self._report(events)
                 raise
-            self._report(await asyncio.to_thread(self._apply_receipts, due, receipts, now, summary))
+            self._report(await asyncio.to_thread(self._apply_receipts, due, held, receipts, now, summary))
             if len(due) < _RECEIPT_PAGE:
                 return summary
 
@@ -655,6 +662,7 @@ class Ledger:
     def _apply_receipts(
         self,
         due: Sequence[tuple[str, int, str, float]],
+        held: float,
         receipts: Mapping[str, PushReceipt],
         now: float,
         summary: ReceiptCheck,
@@ -668,7 +676,8 @@ class Ledger:
             receipt = receipts.get(ticket_id)
             if receipt is None:
                 if partial:
-                    continue  # not asked successfully: stays due
+                    repoll.append((now, row_id))  # not asked successfully: due again
+                    continue
                 summary.checked += 1
                 expires = sent_at + self.receipt_retention
                 if now >= expires:
@@ -688,7 +697,7 @@ class Ledger:
             summary.errors[code] = summary.errors.get(code, 0) + 1
             errors.append((row_id, code, receipt.message, token, ticket_id, sent_at))
         with self._store.transaction() as cur:
-            self._store.settle_receipts(cur, settled, repoll)
+            self._store.settle_receipts(cur, settled, repoll, held)
             needs_row = [e[0] for e in errors if e[1] == "MessageRateExceeded"]
             rows = {r[0]: r for r in self._store.ticket_rows(cur, needs_row)} if needs_row else {}
             for row_id, code, message, token, ticket_id, sent_at in errors:

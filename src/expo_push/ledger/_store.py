@@ -265,35 +265,44 @@ class Store:
         """(sent_at, due_at, JSON entries) of queue rows, oldest first."""
         return self._select("SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id", limit)
 
-    def due_receipts(self, now: float, limit: int) -> list[tuple[str, int, str, float]]:
-        """Up to ``limit`` tickets whose receipt is due: (ticket id, row id, token, sent_at), oldest due first."""
-        with self.transaction(write=False) as cur:
+    def due_receipts(self, now: float, hold_until: float, limit: int) -> list[tuple[str, int, str, float]]:
+        """Claim up to ``limit`` tickets whose receipt is due, oldest due first, by moving their due time to
+        ``hold_until``: concurrent checkers never get the same ones, and those of a checker that stops
+        midway are due again then. Return (ticket id, row id, token, sent_at) of each."""
+        with self.transaction() as cur:
             cur.execute(
                 self.q(
-                    "SELECT ticket_id, id, token, sent_at FROM expo_push_tickets"
-                    " WHERE receipt_due_at IS NOT NULL AND receipt_due_at <= ? ORDER BY receipt_due_at LIMIT ?"
+                    "UPDATE expo_push_tickets SET receipt_due_at = ? WHERE id IN (SELECT id FROM expo_push_tickets"
+                    " WHERE receipt_due_at IS NOT NULL AND receipt_due_at <= ? ORDER BY receipt_due_at, id"
+                    f" LIMIT ?{self.skip_locked}) RETURNING ticket_id, id, token, sent_at"
                 ),
-                (now, limit),
+                (hold_until, now, limit),
             )
-            return [tuple(r) for r in cur.fetchall()]
+            return sorted((tuple(r) for r in cur.fetchall()), key=lambda r: r[1])
 
     def settle_receipts(
         self,
         cur: Cursor,
         settled: Sequence[tuple[str, str | None, str | None, float, int]],
         repoll: Sequence[tuple[float, int]],
+        held_until: float,
     ) -> None:
-        """Store receipt outcomes ``(status, error, message, at, row id)`` and new due times ``(due, row id)``."""
+        """Store receipt outcomes ``(status, error, message, at, row id)`` and new due times ``(due, row id)`` of
+        tickets claimed by ``due_receipts(..., held_until, ...)``; a ticket claimed since by another checker
+        (its due time changed, or it was settled) is left to that one."""
         if settled:
             cur.executemany(
                 self.q(
                     "UPDATE expo_push_tickets SET receipt_status = ?, receipt_error = ?, receipt_message = ?,"
-                    " receipt_at = ?, receipt_due_at = NULL WHERE id = ?"
+                    " receipt_at = ?, receipt_due_at = NULL WHERE id = ? AND receipt_due_at = ?"
                 ),
-                settled,
+                [(*row, held_until) for row in settled],
             )
         if repoll:
-            cur.executemany(self.q("UPDATE expo_push_tickets SET receipt_due_at = ? WHERE id = ?"), repoll)
+            cur.executemany(
+                self.q("UPDATE expo_push_tickets SET receipt_due_at = ? WHERE id = ? AND receipt_due_at = ?"),
+                [(*row, held_until) for row in repoll],
+            )
 
     def ticket_rows(self, cur: Cursor, row_ids: Sequence[int]) -> list[tuple[int, str | None, str | None, int]]:
         """(row id, key, message JSON, retries) of ticket rows."""
