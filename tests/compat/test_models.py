@@ -175,8 +175,8 @@ TICKET_MAPPING = [
     ("DeviceNotRegistered", DeviceNotRegisteredError),
     ("MessageTooBig", MessageTooBigError),
     ("MessageRateExceeded", MessageRateExceededError),
-    ("InvalidCredentials", PushTicketError),  # tickets never mapped it
-    ("MismatchSenderId", PushTicketError),
+    ("InvalidCredentials", InvalidCredentialsError),  # the older SDK raised PushTicketError, which this is
+    ("Other", PushTicketError),
 ]
 
 
@@ -190,7 +190,7 @@ def test_ticket_validate_response_raises_by_error_code(code: str, expected: type
     assert caught.value.message == str(caught.value) == "it failed"
 
 
-RECEIPT_MAPPING = [*TICKET_MAPPING[:3], ("InvalidCredentials", InvalidCredentialsError), ("Other", PushTicketError)]
+RECEIPT_MAPPING = TICKET_MAPPING
 
 
 @pytest.mark.parametrize(("code", "expected"), RECEIPT_MAPPING)
@@ -201,6 +201,38 @@ def test_receipt_validate_response_also_maps_invalid_credentials(code: str, expe
     assert type(caught.value) is expected
     assert caught.value.message == "Unknown push ticket error"
     assert caught.value.receipt_id == "r1"
+
+
+@pytest.mark.parametrize(
+    ("code", "core"),
+    [
+        ("MismatchSenderId", expo_push.MismatchSenderIdError),
+        ("ProviderError", expo_push.ProviderError),
+        ("DeveloperError", expo_push.DeveloperError),
+        ("ExpoError", expo_push.ExpoError),
+        ("InvalidCredentials", expo_push.InvalidCredentialsError),
+    ],
+)
+def test_codes_the_older_sdk_had_no_class_for_raise_the_matching_expo_push_error(
+    code: str, core: type[Exception]
+) -> None:
+    raised = []
+    for response in (
+        PushTicket(PushMessage(to=TOKEN), "error", "it failed", {"error": code}, ""),
+        PushReceipt("r1", "error", "it failed", {"error": code}),
+    ):
+        with pytest.raises(PushTicketError) as caught:
+            response.validate_response()
+        assert isinstance(caught.value, core)
+        assert isinstance(caught.value, expo_push.PushTicketError)
+        assert isinstance(caught.value, expo_push.PushReceiptError)
+        assert caught.value.push_response is response
+        assert caught.value.code == code
+        assert caught.value.message == str(caught.value) == "it failed"
+        raised.append(type(caught.value))
+    assert raised[0] is raised[1]
+    assert raised[0].__name__ == core.__name__
+    assert raised[0].__module__.startswith("expo_push.compat")
 
 
 def test_validate_response_without_details_raises_the_generic_error() -> None:

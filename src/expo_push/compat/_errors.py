@@ -5,7 +5,9 @@
         ├── DeviceNotRegisteredError       also expo_push.DeviceNotRegisteredError
         ├── MessageTooBigError             also expo_push.MessageTooBigError
         ├── MessageRateExceededError       also expo_push.MessageRateExceededError
-        └── InvalidCredentialsError        also expo_push.InvalidCredentialsError
+        ├── InvalidCredentialsError        also expo_push.InvalidCredentialsError
+        └── (made on first use)            MismatchSenderIdError, ProviderError, DeveloperError,
+                                           ExpoError: also the expo-push class of that name
     expo_push.PushServerError
     └── PushServerError                    a whole request failed; raised as a subclass that is also
                                            the expo-push error of the failure (UnauthorizedError, ...)
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import expo_push
 from expo_push import PushConnectionError, PushResponseError
+from expo_push._errors import NOTIFICATION_ERRORS
 
 if TYPE_CHECKING:
     from ._models import PushReceipt, PushTicket
@@ -75,7 +78,32 @@ class MessageRateExceededError(PushTicketError, expo_push.MessageRateExceededErr
 
 
 class InvalidCredentialsError(PushTicketError, expo_push.InvalidCredentialsError):
-    """``InvalidCredentials``: the app's push credentials are revoked or invalid (receipts only, as before)."""
+    """``InvalidCredentials``: the app's push credentials are revoked or invalid.
+
+    The older SDK raised it for receipts only; an error ticket with this code
+    raises it too (it is a ``PushTicketError``, as the older SDK raised there).
+    """
+
+
+_NOTIFICATION_CLASSES: dict[str, type[PushTicketError]] = {}
+
+
+def notification_error_class(code: str | None) -> type[PushTicketError]:
+    """The class raised for an error ticket or receipt with ``code`` that the older SDK had no class for.
+
+    For a code expo-push knows (``MismatchSenderId``, ``ProviderError``,
+    ``DeveloperError``, ``ExpoError``), a subclass of ``PushTicketError`` and
+    of the expo-push class (``expo_push.MismatchSenderIdError``, ...), made
+    once; for any other code, ``PushTicketError`` itself.
+    """
+    core = NOTIFICATION_ERRORS.get(code or "")
+    if core is None:
+        return PushTicketError
+    cls = _NOTIFICATION_CLASSES.get(core.__name__)
+    if cls is None:
+        namespace = {"__module__": __name__, "__qualname__": core.__name__, "__doc__": core.__doc__}
+        cls = _NOTIFICATION_CLASSES[core.__name__] = type(core.__name__, (PushTicketError, core), namespace)
+    return cls
 
 
 class ServerResponse:

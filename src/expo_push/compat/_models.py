@@ -15,6 +15,7 @@ from ._errors import (
     MessageRateExceededError,
     MessageTooBigError,
     PushTicketError,
+    notification_error_class,
 )
 
 __all__ = ["PushMessage", "PushReceipt", "PushTicket"]
@@ -132,12 +133,13 @@ class PushMessage(_MessageFields):
         return payload
 
 
-def _raise_for(response: PushTicket | PushReceipt, errors: dict[str, type[PushTicketError]]) -> None:
+def _raise_for(response: PushTicket | PushReceipt) -> None:
     if response.status == "ok":
         return
     if response.details and isinstance(response.details, dict):
         code = response.details.get("error")
-        raise errors.get(code if isinstance(code, str) else "", PushTicketError)(response)
+        code = code if isinstance(code, str) else None
+        raise _ERRORS.get(code or "", notification_error_class(code))(response)
     raise PushTicketError(response)
 
 
@@ -188,8 +190,10 @@ class PushTicket(_TicketFields, _Outcome):
 
     def validate_response(self) -> None:
         """Raise if the ticket is an error: ``DeviceNotRegisteredError``, ``MessageTooBigError``,
-        ``MessageRateExceededError`` by ``details["error"]``, else ``PushTicketError``."""
-        _raise_for(self, _TICKET_ERRORS)
+        ``MessageRateExceededError``, ``InvalidCredentialsError`` by ``details["error"]``, else
+        ``PushTicketError`` (for codes expo-push knows, a subclass that is also the expo-push error,
+        e.g. ``expo_push.MismatchSenderIdError``)."""
+        _raise_for(self)
 
     def json(self) -> dict[str, Any]:
         """The ticket as the service sent it: ``status``, and ``id`` or ``message`` and ``details``."""
@@ -230,7 +234,7 @@ class PushReceipt(_ReceiptFields, _Outcome):
 
     def validate_response(self) -> None:
         """Raise if the receipt is an error: as ``PushTicket.validate_response``, plus ``InvalidCredentialsError``."""
-        _raise_for(self, _RECEIPT_ERRORS)
+        _raise_for(self)
 
     def json(self) -> dict[str, Any]:
         """The receipt as the service sent it: ``status``, and ``message`` and ``details`` on an error."""
@@ -250,12 +254,11 @@ class PushReceipt(_ReceiptFields, _Outcome):
         return {"receipt": receipt, "receipt_id": self.id or None}
 
 
-_TICKET_ERRORS: dict[str, type[PushTicketError]] = {
+_ERRORS: dict[str, type[PushTicketError]] = {
     PushTicket.ERROR_DEVICE_NOT_REGISTERED: DeviceNotRegisteredError,
     PushTicket.ERROR_MESSAGE_TOO_BIG: MessageTooBigError,
     PushTicket.ERROR_MESSAGE_RATE_EXCEEDED: MessageRateExceededError,
-}
-_RECEIPT_ERRORS: dict[str, type[PushTicketError]] = {
-    **_TICKET_ERRORS,
     PushReceipt.INVALID_CREDENTIALS: InvalidCredentialsError,
 }
+"""The older SDK's classes by code, for tickets and receipts alike (it raised InvalidCredentialsError for
+receipts only, and plain PushTicketError, which InvalidCredentialsError is, for tickets)."""
