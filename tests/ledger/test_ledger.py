@@ -713,3 +713,16 @@ def test_a_receipt_settled_by_another_check_is_not_put_back_to_pending(ledger_ur
         assert waiting.waiting == 1  # the slow check had no receipt yet...
         assert slow.pending_receipts() == []  # ...but does not undo the other check's answer
         assert slow.stats().delivered == 1
+
+
+def test_a_dict_message_resent_after_message_rate_exceeded_keeps_every_field(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    message = {"to": token("busy"), "title": "hi", "channelId": "orders", "futureField": {"x": 1}}
+    emulator.script_token(token("busy"), ticket_error="MessageRateExceeded")
+    assert ledger.send(client, message)[0].error_code == "MessageRateExceeded"
+    emulator.script_token(token("busy"))
+    clock.advance(ledger.rate_retry_delay)
+
+    assert ledger.drain(client).sent == 1
+    assert emulator.messages(token("busy")) == [message]

@@ -21,7 +21,7 @@ import msgspec
 
 from .._client import AsyncPushClient, PushClient
 from .._errors import PushServerError, ValidationError
-from .._message import PushMessage
+from .._message import PushMessage, message_from_dict
 from .._models import PushReceipt, PushTicket
 from .._protocol import iter_prepared
 from ._models import DeadToken, LedgerStats, PendingReceipt, ReceiptCheck, WorkerRun
@@ -165,6 +165,12 @@ def _owned_by_token(
             owned_keys.append(key)
             owned_messages.append(message)
     return owned, owned_keys, owned_messages
+
+
+def _normalized(messages: list[Any]) -> list[Any]:
+    """``messages`` with each dict made the ``PushMessage`` the client sent (fields it does not know kept in
+    ``extra``), so what is stored to resend decodes to the same notification."""
+    return [message_from_dict(m, i) if isinstance(m, Mapping) else m for i, m in enumerate(messages)]
 
 
 def _with_skipped(tickets: list[PushTicket], skipped: list[tuple[int, str]]) -> list[PushTicket]:
@@ -365,9 +371,9 @@ class Ledger:
         try:
             tickets = client.send(outgoing)
         except PushServerError as exc:
-            self._record(*_owned_by_token(exc.tickets, outgoing, out_keys))
+            self._record(*_owned_by_token(exc.tickets, _normalized(outgoing), out_keys))
             raise
-        self._record(tickets, *_per_ticket(tickets, outgoing, out_keys))
+        self._record(tickets, *_per_ticket(tickets, _normalized(outgoing), out_keys))
         return _with_skipped(tickets, skipped)
 
     async def send_async(
@@ -381,9 +387,9 @@ class Ledger:
         try:
             tickets = await client.send(outgoing)
         except PushServerError as exc:
-            await asyncio.to_thread(self._record, *_owned_by_token(exc.tickets, outgoing, out_keys))
+            await asyncio.to_thread(self._record, *_owned_by_token(exc.tickets, _normalized(outgoing), out_keys))
             raise
-        await asyncio.to_thread(self._record, tickets, *_per_ticket(tickets, outgoing, out_keys))
+        await asyncio.to_thread(self._record, tickets, *_per_ticket(tickets, _normalized(outgoing), out_keys))
         return _with_skipped(tickets, skipped)
 
     def record(
