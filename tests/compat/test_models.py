@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
 import pytest
@@ -42,7 +44,7 @@ LEGACY_FIELDS = (
 
 
 def test_message_keeps_the_fourteen_positional_fields_in_order() -> None:
-    assert PushMessage._fields[:14] == LEGACY_FIELDS
+    assert PushMessage._fields == LEGACY_FIELDS
     message = PushMessage(TOKEN, {"k": 1}, "title", "body", "default", 60, 1700000000, "high", 3, "cat", True, "ch",
                           "sub", False)  # fmt: skip
     assert [getattr(message, name) for name in LEGACY_FIELDS] == [
@@ -50,6 +52,43 @@ def test_message_keeps_the_fourteen_positional_fields_in_order() -> None:
     ]  # fmt: skip
     assert isinstance(message, tuple)
     assert message[:3] == (TOKEN, {"k": 1}, "title")
+
+
+def test_message_is_exactly_the_older_fourteen_field_tuple() -> None:
+    values = [TOKEN, {"k": 1}, "title", "body", "default", 60, 1700000000, "high", 3, "cat", True, "ch", "sub", False]
+    message = PushMessage._make(values)
+    assert len(message) == 14
+    to, data, *_, subtitle, mutable_content = message
+    assert (to, data, subtitle, mutable_content) == (TOKEN, {"k": 1}, "sub", False)
+    assert message == tuple(values) == PushMessage(*values)
+    assert message.icon is None
+    assert message.get_payload()["mutableContent"] is False
+    assert list(message._asdict()) == list(LEGACY_FIELDS)
+    with pytest.raises(TypeError):
+        PushMessage(*values, "one too many")
+
+
+def test_newer_fields_are_kept_outside_the_tuple_and_survive_copies() -> None:
+    message = PushMessage(TOKEN, title="t", icon="i.png", relevance_score=0.5, richContent={"image": "x"})
+    assert len(message) == 14
+    assert tuple(message) == (TOKEN, None, "t", *(None,) * 11)
+    assert (message.icon, message.relevance_score, message.rich_content) == ("i.png", 0.5, {"image": "x"})
+    payload = message.get_payload()
+    assert (payload["icon"], payload["relevanceScore"], payload["richContent"]) == ("i.png", 0.5, {"image": "x"})
+    changed = message._replace(to="ExponentPushToken[other]", tag="t1")
+    assert (changed.to, changed.icon, changed.tag, changed.title) == ("ExponentPushToken[other]", "i.png", "t1", "t")
+    assert message._replace(icon=None).icon is None
+    assert message._asdict()["icon"] == "i.png"
+    assert "icon='i.png'" in repr(message)
+    for copied in (pickle.loads(pickle.dumps(message)), copy.deepcopy(message), copy.copy(message)):
+        assert copied == message
+        assert copied.icon == "i.png"
+    assert message != PushMessage(TOKEN, title="t")
+    assert message != message._replace(icon="other.png")
+    with pytest.raises(AttributeError, match="immutable"):
+        message.icon = "x"
+    with pytest.raises(AttributeError):
+        message.title = "x"  # type: ignore[misc]
 
 
 def test_message_fields_all_default_to_none() -> None:

@@ -36,17 +36,21 @@ class _MessageFields(NamedTuple):
     channel_id: str | None = None
     subtitle: str | None = None
     mutable_content: bool | None = None
-    # Fields the service gained after exponent_server_sdk 2.2.0; keyword use only, positions above unchanged.
-    rich_content: dict[str, Any] | None = None
-    interruption_level: str | None = None
-    content_available: bool | None = None
-    icon: str | None = None
-    collapse_id: str | None = None
-    tag: str | None = None
-    thread_id: str | None = None
-    target_content_id: str | None = None
-    filter_criteria: str | None = None
-    relevance_score: float | None = None
+
+
+_NEWER_FIELDS = (
+    "rich_content",
+    "interruption_level",
+    "content_available",
+    "icon",
+    "collapse_id",
+    "tag",
+    "thread_id",
+    "target_content_id",
+    "filter_criteria",
+    "relevance_score",
+)
+"""Fields the service gained after exponent_server_sdk 2.2.0: keyword-only, kept outside the tuple."""
 
 
 # The older SDK's payload: its fields in its order, then the newer ones, then the legacy flag.
@@ -65,7 +69,7 @@ _LEGACY_WIRE = (
     ("mutable_content", "mutableContent"),
 )
 _CORE_WIRE = {f.name: f.encode_name for f in msgspec.structs.fields(expo_push.PushMessage)}
-_NEWER_WIRE = tuple((name, _CORE_WIRE[name]) for name in _MessageFields._fields[14:])
+_NEWER_WIRE = tuple((name, _CORE_WIRE[name]) for name in _NEWER_FIELDS)
 
 
 def _token_error(to: object) -> str | None:
@@ -80,10 +84,13 @@ def _token_error(to: object) -> str | None:
 class PushMessage(_MessageFields):
     """One notification, as ``exponent_server_sdk.PushMessage``: a namedtuple, every field defaulting to ``None``.
 
-    The first fourteen fields keep their order (``to, data, title, body, sound,
-    ttl, expiration, priority, badge, category, display_in_foreground,
-    channel_id, subtitle, mutable_content``), so positional construction works
-    as before. Newer service fields follow, by keyword: ``rich_content``
+    The tuple is exactly the older one: fourteen fields in its order (``to,
+    data, title, body, sound, ttl, expiration, priority, badge, category,
+    display_in_foreground, channel_id, subtitle, mutable_content``), so
+    positional construction, ``_make``, unpacking, ``len()`` and ``_fields``
+    work as before. Newer service fields are keyword-only attributes kept
+    outside the tuple (``get_payload()``, ``_replace()``, ``_asdict()``,
+    ``==`` and ``repr`` include them when set): ``rich_content``
     (``richContent=`` is accepted too, as async-expo-push-notifications spells
     it), ``interruption_level``, ``content_available``, ``icon``,
     ``collapse_id``, ``tag``, ``thread_id``, ``target_content_id``,
@@ -94,15 +101,59 @@ class PushMessage(_MessageFields):
     Subclasses may override ``get_payload()``: the clients send what it returns.
     """
 
-    __slots__ = ()
+    # No __slots__: the newer fields live in the instance's __dict__, read through these class defaults.
+    rich_content: dict[str, Any] | None = None
+    interruption_level: str | None = None
+    content_available: bool | None = None
+    icon: str | None = None
+    collapse_id: str | None = None
+    tag: str | None = None
+    thread_id: str | None = None
+    target_content_id: str | None = None
+    filter_criteria: str | None = None
+    relevance_score: float | None = None
 
     def __new__(cls, *args: Any, richContent: dict[str, Any] | None = None, **kwargs: Any) -> PushMessage:
         if richContent is not None:
             if kwargs.get("rich_content") is not None:
                 raise TypeError("give rich_content or richContent, not both")
             kwargs["rich_content"] = richContent
+        newer = {name: kwargs.pop(name) for name in _NEWER_FIELDS if name in kwargs}
         message: PushMessage = super().__new__(cls, *args, **kwargs)
+        message.__dict__.update((name, value) for name, value in newer.items() if value is not None)
         return message
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"PushMessage is immutable: use _replace({name}=...) for a changed copy")
+
+    def _newer(self) -> dict[str, Any]:
+        """The newer fields that are set, in their order."""
+        return {name: self.__dict__[name] for name in _NEWER_FIELDS if name in self.__dict__}
+
+    def _replace(self, /, **changes: Any) -> PushMessage:
+        """A copy with some fields changed, the newer ones included."""
+        newer = {name: changes.pop(name) for name in _NEWER_FIELDS if name in changes}
+        legacy = super()._replace(**changes)
+        return type(self)(*legacy, **{**self._newer(), **newer})
+
+    def _asdict(self) -> dict[str, Any]:
+        """The fourteen fields by name, then the newer fields that are set."""
+        return {**super()._asdict(), **self._newer()}
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PushMessage):
+            return tuple.__eq__(self, other) and self._newer() == other._newer()
+        return tuple.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self) -> str:
+        newer = "".join(f", {name}={value!r}" for name, value in self._newer().items())
+        return f"{super().__repr__()[:-1]}{newer})"
 
     @property
     def richContent(self) -> dict[str, Any] | None:
