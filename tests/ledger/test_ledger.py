@@ -9,6 +9,8 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -726,3 +728,37 @@ def test_a_dict_message_resent_after_message_rate_exceeded_keeps_every_field(
 
     assert ledger.drain(client).sent == 1
     assert emulator.messages(token("busy")) == [message]
+
+
+def test_pending_receipts_reads_one_snapshot_while_a_check_moves_tickets(
+    ledger_url: str, client: PushClient, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Ledger.open(ledger_url, clock=clock) as reader, Ledger.open(ledger_url, clock=clock) as checker:
+        reader.send(client, [{"to": token(i)} for i in range(10)])
+        clock.advance(15 * MINUTE)
+        store = reader._store
+        transaction = store.transaction
+        moved: list[int] = []
+
+        @contextmanager
+        def check_begins_after_the_first_read(write: bool = True) -> Iterator[Any]:
+            with transaction(write) as cur:
+
+                class Cursor:
+                    def __getattr__(self, name: str) -> Any:
+                        return getattr(cur, name)
+
+                    def fetchall(self) -> list[Any]:
+                        rows = cur.fetchall()
+                        if not moved:  # another process's check unpacks the queue between two reads
+                            moved.append(checker._store.unpack_due(clock.now, 5, checker._unpack))
+                        return rows
+
+                yield Cursor()
+
+        monkeypatch.setattr(store, "transaction", check_begins_after_the_first_read)
+        assert len(reader.pending_receipts()) == 10
+        assert moved
+        assert moved[0] > 0
+        monkeypatch.undo()
+        assert len(reader.pending_receipts()) == 10

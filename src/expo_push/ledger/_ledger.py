@@ -728,8 +728,9 @@ class Ledger:
 
     def pending_receipts(self, limit: int | None = None) -> list[PendingReceipt]:
         """Tickets still waiting for a receipt, oldest first (at most ``limit``)."""
-        pending = [PendingReceipt(*row) for row in self._store.pending_receipts(limit)]
-        for sent_at, due_at, entries in self._store.queued_entries(None if limit is None else limit):
+        rows, queue = self._store.pending_receipts(limit)
+        pending = [PendingReceipt(*row) for row in rows]
+        for sent_at, due_at, entries in queue:
             if limit is not None and len(pending) >= limit:
                 break
             queued = _decode_queue(entries)

@@ -56,6 +56,9 @@ class PostgresStore(Store):
     def transaction(self, write: bool = True) -> Iterator[Cursor]:
         """A transaction on this thread's connection, committed on success, rolled back on error.
 
+        ``write=False`` reads one snapshot (``REPEATABLE READ``): counts over several tables agree even
+        while other sessions commit. Writers run at the server's default (``READ COMMITTED``).
+
         A connection the server dropped while it was idle (restart, failover, idle timeout) fails at
         ``BEGIN``, before anything ran: it is then replaced once, transparently.
         """
@@ -64,9 +67,11 @@ class PostgresStore(Store):
         conn = self._connection()
         with ExitStack() as stack:
             try:
+                conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
                 stack.enter_context(conn.transaction())
             except psycopg.OperationalError:
                 self._forget(conn)
                 conn = self._connection()
+                conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
                 stack.enter_context(conn.transaction())
             yield stack.enter_context(conn.cursor())

@@ -252,19 +252,6 @@ class Store:
                 self.insert_tickets(cur, unpack(sent_at, due_at, entries))
         return len(queued)
 
-    def _select(self, sql: str, limit: int | None) -> list[Any]:
-        """The rows of a read-only query, at most ``limit`` of them."""
-        with self.transaction(write=False) as cur:
-            if limit is None:
-                cur.execute(sql)
-            else:
-                cur.execute(self.q(sql + " LIMIT ?"), (limit,))
-            return [tuple(r) for r in cur.fetchall()]
-
-    def queued_entries(self, limit: int | None) -> list[tuple[float, float, str]]:
-        """(sent_at, due_at, JSON entries) of queue rows, oldest first."""
-        return self._select("SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id", limit)
-
     def due_receipts(self, now: float, hold_until: float, limit: int) -> list[tuple[str, int, str, float]]:
         """Claim up to ``limit`` tickets whose receipt is due, oldest due first, by moving their due time to
         ``hold_until``: concurrent checkers never get the same ones, and those of a checker that stops
@@ -312,13 +299,25 @@ class Store:
             out.extend(tuple(r) for r in cur.fetchall())
         return out
 
-    def pending_receipts(self, limit: int | None) -> list[tuple[str, str, str | None, float, float]]:
-        """(ticket id, token, key, sent_at, due_at) of tickets still waiting for a receipt, oldest first."""
-        return self._select(
-            "SELECT ticket_id, token, key, sent_at, receipt_due_at FROM expo_push_tickets"
-            " WHERE receipt_due_at IS NOT NULL ORDER BY sent_at, id",
-            limit,
-        )
+    def pending_receipts(
+        self, limit: int | None
+    ) -> tuple[list[tuple[str, str, str | None, float, float]], list[tuple[float, float, str]]]:
+        """Tickets still waiting for a receipt, oldest first, at most ``limit`` of each kind, read together:
+        (ticket id, token, key, sent_at, due_at) of ticket rows, and (sent_at, due_at, JSON entries) of
+        receipt queue rows (a concurrent check moves tickets from the queue to their rows)."""
+        with self.transaction(write=False) as cur:
+            out = []
+            for sql in (
+                "SELECT ticket_id, token, key, sent_at, receipt_due_at FROM expo_push_tickets"
+                " WHERE receipt_due_at IS NOT NULL ORDER BY sent_at, id",
+                "SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id",
+            ):
+                if limit is None:
+                    cur.execute(sql)
+                else:
+                    cur.execute(self.q(sql + " LIMIT ?"), (limit,))
+                out.append([tuple(r) for r in cur.fetchall()])
+            return out[0], out[1]
 
     def outcome_counts(self, since: float | None, until: float | None) -> list[tuple[str, str, str | None, int]]:
         """Counts of (ticket status, receipt state, error code) over tickets sent in [since, until)."""
