@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -762,3 +764,33 @@ def test_pending_receipts_reads_one_snapshot_while_a_check_moves_tickets(
         assert moved[0] > 0
         monkeypatch.undo()
         assert len(reader.pending_receipts()) == 10
+
+
+def test_an_ok_ticket_without_an_id_has_no_receipt_to_wait_for(ledger: Ledger, clock: Clock) -> None:
+    ledger.record(PushTicket(status="ok", to=token(1)))
+    stats = ledger.stats()
+    assert (stats.accepted, stats.awaiting_receipt) == (1, 0)
+    assert ledger.pending_receipts() == []
+
+
+def test_a_sqlite_commit_that_fails_leaves_the_connection_usable(tmp_path: Path, clock: Clock) -> None:
+    with Ledger.open(tmp_path / "push.db", clock=clock) as ledger:
+        store = ledger._store
+        conn = store._connection()
+        failures = [sqlite3.OperationalError("disk I/O error")]
+
+        class FailingCommit:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(conn, name)
+
+            def commit(self) -> None:
+                if failures:
+                    raise failures.pop()
+                conn.commit()
+
+        store._local.conn = FailingCommit()
+        with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+            ledger.enqueue({"to": token(1)}, keys=["lost"])
+
+        assert ledger.enqueue({"to": token(2)}, keys=["kept"]) == 1
+        assert ledger.outbox() == [("kept", "pending")]

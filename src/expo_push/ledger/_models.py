@@ -77,8 +77,9 @@ class LedgerStats:
 
     ``outcomes`` maps ``(ticket status, receipt state, error code)`` to a count,
     where the receipt state is ``"pending"``, ``"ok"``, ``"error"``,
-    ``"missing"`` (none within the retention limit) or ``"none"`` (an error
-    ticket has no receipt); the other fields are sums over it.
+    ``"missing"`` (none within the retention limit) or ``"none"`` (no receipt
+    to fetch: an error ticket, or an ``ok`` ticket without an id); the other
+    fields are sums over it.
     """
 
     outcomes: dict[tuple[str, str, str | None], int]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,11 @@ class SQLiteStore(Store):
             conn.rollback()
             raise
         else:
-            conn.commit()
+            try:
+                conn.commit()
+            except BaseException:  # e.g. the disk is full: end the transaction, so the connection works again
+                with contextlib.suppress(sqlite3.Error):
+                    conn.rollback()
+                raise
         finally:
             cur.close()

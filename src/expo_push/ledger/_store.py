@@ -325,7 +325,8 @@ class Store:
             cur.execute(
                 self.q(
                     "SELECT status,"
-                    " CASE WHEN status <> 'ok' THEN 'none' WHEN receipt_status IS NULL THEN 'pending'"
+                    " CASE WHEN status <> 'ok' OR ticket_id IS NULL THEN 'none'"
+                    " WHEN receipt_status IS NULL THEN 'pending'"
                     " ELSE receipt_status END AS receipt,"
                     " COALESCE(error_code, receipt_error) AS code, COUNT(*)"
                     " FROM expo_push_tickets WHERE sent_at >= ? AND sent_at < ?"
