@@ -383,6 +383,7 @@ def test_run_worker_sends_until_stopped(ledger: Ledger, client: PushClient, emul
     assert enough.wait(30)
     stop.set()
     worker.join(30)
+    assert not worker.is_alive()
 
     assert results[0].sent == 300
     assert emulator.stats.notifications == 300
@@ -395,22 +396,41 @@ def test_workers_side_by_side_never_send_the_same_notification(
     with Ledger.open(ledger_url, clock=clock) as ledger:
         ledger.enqueue([{"to": token(i), "data": {"n": i}} for i in range(1200)])
     runs: list[WorkerRun] = []
+    errors: list[BaseException] = []
+    all_claimed = threading.Barrier(3, timeout=30)  # each worker holds a batch before any sends
+
+    class FirstBatchTogether:
+        def __init__(self, client: PushClient) -> None:
+            self.client = client
+            self.waited = False
+
+        def iter_send(self, messages: list[PushMessage]) -> Iterator[PushTicket]:
+            if not self.waited:
+                self.waited = True
+                all_claimed.wait()
+            return self.client.iter_send(messages)
 
     def work() -> None:
-        with (
-            Ledger.open(ledger_url, clock=clock) as own,
-            PushClient(base_url=emulator.url, rate_limit=None, http2=False) as client,
-        ):
-            runs.append(own.drain(client, batch_size=100))
+        try:
+            with (
+                Ledger.open(ledger_url, clock=clock) as own,
+                PushClient(base_url=emulator.url, rate_limit=None, http2=False) as client,
+            ):
+                runs.append(own.drain(FirstBatchTogether(client), batch_size=100))  # type: ignore[arg-type]
+        except BaseException as exc:
+            errors.append(exc)
+            all_claimed.abort()
 
     threads = [threading.Thread(target=work) for _ in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(60)
+        assert not thread.is_alive()
 
+    assert errors == []
     assert sum(r.sent for r in runs) == 1200
-    assert sum(r.batches > 0 for r in runs) >= 2  # the work was shared
+    assert [r.batches > 0 for r in runs] == [True] * 3  # every worker got a batch of its own
     assert emulator.stats.notifications == 1200
     assert emulator.stats.duplicates == 0
 
