@@ -30,8 +30,9 @@ fetch the receipts that are due (``receipt_delay``, 15 minutes by default),
 ask again after ``recheck_interval`` for those not ready, and give up after
 ``receipt_retention`` (24 hours). ``watch_receipts(client, stop, interval)``
 runs checks until a ``threading.Event`` is set (``watch_receipts_async`` with
-an ``asyncio.Event``). ``pending_receipts()`` lists
-what is still waiting.
+an ``asyncio.Event``). Checks may run side by side: each claims the receipts
+it asks for (until ``recheck_interval``), so none is asked or counted twice.
+``pending_receipts()`` lists what is still waiting.
 
 Dead tokens: ``DeviceNotRegistered`` in a ticket or a receipt marks the token
 dead (``dead_tokens(since=None)``, ``on_dead_token=`` callback); ``send`` and
