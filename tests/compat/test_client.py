@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 import pytest
 import requests
@@ -132,6 +134,28 @@ def test_clients_made_with_one_session_share_their_connections(emu: Emulator) ->
     assert second.publish(PushMessage(to=tokens(1)[0])).is_success()  # a closed pool is made again on use
 
 
+def test_closing_one_client_leaves_the_pool_it_shares_open_for_the_others(emu: Emulator) -> None:
+    session = bearer_session()
+    first, second = client(emu, session), client(emu, session)
+    pool = first._shared()
+    assert second._shared() is pool
+    emu.add_fault("stall")
+    with ThreadPoolExecutor(1) as threads:
+        sending = threads.submit(second.publish, PushMessage(to=tokens(1)[0]))
+        assert emu.wait_for_stalls(1)
+        first.close()
+        assert not pool.http.is_closed
+        assert emu.release_stalls() == 1
+        assert sending.result(timeout=10).is_success()
+    assert first._shared() is pool  # used again: it joins the same pool
+    first.close()
+    assert not pool.http.is_closed
+    second.close()
+    assert pool.http.is_closed
+    assert second._shared() is not pool
+    second.close()
+
+
 def test_receipts_come_in_ticket_order_without_error_tickets_or_missing_ones(emu: Emulator) -> None:
     good, dead = tokens(2)
     emu.script_token(dead, ticket_error="DeviceNotRegistered")
@@ -188,6 +212,8 @@ def test_a_lasting_html_5xx_is_also_requests_http_error_as_it_was(emu: Emulator)
     assert isinstance(caught.value, PushServerError)
     assert caught.value.response.status_code == 502
     assert emu.stats.send_requests == 2
+    assert type(caught.value).__name__ == type(caught.value).__qualname__ == "PushServerHTTPError"
+    assert type(caught.value).__module__ == PushServerError.__module__
 
 
 def test_no_answer_at_all_is_also_requests_connection_error() -> None:
@@ -198,6 +224,7 @@ def test_no_answer_at_all_is_also_requests_connection_error() -> None:
     assert isinstance(caught.value, PushServerError)
     assert isinstance(caught.value, expo_push.PushConnectionError)
     assert caught.value.response.status_code is None
+    assert type(caught.value).__name__ == "PushConnectionError"
 
 
 def test_a_failed_send_keeps_the_tickets_of_what_went_out(emu: Emulator) -> None:

@@ -271,11 +271,13 @@ class _CompatClient:
 
 
 class _Shared:
-    """One expo-push client and the httpx client under it."""
+    """One expo-push client and the httpx client under it, with the PushClients using them."""
 
     def __init__(self, client: expo_push.PushClient, http: httpx.Client) -> None:
         self.client = client
         self.http = http
+        self.users: weakref.WeakSet[PushClient] = weakref.WeakSet()
+        """PushClients that used it and were not closed since (one garbage-collected stops counting)."""
 
     def close(self) -> None:
         self.client.close()
@@ -331,6 +333,8 @@ class PushClient(_CompatClient):
         super().__init__(host, api_url, force_fcm_v1, kwargs)
         self.session: Any = session if session is not None else _DefaultSession()
         self._own: dict[tuple[Any, ...], _Shared] = {}
+        self._used: list[tuple[dict[tuple[Any, ...], _Shared], tuple[Any, ...], _Shared]] = []
+        """Every pool this client joined since it was last closed: where it is registered, its key, itself."""
 
     def publish(self, push_message: PushMessage) -> PushTicket:
         """Send one message to one recipient; return its ticket.
@@ -380,15 +384,22 @@ class PushClient(_CompatClient):
         return receipts_from_response(response)
 
     def close(self) -> None:
-        """Close the connections of this client's session (new ones open if the session is used again)."""
+        """Let go of this client's connections (new ones open if it is used again).
+
+        PushClients made with the same session share a pool: it is closed when
+        the last of them that used it is closed (or garbage-collected).
+        """
+        closing: list[_Shared] = []
         with _SHARED_LOCK:
-            try:
-                shared = _SHARED.pop(self.session, {})
-            except TypeError:
-                shared = {}
-            shared.update(self._own)
-            self._own = {}
-        for entry in shared.values():
+            used, self._used = self._used, []
+            for clients, key, entry in used:
+                entry.users.discard(self)
+                if entry.users:
+                    continue
+                if clients.get(key) is entry:
+                    del clients[key]
+                closing.append(entry)
+        for entry in closing:
             entry.close()
 
     def __enter__(self) -> PushClient:
@@ -411,6 +422,9 @@ class PushClient(_CompatClient):
             entry = clients.get(key)
             if entry is None:
                 entry = clients[key] = self._connect(session)
+            if self not in entry.users:
+                entry.users.add(self)
+                self._used.append((clients, key, entry))
             return entry
 
     def _connect(self, session: Any) -> _Shared:

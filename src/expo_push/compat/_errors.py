@@ -218,7 +218,10 @@ def _make_error_class(core: type[expo_push.PushServerError], requests_kind: str 
             bases.append(getattr(requests.exceptions, requests_kind))
     if len(bases) == 1:
         return PushServerError
-    cls: type[PushServerError] = type(core.__name__, tuple(bases), {"__module__": __name__, "__doc__": core.__doc__})
+    # A plain failure with a requests error gets a name of its own: "PushServerError" is the base's.
+    name = f"PushServer{requests_kind}" if core is expo_push.PushServerError else core.__name__
+    namespace = {"__module__": __name__, "__qualname__": name, "__doc__": core.__doc__}
+    cls: type[PushServerError] = type(name, tuple(bases), namespace)
     return cls
 
 
