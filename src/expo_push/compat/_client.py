@@ -301,7 +301,7 @@ class PushClient(_CompatClient):
     receipts included; its other settings (proxies, certificates, mounted
     adapters) are not used. Without one, ``session`` is a stand-in with the
     older default headers. PushClients given the same session share one
-    connection pool. The keyword arguments ``access_token``,
+    connection pool, closed when the last of them is closed. The keyword arguments ``access_token``,
     ``max_concurrency``, ``rate_limit``, ``max_retries``, ``split_projects``
     and ``http2`` are passed on to ``expo_push.PushClient``; others are
     ignored, as before.
