@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, NamedTuple
 
 import msgspec
@@ -38,19 +39,6 @@ class _MessageFields(NamedTuple):
     mutable_content: bool | None = None
 
 
-_NEWER_FIELDS = (
-    "rich_content",
-    "interruption_level",
-    "content_available",
-    "icon",
-    "collapse_id",
-    "tag",
-    "thread_id",
-    "target_content_id",
-    "filter_criteria",
-    "relevance_score",
-)
-"""Fields the service gained after exponent_server_sdk 2.2.0: keyword-only, kept outside the tuple."""
 
 
 # The older SDK's payload: its fields in its order, then the newer ones, then the legacy flag.
@@ -69,7 +57,6 @@ _LEGACY_WIRE = (
     ("mutable_content", "mutableContent"),
 )
 _CORE_WIRE = {f.name: f.encode_name for f in msgspec.structs.fields(expo_push.PushMessage)}
-_NEWER_WIRE = tuple((name, _CORE_WIRE[name]) for name in _NEWER_FIELDS)
 
 
 def _token_error(to: object) -> str | None:
@@ -101,7 +88,7 @@ class PushMessage(_MessageFields):
     Subclasses may override ``get_payload()``: the clients send what it returns.
     """
 
-    # No __slots__: the newer fields live in the instance's __dict__, read through these class defaults.
+    # The newer fields, in payload order. No __slots__: set ones live in the instance's __dict__.
     rich_content: dict[str, Any] | None = None
     interruption_level: str | None = None
     content_available: bool | None = None
@@ -182,6 +169,11 @@ class PushMessage(_MessageFields):
         if self.display_in_foreground is not None:
             payload["_displayInForeground"] = self.display_in_foreground
         return payload
+
+
+_NEWER_FIELDS: tuple[str, ...] = tuple(inspect.get_annotations(PushMessage))
+"""Fields the service gained after exponent_server_sdk 2.2.0: keyword-only, kept outside the tuple."""
+_NEWER_WIRE = tuple((name, _CORE_WIRE[name]) for name in _NEWER_FIELDS)
 
 
 def _raise_for(response: PushTicket | PushReceipt) -> None:
