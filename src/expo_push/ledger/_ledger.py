@@ -368,12 +368,13 @@ class Ledger:
         ``PushServerError`` propagates.
         """
         outgoing, out_keys, skipped = self._skip_dead(*_batch_and_keys(messages, keys))
+        outgoing = _normalized(outgoing)  # once, here: the client then takes them as they are
         try:
             tickets = client.send(outgoing)
         except PushServerError as exc:
-            self._record(*_owned_by_token(exc.tickets, _normalized(outgoing), out_keys))
+            self._record(*_owned_by_token(exc.tickets, outgoing, out_keys))
             raise
-        self._record(tickets, *_per_ticket(tickets, _normalized(outgoing), out_keys))
+        self._record(tickets, *_per_ticket(tickets, outgoing, out_keys))
         return _with_skipped(tickets, skipped)
 
     async def send_async(
@@ -384,12 +385,13 @@ class Ledger:
     ) -> list[PushTicket]:
         """``send`` with an ``AsyncPushClient``; database work runs off the event loop (and so do callbacks)."""
         outgoing, out_keys, skipped = await asyncio.to_thread(self._skip_dead, *_batch_and_keys(messages, keys))
+        outgoing = _normalized(outgoing)  # once, here: the client then takes them as they are
         try:
             tickets = await client.send(outgoing)
         except PushServerError as exc:
-            await asyncio.to_thread(self._record, *_owned_by_token(exc.tickets, _normalized(outgoing), out_keys))
+            await asyncio.to_thread(self._record, *_owned_by_token(exc.tickets, outgoing, out_keys))
             raise
-        await asyncio.to_thread(self._record, tickets, *_per_ticket(tickets, _normalized(outgoing), out_keys))
+        await asyncio.to_thread(self._record, tickets, *_per_ticket(tickets, outgoing, out_keys))
         return _with_skipped(tickets, skipped)
 
     def record(
