@@ -65,7 +65,6 @@ Messages = PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str,
 """One message (a ``PushMessage`` or a camelCase dict), or any iterable of them, generators included."""
 
 T = TypeVar("T")
-_HttpClient = TypeVar("_HttpClient", httpx.Client, httpx.AsyncClient)
 
 
 @functools.cache

@@ -250,12 +250,6 @@ def request_body(payload: bytes) -> tuple[bytes, dict[str, str]]:
 # --- responses ------------------------------------------------------------------------------------
 
 
-class _ErrorItem(msgspec.Struct):
-    code: str | None = None
-    message: str | None = None
-    details: Any = None
-
-
 class _SendBody(msgspec.Struct):
     data: list[PushTicket] | PushTicket | None = None
     errors: list[dict[str, Any]] | None = None
