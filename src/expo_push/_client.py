@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 import httpx
 
-from ._errors import PushServerError
 from ._message import PushMessage
 from ._models import PushReceipt, PushTicket
 from ._pacing import Pacer
@@ -44,6 +43,7 @@ from ._protocol import (
     SendBatch,
     TransportFailure,
     check_receipt_ids,
+    merge_receipts,
     receipt_groups,
     receipts_flow,
     send_flow,
@@ -328,19 +328,7 @@ class PushClient(_BaseClient):
             pool.submit(self._drive, receipts_flow(group, self._context))
             for group in receipt_groups(check_receipt_ids(ids))
         ]
-        receipts: dict[str, PushReceipt] = {}
-        failure: BaseException | None = None
-        for future in futures:
-            error = future.exception()
-            if error is None:
-                receipts.update(future.result())
-            elif failure is None:
-                failure = error
-        if failure is not None:
-            if isinstance(failure, PushServerError):
-                failure.receipts = receipts
-            raise failure
-        return receipts
+        return merge_receipts([future.exception() or future.result() for future in futures])
 
     def close(self) -> None:
         """Close the connection pool (unless it was handed in) and the thread pool."""
@@ -484,16 +472,7 @@ class AsyncPushClient(_BaseClient):
             *(self._limited(receipts_flow(group, self._context)) for group in receipt_groups(check_receipt_ids(ids))),
             return_exceptions=True,
         )
-        receipts: dict[str, PushReceipt] = {}
-        for result in results:
-            if isinstance(result, dict):
-                receipts.update(result)
-        for result in results:
-            if isinstance(result, BaseException):
-                if isinstance(result, PushServerError):
-                    result.receipts = receipts
-                raise result
-        return receipts
+        return merge_receipts(results)
 
     async def aclose(self) -> None:
         """Close the connection pool (unless it was handed in)."""

@@ -641,3 +641,17 @@ def check_receipt_ids(ids: object) -> list[str]:
 def receipt_groups(ids: Sequence[str]) -> list[Sequence[str]]:
     """``ids`` cut into requests of at most 1000."""
     return [ids[i : i + MAX_RECEIPT_IDS_PER_REQUEST] for i in range(0, len(ids), MAX_RECEIPT_IDS_PER_REQUEST)]
+
+
+def merge_receipts(results: Sequence[dict[str, PushReceipt] | BaseException]) -> dict[str, PushReceipt]:
+    """The receipts of every receipts request, or the first failure with ``.receipts`` holding those fetched."""
+    receipts: dict[str, PushReceipt] = {}
+    for result in results:
+        if isinstance(result, dict):
+            receipts.update(result)
+    for result in results:
+        if isinstance(result, BaseException):
+            if isinstance(result, PushServerError):
+                result.receipts = receipts
+            raise result
+    return receipts
