@@ -264,12 +264,18 @@ def _json_problem(value: object) -> str | None:
     return f"holds a {type(value).__name__}, which is not a JSON value (use str, int, float, bool, None, list, dict)"
 
 
-def _check_data(attr: str, value: object, index: int) -> None:
+def _check_json_object(field: str, value: object, index: int) -> dict[str, Any]:
+    """``value`` if it is a JSON object that goes on the wire unchanged; ``ValidationError`` otherwise."""
     if not isinstance(value, dict):
-        raise ValidationError(f"must be a JSON object (a dict), not {type(value).__name__}", field="data", index=index)
+        raise ValidationError(f"must be a JSON object (a dict), not {type(value).__name__}", field=field, index=index)
     problem = _json_problem(value)
     if problem is not None:
-        raise ValidationError(problem, field="data", index=index)
+        raise ValidationError(problem, field=field, index=index)
+    return value
+
+
+def _check_data(attr: str, value: object, index: int) -> None:
+    _check_json_object("data", value, index)
 
 
 def _check_rich_content(attr: str, value: object, index: int) -> None:
@@ -285,12 +291,7 @@ def _check_rich_content(attr: str, value: object, index: int) -> None:
 
 
 def _check_extra(attr: str, value: object, index: int) -> None:
-    if not isinstance(value, dict):
-        raise ValidationError(f"must be a dict, not {type(value).__name__}", field="extra", index=index)
-    problem = _json_problem(value)
-    if problem is not None:
-        raise ValidationError(problem, field="extra", index=index)
-    for key in value:
+    for key in _check_json_object("extra", value, index):
         if key in _WIRE_TO_ATTR:
             raise ValidationError(
                 f"{key!r} is a known field: set it as {_WIRE_TO_ATTR[key]}= instead", field="extra", index=index
