@@ -63,5 +63,15 @@ own callable to test "15 minutes later" without waiting.
 
 from ._ledger import CONFIG_ERRORS, Ledger
 from ._models import DeadToken, LedgerStats, PendingReceipt, ReceiptCheck, WorkerRun
+from ._pacer import SharedPacer
 
-__all__ = ["CONFIG_ERRORS", "DeadToken", "Ledger", "LedgerStats", "PendingReceipt", "ReceiptCheck", "WorkerRun"]
+__all__ = [
+    "CONFIG_ERRORS",
+    "DeadToken",
+    "Ledger",
+    "LedgerStats",
+    "PendingReceipt",
+    "ReceiptCheck",
+    "SharedPacer",
+    "WorkerRun",
+]

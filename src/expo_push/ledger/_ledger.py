@@ -25,6 +25,7 @@ from .._message import PushMessage, message_from_dict
 from .._models import PushReceipt, PushTicket
 from .._protocol import iter_prepared
 from ._models import DeadToken, LedgerStats, PendingReceipt, ReceiptCheck, WorkerRun
+from ._pacer import SharedPacer
 from ._store import Cursor, Store, TicketRow
 
 __all__ = ["CONFIG_ERRORS", "Ledger"]
@@ -349,6 +350,11 @@ class Ledger:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+    def shared_pacer(self, rate: float | None = 600.0) -> SharedPacer:
+        """A pacer whose budget (``rate`` notifications a second per project) every worker of this ledger's
+        database shares: give it to each client, ``PushClient(pacer=ledger.shared_pacer())``."""
+        return SharedPacer(self._store, rate)
 
     # -- recording -------------------------------------------------------------------------------
 
@@ -767,6 +773,8 @@ class Ledger:
         self,
         messages: PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]],
         keys: Sequence[str | None] | None = None,
+        *,
+        connection: Any = None,
     ) -> int:
         """Store notifications durably for a worker to send; return how many were new.
 
@@ -774,6 +782,12 @@ class Ledger:
         and field; nothing is stored then). ``keys`` (one per message) are
         idempotency keys: a key already enqueued is not enqueued again, so it
         is sent once. They are also the reference stored with the tickets.
+
+        ``connection``: your application's open connection to the ledger's
+        database (a ``sqlite3.Connection`` to the same file, or a psycopg 3
+        ``Connection``), to write the notifications inside your own transaction
+        (the transactional outbox): they are sent once if it commits, never if
+        it rolls back. Nothing is committed here; your code commits.
         """
         prepared = list(iter_prepared(messages))
         if keys is not None:
@@ -798,6 +812,8 @@ class Ledger:
             )
             for i, p in enumerate(prepared)
         ]
+        if connection is not None:
+            return self._store.enqueue_with(connection, rows)
         return self._store.enqueue(rows)
 
     def drain(self, client: PushClient, *, batch_size: int = 500) -> WorkerRun:

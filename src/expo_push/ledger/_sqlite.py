@@ -36,6 +36,17 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA busy_timeout=30000")
         return conn
 
+    def check_connection(self, connection: object) -> None:
+        if not isinstance(connection, sqlite3.Connection):
+            raise TypeError(
+                f"connection must be a sqlite3.Connection for a SQLite ledger, not {type(connection).__name__}"
+            )
+        files = [row[2] for row in connection.execute("PRAGMA database_list") if row[1] == "main"]
+        if not files or not files[0] or not Path(files[0]).samefile(self.path):
+            raise ValueError(
+                f"connection must be open on the ledger's file {self.path!r}, not {files[0] if files else None!r}"
+            )
+
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Cursor]:
         """``BEGIN IMMEDIATE`` (take the write lock up front, so claims never race) ... ``COMMIT``.

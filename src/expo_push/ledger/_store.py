@@ -112,7 +112,20 @@ def _schema(pk: str) -> list[str]:
         )""",
         "CREATE INDEX IF NOT EXISTS expo_push_outbox_pending ON expo_push_outbox (id) WHERE state = 'pending'",
         "CREATE INDEX IF NOT EXISTS expo_push_outbox_sending ON expo_push_outbox (claimed_at) WHERE state = 'sending'",
+        *_SHARED_PACING_SCHEMA,
     ]
+
+
+_SHARED_PACING_SCHEMA = [
+    # The shared pacer (``_pacer.py``): one row per Expo project ("" for the unnamed one), times in seconds
+    # since the epoch by the database's clock.
+    """CREATE TABLE IF NOT EXISTS expo_push_pacing (
+        project TEXT PRIMARY KEY,
+        next_at DOUBLE PRECISION NOT NULL,
+        held_until DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    )""",
+]
 
 
 class Store:
@@ -126,6 +139,10 @@ class Store:
     skip_locked = ""
     dead_query_size = 500
     description = "store"
+    now_sql = "((julianday('now') - 2440587.5) * 86400.0)"
+    """The database's clock in seconds since the epoch, constant within a statement."""
+    greatest = "MAX"
+    """The function giving the largest of its arguments."""
 
     def __init__(self) -> None:
         self._local = threading.local()
@@ -163,11 +180,27 @@ class Store:
     def _forget(self, conn: Any) -> None:
         """Drop this thread's connection (it is broken); the next use opens a new one."""
         self._local.conn = None
+        self.close_connection(conn)
+
+    def open_connection(self) -> Any:
+        """A connection of the caller's own (in autocommit: each statement its own transaction), closed with
+        the store."""
+        conn = self._connect()
+        with self._all_lock:
+            self._all.append(conn)
+        return conn
+
+    def close_connection(self, conn: Any) -> None:
+        """Close a connection from ``open_connection``."""
         with self._all_lock:
             if conn in self._all:
                 self._all.remove(conn)
         with contextlib.suppress(Exception):
             conn.close()
+
+    def is_disconnect(self, exc: Exception) -> bool:
+        """Whether ``exc`` says the connection is lost (so a new one may succeed)."""
+        return False
 
     def close(self) -> None:
         """Close the connections of every thread."""
@@ -439,6 +472,21 @@ class Store:
         were new (a key already present is skipped)."""
         with self.transaction() as cur:
             return self.insert_outbox(cur, rows)
+
+    def enqueue_with(
+        self, connection: Any, rows: Sequence[tuple[str | None, str | None, str, int, float, float, int]]
+    ) -> int:
+        """``enqueue`` on the application's own connection, in its open transaction (not committed here)."""
+        self.check_connection(connection)
+        cur = connection.cursor()
+        try:
+            return self.insert_outbox(cur, rows)
+        finally:
+            cur.close()
+
+    def check_connection(self, connection: Any) -> None:
+        """Raise ``TypeError`` unless ``connection`` is one of this backend's, to this ledger's database."""
+        raise NotImplementedError
 
     def insert_outbox(
         self, cur: Cursor, rows: Sequence[tuple[str | None, str | None, str, int, float, float, int]]
