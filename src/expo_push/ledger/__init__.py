@@ -62,7 +62,7 @@ own callable to test "15 minutes later" without waiting.
 """
 
 from ._ledger import CONFIG_ERRORS, Ledger
-from ._models import DeadToken, LedgerStats, PendingReceipt, ReceiptCheck, WorkerRun
+from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._pacer import SharedPacer
 
 __all__ = [
@@ -70,6 +70,7 @@ __all__ = [
     "DeadToken",
     "Ledger",
     "LedgerStats",
+    "OutboxBacklog",
     "PendingReceipt",
     "ReceiptCheck",
     "SharedPacer",

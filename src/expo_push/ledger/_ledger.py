@@ -24,7 +24,7 @@ from .._errors import PushServerError, ValidationError
 from .._message import PushMessage, message_from_dict
 from .._models import PushReceipt, PushTicket
 from .._protocol import iter_prepared
-from ._models import DeadToken, LedgerStats, PendingReceipt, ReceiptCheck, WorkerRun
+from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._pacer import SharedPacer
 from ._store import Cursor, Store, TicketRow
 
@@ -870,6 +870,11 @@ class Ledger:
         after the receipts check.
         """
         return self._store.purge(self._clock() - older_than)
+
+    def outbox_backlog(self) -> OutboxBacklog:
+        """How many notifications wait in the outbox and are being sent, and how long the oldest has waited."""
+        pending, sending, oldest = self._store.outbox_backlog()
+        return OutboxBacklog(pending, sending, None if oldest is None else max(self._clock() - oldest, 0.0))
 
     def outbox(self) -> list[tuple[str | None, str]]:
         """``(key, state)`` of every outbox row, oldest first: ``pending``, ``sending``, ``sent`` or ``skipped``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DeadToken", "LedgerStats", "PendingReceipt", "ReceiptCheck", "WorkerRun"]
+__all__ = ["DeadToken", "LedgerStats", "OutboxBacklog", "PendingReceipt", "ReceiptCheck", "WorkerRun"]
 
 
 @dataclass(frozen=True)
@@ -130,3 +130,15 @@ class LedgerStats:
                 name = code or "unknown"
                 out[name] = out.get(name, 0) + n
         return out
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """What the outbox holds right now, in notifications (recipients): what an operator alerts on."""
+
+    pending: int
+    """Waiting to be claimed by a worker (including those waiting to be tried again)."""
+    sending: int
+    """Claimed by a worker and not yet recorded."""
+    oldest_age: float | None
+    """Seconds the oldest pending notification has waited since it was enqueued (``None``: none pending)."""

@@ -586,6 +586,18 @@ class Store:
             counts["resent"] = int(cur.fetchone()[0])
         return counts
 
+    def outbox_backlog(self) -> tuple[int, int, float | None]:
+        """Recipients pending, recipients being sent, and the earliest ``enqueued_at`` of a pending row."""
+        with self.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT COALESCE(SUM(CASE WHEN state = 'pending' THEN recipients END), 0),"
+                " COALESCE(SUM(CASE WHEN state = 'sending' THEN recipients END), 0),"
+                " MIN(CASE WHEN state = 'pending' THEN enqueued_at END)"
+                " FROM expo_push_outbox WHERE state IN ('pending', 'sending')"
+            )
+            pending, sending, oldest = cur.fetchone()
+            return int(pending), int(sending), None if oldest is None else float(oldest)
+
     def iter_outbox_keys(self) -> Iterator[tuple[str | None, str]]:
         """(key, state) of every outbox row, by id (for inspection and tests)."""
         with self.transaction(write=False) as cur:
