@@ -28,7 +28,9 @@ from expo_push import (
 )
 from expo_push.emulator import Emulator
 from expo_push.ledger import DeadToken, Ledger, ReceiptCheck, WorkerRun
-from expo_push.ledger._ledger import _namespace
+from expo_push.ledger._process import namespace
+from expo_push.ledger._receipts import unpack
+from expo_push.ledger._store import Claim
 
 from .conftest import Clock, token
 
@@ -618,7 +620,7 @@ def test_rows_of_a_dead_worker_process_in_this_pid_namespace_are_taken_back_at_o
     ledger: Ledger, client: PushClient, emulator: Emulator
 ) -> None:
     ledger.enqueue([{"to": token(i)} for i in range(3)])
-    gone = f"{socket.gethostname()}:{_a_pid_that_is_gone()}:{_namespace()}:0"
+    gone = f"{socket.gethostname()}:{_a_pid_that_is_gone()}:{namespace()}:0"
     ledger._store.claim(ledger._clock(), gone, 10)
     run = ledger.drain(client)
     assert (run.reclaimed, run.sent) == (3, 3)
@@ -678,7 +680,7 @@ def test_a_row_claimed_afresh_while_another_worker_reclaims_stays_with_its_new_o
     clock.advance(ledger.lease + 1)
     read_sending = store.sending
 
-    def sending_then_claimed_afresh() -> list[tuple[int, str | None, float]]:
+    def sending_then_claimed_afresh() -> list[Claim]:
         rows = read_sending()  # the reclaiming worker has read the expired claims...
         store.release([r[0] for r in rows], "elsewhere:1:ns:silent", clock.now, "gave up")  # ...they come back
         assert len(store.claim(clock.now, "elsewhere:2:ns:live", 10)) == 3  # ...and a live worker claims them
@@ -773,7 +775,7 @@ def test_pending_receipts_reads_one_snapshot_while_a_check_moves_tickets(
                     def fetchall(self) -> list[Any]:
                         rows = cur.fetchall()
                         if not moved:  # another process's check unpacks the queue between two reads
-                            moved.append(checker._store.unpack_due(clock.now, 5, checker._unpack))
+                            moved.append(checker._store.unpack_due(clock.now, 5, unpack))
                         return rows
 
                 yield Cursor()

@@ -19,25 +19,143 @@ import contextlib
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-__all__ = ["SCHEMA_VERSION", "Cursor", "Store", "TicketRow"]
+from ._models import DeadToken
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Claim",
+    "ClaimedRow",
+    "Cursor",
+    "DueReceipt",
+    "NarrowedRow",
+    "OutboxEntry",
+    "QueueRow",
+    "ReceiptOutcome",
+    "Repoll",
+    "Store",
+    "StoredTicket",
+    "TicketRow",
+    "WaitingTicket",
+]
 
 SCHEMA_VERSION = 1
 
-TicketRow = tuple[
-    str | None,  # key: the caller's reference to the notification
-    str,  # token
-    str | None,  # ticket id
-    str,  # status: "ok" | "error"
-    str | None,  # error code
-    str | None,  # error message
-    float,  # sent_at
-    float | None,  # receipt_due_at (None: no receipt to fetch)
-    str | None,  # message JSON (kept to resend after MessageRateExceeded)
-    int,  # retries: resends after MessageRateExceeded before this one
-]
-"""One row of the tickets table, as inserted."""
+
+class TicketRow(NamedTuple):
+    """One row of the tickets table, as inserted."""
+
+    key: str | None
+    """The caller's reference to the notification."""
+    token: str
+    ticket_id: str | None
+    status: str
+    """``"ok"`` or ``"error"``."""
+    error_code: str | None
+    error_message: str | None
+    sent_at: float
+    receipt_due_at: float | None
+    """``None``: no receipt to fetch."""
+    message: str | None
+    """The message JSON, kept to resend after ``MessageRateExceeded``."""
+    retries: int
+    """Resends after ``MessageRateExceeded`` before this one."""
+
+
+class QueueRow(NamedTuple):
+    """One row of the receipt queue: accepted tickets of one send, column-packed (``QueuedTickets`` JSON)."""
+
+    sent_at: float
+    due_at: float
+    tickets: int
+    entries: str
+
+
+class DueReceipt(NamedTuple):
+    """A ticket whose receipt is due, as claimed by ``due_receipts``."""
+
+    ticket_id: str
+    row_id: int
+    token: str
+    sent_at: float
+
+
+class ReceiptOutcome(NamedTuple):
+    """A receipt's outcome to store: ``status`` is ``ok``, ``error`` or ``missing``."""
+
+    status: str
+    error: str | None
+    message: str | None
+    at: float
+    row_id: int
+
+
+class Repoll(NamedTuple):
+    """A ticket whose receipt is to be asked again at ``due_at``."""
+
+    due_at: float
+    row_id: int
+
+
+class StoredTicket(NamedTuple):
+    """What a resend needs of a ticket row."""
+
+    row_id: int
+    key: str | None
+    message: str | None
+    retries: int
+
+
+class WaitingTicket(NamedTuple):
+    """A ticket row still waiting for its receipt."""
+
+    ticket_id: str
+    token: str
+    key: str | None
+    sent_at: float
+    due_at: float
+
+
+class OutboxEntry(NamedTuple):
+    """One outbox row, as enqueued."""
+
+    key: str | None
+    """Idempotency key: a key already present is not enqueued again."""
+    ref: str | None
+    """The reference stored with the tickets."""
+    message: str
+    recipients: int
+    enqueued_at: float
+    not_before: float
+    retries: int
+
+
+class ClaimedRow(NamedTuple):
+    """An outbox row claimed by a worker."""
+
+    id: int
+    ref: str | None
+    message: str
+    recipients: int
+    retries: int
+
+
+class NarrowedRow(NamedTuple):
+    """An outbox row sent in part: the message to its recipients still owed."""
+
+    id: int
+    message: str
+    recipients: int
+
+
+class Claim(NamedTuple):
+    """Who holds an outbox row being sent, since when."""
+
+    id: int
+    worker: str | None
+    claimed_at: float
+
 
 _TICKET_COLUMNS = "key, token, ticket_id, status, error_code, error_message, sent_at, receipt_due_at, message, retries"
 
@@ -131,7 +249,9 @@ _SHARED_PACING_SCHEMA = [
 class Store:
     """Every query of the ledger over a backend's connections; subclasses say how to connect.
 
-    Connections are per thread. Each public method is one transaction.
+    Connections are per thread. A method that takes a ``Cursor`` runs inside the caller's transaction
+    (opened with ``transaction()``) and commits with it; every other public method opens, and commits,
+    one transaction of its own.
     """
 
     placeholder = "?"
@@ -257,8 +377,8 @@ class Store:
                 rows,
             )
 
-    def insert_log(self, cur: Cursor, rows: Sequence[tuple[float, float, int, str]]) -> None:
-        """Queue accepted tickets for their receipts: rows of (sent_at, due_at, count, JSON entries)."""
+    def insert_log(self, cur: Cursor, rows: Sequence[QueueRow]) -> None:
+        """Queue accepted tickets for their receipts, a few large rows."""
         if rows:  # one statement: a few large rows
             cur.execute(
                 self.q(
@@ -268,7 +388,7 @@ class Store:
                 [value for row in rows for value in row],
             )
 
-    def unpack_due(self, now: float, limit: int, unpack: Callable[[float, float, str], list[TicketRow]]) -> int:
+    def unpack_due(self, now: float, limit: int, unpack: Callable[[QueueRow], Sequence[TicketRow]]) -> int:
         """Turn up to ``limit`` queue rows whose receipts are due into ticket rows (``unpack`` makes them);
         return how many queue rows were unpacked. Concurrent checkers never unpack the same row."""
         with self.transaction() as cur:
@@ -276,19 +396,19 @@ class Store:
                 self.q(
                     "DELETE FROM expo_push_receipt_queue WHERE id IN (SELECT id FROM expo_push_receipt_queue"
                     f" WHERE due_at <= ? ORDER BY due_at, id LIMIT ?{self.skip_locked})"
-                    " RETURNING sent_at, due_at, entries"
+                    " RETURNING sent_at, due_at, tickets, entries"
                 ),
                 (now, limit),
             )
             queued = cur.fetchall()
-            for sent_at, due_at, entries in queued:
-                self.insert_tickets(cur, unpack(sent_at, due_at, entries))
+            for row in queued:
+                self.insert_tickets(cur, unpack(QueueRow(*row)))
         return len(queued)
 
-    def due_receipts(self, now: float, hold_until: float, limit: int) -> list[tuple[str, int, str, float]]:
+    def due_receipts(self, now: float, hold_until: float, limit: int) -> list[DueReceipt]:
         """Claim up to ``limit`` tickets whose receipt is due, oldest due first, by moving their due time to
         ``hold_until``: concurrent checkers never get the same ones, and those of a checker that stops
-        midway are due again then. Return (ticket id, row id, token, sent_at) of each."""
+        midway are due again then."""
         with self.transaction() as cur:
             cur.execute(
                 self.q(
@@ -298,16 +418,16 @@ class Store:
                 ),
                 (hold_until, now, limit),
             )
-            return sorted((tuple(r) for r in cur.fetchall()), key=lambda r: r[1])
+            return sorted((DueReceipt(*r) for r in cur.fetchall()), key=lambda r: r.row_id)
 
     def settle_receipts(
         self,
         cur: Cursor,
-        settled: Sequence[tuple[str, str | None, str | None, float, int]],
-        repoll: Sequence[tuple[float, int]],
+        settled: Sequence[ReceiptOutcome],
+        repoll: Sequence[Repoll],
         held_until: float,
     ) -> None:
-        """Store receipt outcomes ``(status, error, message, at, row id)`` and new due times ``(due, row id)`` of
+        """Store receipt outcomes and new due times of
         tickets claimed by ``due_receipts(..., held_until, ...)``; a ticket claimed since by another checker
         (its due time changed, or it was settled) is left to that one."""
         if settled:
@@ -324,33 +444,30 @@ class Store:
                 [(*row, held_until) for row in repoll],
             )
 
-    def ticket_rows(self, cur: Cursor, row_ids: Sequence[int]) -> list[tuple[int, str | None, str | None, int]]:
-        """(row id, key, message JSON, retries) of ticket rows."""
-        out: list[tuple[int, str | None, str | None, int]] = []
+    def ticket_rows(self, cur: Cursor, row_ids: Sequence[int]) -> list[StoredTicket]:
+        """What a resend needs of ticket rows."""
+        out: list[StoredTicket] = []
         for condition, params in self._id_sets(row_ids):
             cur.execute(self.q(f"SELECT id, key, message, retries FROM expo_push_tickets WHERE {condition}"), params)
-            out.extend(tuple(r) for r in cur.fetchall())
+            out.extend(StoredTicket(*r) for r in cur.fetchall())
         return out
 
-    def pending_receipts(
-        self, limit: int | None
-    ) -> tuple[list[tuple[str, str, str | None, float, float]], list[tuple[float, float, str]]]:
+    def pending_receipts(self, limit: int | None) -> tuple[list[WaitingTicket], list[QueueRow]]:
         """Tickets still waiting for a receipt, oldest first, at most ``limit`` of each kind, read together:
-        (ticket id, token, key, sent_at, due_at) of ticket rows, and (sent_at, due_at, JSON entries) of
-        receipt queue rows (a concurrent check moves tickets from the queue to their rows)."""
+        ticket rows, and receipt queue rows (a concurrent check moves tickets from the queue to their rows)."""
         with self.transaction(write=False) as cur:
             out = []
             for sql in (
                 "SELECT ticket_id, token, key, sent_at, receipt_due_at FROM expo_push_tickets"
                 " WHERE receipt_due_at IS NOT NULL ORDER BY sent_at, id",
-                "SELECT sent_at, due_at, entries FROM expo_push_receipt_queue ORDER BY sent_at, id",
+                "SELECT sent_at, due_at, tickets, entries FROM expo_push_receipt_queue ORDER BY sent_at, id",
             ):
                 if limit is None:
                     cur.execute(sql)
                 else:
                     cur.execute(self.q(sql + " LIMIT ?"), (limit,))
-                out.append([tuple(r) for r in cur.fetchall()])
-            return out[0], out[1]
+                out.append(cur.fetchall())
+            return [WaitingTicket(*r) for r in out[0]], [QueueRow(*r) for r in out[1]]
 
     def outcome_counts(self, since: float | None, until: float | None) -> list[tuple[str, str, str | None, int]]:
         """Counts of (ticket status, receipt state, error code) over tickets sent in [since, until)."""
@@ -425,8 +542,8 @@ class Store:
         )
         return cur.fetchone() is not None
 
-    def dead_tokens(self, since: float | None) -> list[tuple[str, float, str, str | None, str | None]]:
-        """(token, died_at, reason, message, ticket id) of dead tokens, oldest death first."""
+    def dead_tokens(self, since: float | None) -> list[DeadToken]:
+        """Dead tokens, oldest death first."""
         with self.transaction(write=False) as cur:
             cur.execute(
                 self.q(
@@ -435,7 +552,7 @@ class Store:
                 ),
                 (float("-inf") if since is None else since,),
             )
-            return [tuple(r) for r in cur.fetchall()]
+            return [DeadToken(*r) for r in cur.fetchall()]
 
     def count_dead(self) -> int:
         """How many tokens are dead."""
@@ -467,15 +584,12 @@ class Store:
 
     # -- outbox --------------------------------------------------------------------------------
 
-    def enqueue(self, rows: Sequence[tuple[str | None, str | None, str, int, float, float, int]]) -> int:
-        """Insert outbox rows (key, ref, message, recipients, enqueued_at, not_before, retries); return how many
-        were new (a key already present is skipped)."""
+    def enqueue(self, rows: Sequence[OutboxEntry]) -> int:
+        """Insert outbox rows; return how many were new (a key already present is skipped)."""
         with self.transaction() as cur:
             return self.insert_outbox(cur, rows)
 
-    def enqueue_with(
-        self, connection: Any, rows: Sequence[tuple[str | None, str | None, str, int, float, float, int]]
-    ) -> int:
+    def enqueue_with(self, connection: Any, rows: Sequence[OutboxEntry]) -> int:
         """``enqueue`` on the application's own connection, in its open transaction (not committed here)."""
         self.check_connection(connection)
         cur = connection.cursor()
@@ -488,9 +602,7 @@ class Store:
         """Raise ``TypeError`` unless ``connection`` is one of this backend's, to this ledger's database."""
         raise NotImplementedError
 
-    def insert_outbox(
-        self, cur: Cursor, rows: Sequence[tuple[str | None, str | None, str, int, float, float, int]]
-    ) -> int:
+    def insert_outbox(self, cur: Cursor, rows: Sequence[OutboxEntry]) -> int:
         """``enqueue`` inside the caller's transaction."""
         if not rows:
             return 0
@@ -503,8 +615,8 @@ class Store:
         )
         return int(cur.rowcount)  # rows inserted: a key already present counts 0
 
-    def claim(self, now: float, worker: str, limit: int) -> list[tuple[int, str | None, str, int, int]]:
-        """Claim up to ``limit`` pending rows for ``worker``: (id, ref, message, recipients, retries), by id."""
+    def claim(self, now: float, worker: str, limit: int) -> list[ClaimedRow]:
+        """Claim up to ``limit`` pending rows for ``worker``, by id."""
         with self.transaction() as cur:
             cur.execute(
                 self.q(
@@ -515,7 +627,7 @@ class Store:
                 ),
                 (now, worker, now, limit),
             )
-            return sorted(tuple(r) for r in cur.fetchall())
+            return sorted(ClaimedRow(*r) for r in cur.fetchall())
 
     def finish_sent(self, cur: Cursor, now: float, worker: str, ids: Sequence[int], state: str = "sent") -> None:
         """Mark rows claimed by ``worker`` sent (or ``state``), inside the caller's transaction."""
@@ -525,12 +637,12 @@ class Store:
                 (state, now, worker, *params),
             )
 
-    def narrow_outbox(self, cur: Cursor, worker: str, rows: Sequence[tuple[int, str, int]]) -> None:
-        """Replace the message of rows claimed by ``worker`` sent in part: (row id, message JSON, recipients)."""
+    def narrow_outbox(self, cur: Cursor, worker: str, rows: Sequence[NarrowedRow]) -> None:
+        """Replace the message of rows claimed by ``worker`` sent in part by the message to those still owed."""
         if rows:
             cur.executemany(
                 self.q("UPDATE expo_push_outbox SET message = ?, recipients = ? WHERE id = ? AND claimed_by = ?"),
-                [(message, recipients, row_id, worker) for row_id, message, recipients in rows],
+                [(row.message, row.recipients, row.id, worker) for row in rows],
             )
 
     def renew(self, cur: Cursor, now: float, worker: str) -> None:
@@ -552,16 +664,16 @@ class Store:
                     (not_before, error, worker, *params),
                 )
 
-    def sending(self) -> list[tuple[int, str | None, float]]:
-        """(id, claimed_by, claimed_at) of rows being sent."""
+    def sending(self) -> list[Claim]:
+        """Who holds each row being sent, since when."""
         with self.transaction(write=False) as cur:
             cur.execute("SELECT id, claimed_by, claimed_at FROM expo_push_outbox WHERE state = 'sending'")
-            return [tuple(r) for r in cur.fetchall()]
+            return [Claim(*r) for r in cur.fetchall()]
 
-    def reclaim(self, rows: Sequence[tuple[int, str | None, float]]) -> int:
+    def reclaim(self, rows: Sequence[Claim]) -> int:
         """Put rows being sent by a worker that is gone back to pending, counting the reclaim; return how many.
 
-        ``rows`` are (id, claimed_by, claimed_at) as read by ``sending``: a row claimed or renewed since
+        ``rows`` are claims as read by ``sending``: a row claimed or renewed since
         (its worker is alive, or another worker took it) is left alone.
         """
         count = 0

@@ -1,0 +1,279 @@
+"""Recording tickets: rows built from tickets, error tickets acted on, dead tokens skipped, callbacks reported."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from .._message import PushMessage
+from .._models import PushTicket
+from ._messages import (
+    QueuedTickets,
+    all_recipients,
+    decode_message,
+    encode,
+    message_json,
+    narrow,
+    payload_text,
+    recipients,
+    resend_payload,
+)
+from ._models import DeadToken
+from ._store import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
+
+if TYPE_CHECKING:
+    from ._ledger import Ledger
+
+__all__ = ["CONFIG_ERRORS", "Events", "Recorder", "owned_by_token", "per_ticket"]
+
+logger = logging.getLogger("expo_push.ledger")
+
+CONFIG_ERRORS = frozenset(("InvalidCredentials", "MismatchSenderId"))
+"""Codes that mean the app's push set-up is wrong, not the notification: reported once per code."""
+
+_LOG_ROW_TICKETS = 2000  # accepted tickets per row of the receipt queue
+
+
+@dataclass
+class Events:
+    """What a transaction found, reported to the application after it commits."""
+
+    dead: list[DeadToken] = field(default_factory=list)
+    config: list[tuple[str, str | None]] = field(default_factory=list)
+    resends: int = 0
+
+
+@dataclass(frozen=True)
+class FinishRows:
+    """Outbox rows a recording settles: ``sent`` rows are done, ``narrowed`` ones owe some recipients still."""
+
+    worker: str
+    sent: Sequence[int]
+    narrowed: Sequence[NarrowedRow] = ()
+
+
+def per_ticket(
+    tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
+) -> tuple[Sequence[str | None], Sequence[Any]]:
+    """The key and message of each ticket of a complete send (tickets come one per recipient, in order)."""
+    if len(tickets) == len(messages):  # one recipient each: nothing to expand
+        return keys, messages
+    ticket_keys: list[str | None] = []
+    ticket_messages: list[Any] = []
+    for message, key in zip(messages, keys, strict=True):
+        to = message.to if isinstance(message, PushMessage) else message["to"]
+        count = 1 if isinstance(to, str) else len(to)
+        kept = resend_payload(message, count)
+        ticket_keys.extend([key] * count)
+        ticket_messages.extend([kept] * count)
+    return ticket_keys, ticket_messages
+
+
+def owned_by_token(
+    tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
+) -> tuple[list[PushTicket], list[str | None], list[Any]]:
+    """The accepted tickets of a send that failed part-way, with the key and message of each one's token's
+    first message not yet matched (the error keeps the tickets' order but not their positions)."""
+    owners: dict[str, list[tuple[str | None, Any]]] = {}
+    for message, key in zip(messages, keys, strict=True):
+        tokens = recipients(message) or []
+        kept = resend_payload(message, len(tokens))
+        for token in tokens:
+            owners.setdefault(token, []).append((key, kept))
+    owned: list[PushTicket] = []
+    owned_keys: list[str | None] = []
+    owned_messages: list[Any] = []
+    for ticket in tickets:
+        candidates = owners.get(ticket.to or "")
+        if candidates:
+            key, message = candidates.pop(0)
+            owned.append(ticket)
+            owned_keys.append(key)
+            owned_messages.append(message)
+    return owned, owned_keys, owned_messages
+
+
+class Recorder:
+    """Stores tickets and acts on error tickets for one ``Ledger`` (whose settings it reads as they are now)."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.store = ledger._store
+        self._reported_config: set[str] = set()
+        self._report_lock = threading.Lock()
+
+    def ticket_row(
+        self, ticket: PushTicket, key: str | None, sent_at: float, message: str | None, retries: int
+    ) -> TicketRow:
+        """The tickets-table row of ``ticket``."""
+        ok = ticket.status == "ok"
+        return TicketRow(
+            key,
+            ticket.to or "",
+            ticket.id,
+            ticket.status,
+            None if ok else ticket.error_code,
+            None if ok else ticket.message,
+            sent_at,
+            sent_at + self.ledger.receipt_delay if ok and ticket.id else None,
+            message,
+            retries,
+        )
+
+    def record(
+        self,
+        tickets: Sequence[PushTicket],
+        keys: Sequence[str | None],
+        messages: Sequence[Any],
+        retries: Sequence[int] | None = None,
+        *,
+        sent_at: float | None = None,
+        finish: FinishRows | None = None,
+    ) -> None:
+        """Store tickets with their keys, messages and resends so far, acting on error tickets, in one transaction.
+
+        Accepted tickets go to the receipt queue as a few compact rows (cheap on
+        the send path: a handful of objects, whatever the number of tickets);
+        each becomes a row of its own when its receipt is due. Error tickets
+        (rare) get their row at once. ``finish`` marks outbox rows of a worker
+        sent, gives those sent in part the message to their recipients still
+        owed, and renews the lease of the worker's other rows, all in the same
+        transaction.
+        """
+        ledger = self.ledger
+        now = ledger._clock()
+        sent = now if sent_at is None else sent_at
+        counts = list(retries) if retries is not None else [0] * len(tickets)
+        refused = [i for i, t in enumerate(tickets) if t.status != "ok" or not t.id]
+        errors = [self.ticket_row(tickets[i], keys[i], sent, payload_text(messages[i]), counts[i]) for i in refused]
+        if refused:
+            accepted = sorted(set(range(len(tickets))) - set(refused))
+            tickets = [tickets[i] for i in accepted]
+            keys = [keys[i] for i in accepted]
+            messages = [messages[i] for i in accepted]
+            counts = [counts[i] for i in accepted]
+        log = []
+        for start in range(0, len(tickets), _LOG_ROW_TICKETS):
+            part = slice(start, start + _LOG_ROW_TICKETS)
+            chunk = tickets[part]
+            queued = QueuedTickets(
+                list(keys[part]),
+                [t.to or "" for t in chunk],
+                [t.id or "" for t in chunk],
+                list(messages[part]),
+                counts[part],
+            )
+            log.append(QueueRow(sent, sent + ledger.receipt_delay, len(chunk), encode(queued).decode()))
+        events = Events()
+        store = self.store
+        with store.transaction() as cur:
+            store.insert_log(cur, log)
+            store.insert_tickets(cur, errors)
+            if finish is not None:
+                store.finish_sent(cur, now, finish.worker, finish.sent)
+                store.narrow_outbox(cur, finish.worker, finish.narrowed)
+                store.renew(cur, now, finish.worker)
+            for row in errors:
+                if row.error_code is not None:
+                    self.act_on_error(
+                        cur, events, row.error_code, row.error_message, row.token, None, sent, now,
+                        row.key, row.message, row.retries, f"expo-push:resend:{uuid.uuid4().hex}",
+                    )  # fmt: skip
+        self.report(events)
+
+    def act_on_error(
+        self,
+        cur: Cursor,
+        events: Events,
+        code: str,
+        message: str | None,
+        token: str,
+        ticket_id: str | None,
+        sent_at: float,
+        now: float,
+        key: str | None,
+        payload: str | None,
+        retries: int,
+        resend_key: str,
+    ) -> None:
+        """Act on an error of a ticket or receipt, inside the caller's transaction: a dead token is marked, a
+        notification refused with ``MessageRateExceeded`` rescheduled, a set-up error noted for ``report``."""
+        ledger = self.ledger
+        if code == "DeviceNotRegistered":
+            if self.store.mark_dead(cur, token, now, code, message, ticket_id, sent_at):
+                events.dead.append(DeadToken(token, now, code, message, ticket_id))
+        elif code == "MessageRateExceeded":
+            if payload is None:
+                logger.warning(
+                    "expo-push: MessageRateExceeded for a notification the ledger cannot resend "
+                    "(recorded without its message)"
+                )
+            elif retries >= ledger.max_rate_retries:
+                logger.warning(
+                    "expo-push: giving up on a notification after %d resends refused with MessageRateExceeded", retries
+                )
+            else:
+                narrowed = msgspec.structs.replace(decode_message(payload), to=token)
+                delay = ledger.rate_retry_delay * (2**retries)
+                entry = OutboxEntry(resend_key, key, message_json(narrowed), 1, now, now + delay, retries + 1)
+                events.resends += self.store.insert_outbox(cur, [entry])
+        elif code in CONFIG_ERRORS:
+            events.config.append((code, message))
+
+    def report(self, events: Events) -> None:
+        """Tell the application what a committed transaction found: set-up errors once per code, dead tokens."""
+        ledger = self.ledger
+        for code, message in events.config:
+            with self._report_lock:
+                if code in self._reported_config:
+                    continue
+                self._reported_config.add(code)
+            logger.error(
+                "expo-push: %s: the app's push credentials need fixing (%s); further %s errors "
+                "are not reported again by this ledger",
+                code,
+                message or "no message",
+                code,
+            )
+            if ledger.on_config_error is not None:
+                ledger.on_config_error(code, message)
+        if ledger.on_dead_token is not None:
+            for dead in events.dead:
+                ledger.on_dead_token(dead)
+
+    def skip_dead(
+        self, batch: list[Any], keys: Sequence[str | None] | None
+    ) -> tuple[list[Any], Sequence[str | None], list[tuple[int, str]]]:
+        """The messages to send (dead recipients removed), their keys, and (ticket position, token) of those skipped."""
+        out_keys: Sequence[str | None] = keys if keys is not None else [None] * len(batch)
+        if not self.ledger.skip_dead_tokens:
+            return batch, out_keys, []
+        dead = self.store.dead_among(all_recipients(batch))
+        if not dead:
+            return batch, out_keys, []
+        outgoing: list[Any] = []
+        kept_keys: list[str | None] = []
+        skipped: list[tuple[int, str]] = []
+        position = 0
+        for message, key in zip(batch, out_keys, strict=True):
+            tokens = recipients(message)
+            if tokens is None or dead.isdisjoint(tokens):
+                outgoing.append(message)
+                kept_keys.append(key)
+                position += len(tokens or ())
+                continue
+            for token in tokens:
+                if token in dead:
+                    skipped.append((position, token))
+                position += 1
+            kept = [t for t in tokens if t not in dead]
+            if kept:
+                outgoing.append(narrow(message, kept))
+                kept_keys.append(key)
+        return outgoing, kept_keys, skipped
