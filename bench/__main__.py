@@ -4,6 +4,7 @@
     python -m bench --quick      # smaller workloads, same clients
     python -m bench --smoke      # tiny workloads, expo-push only, no installs; writes no RESULTS.md
     python -m bench --only throughput,limit --clients "expo-push async,expo-server-sdk (Node)"
+    python -m bench --only outbox  # four outbox workers on one throwaway PostgreSQL (needs its binaries)
 
 Run from the repository root with the project installed (``pip install -e .[emulator]``).
 """
@@ -22,11 +23,12 @@ from types import FrameType
 
 from bench.clients import BENCH, all_clients
 from bench.emulator import EmulatorProcess
+from bench.outbox_scale import OutboxRun, as_dicts, outbox_markdown, run_outbox_scale
 from bench.report import Result, machine, markdown, summarize
 from bench.runner import Measurement, as_dict, run_once
 from bench.workloads import workloads
 
-GROUPS = ("throughput", "limit", "faults", "scale")
+GROUPS = ("throughput", "limit", "faults", "scale", "outbox")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -52,11 +54,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # stop the emulator and the driver running, as on Ctrl-C
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
-    groups = [group.strip() for group in args.only.split(",") if group.strip()] or list(GROUPS)
+    groups = [group.strip() for group in args.only.split(",") if group.strip()] or [
+        group for group in GROUPS if not (args.smoke and group == "outbox")  # the smoke starts no PostgreSQL
+    ]
     unknown = set(groups) - set(GROUPS)
     if unknown:
         raise SystemExit(f"--only: unknown workload groups {sorted(unknown)}; choose among {', '.join(GROUPS)}")
-    clients = all_clients(peers=not (args.smoke or args.no_peers))
+    clients = all_clients(peers=not (args.smoke or args.no_peers)) if set(groups) - {"outbox"} else []
     if args.no_node:
         clients = [client for client in clients if client.key != "expo-server-sdk (Node)"]
     if args.clients:
@@ -90,6 +94,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for client in clients:
                 results.append(summarize(workload, client.key, client.label, runs[client.key],
                                          client.skip_reason(workload)))  # fmt: skip
+        outbox_runs: list[OutboxRun] = []
+        if "outbox" in groups:
+
+            def progress(text: str) -> None:
+                print(f"[{time.monotonic() - started:6.0f} s] {text}", file=sys.stderr, flush=True)
+
+            outbox_runs = run_outbox_scale(emulator, size, progress=progress)
 
     command = "python -m bench" + "".join(
         f" {shlex.quote(arg)}" for arg in (argv if argv is not None else sys.argv[1:])
@@ -101,6 +112,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "workloads (whose figures are counts) run once per client."
     )
     text = markdown(results, command=command, machine_text=machine(), repeats=repeats_text)
+    if outbox_runs:
+        text += "\n" + outbox_markdown(outbox_runs)
     print(text)
     print(f"(took {time.monotonic() - started:.0f} s)", file=sys.stderr)
     output = args.output or (None if args.smoke else BENCH / "RESULTS.md")
@@ -112,6 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
              "skipped": result.skipped, "runs": [as_dict(run) for run in result.runs]}
             for result in results
         ]  # fmt: skip
+        raw += [{"workload": "outbox scale-out", "group": "outbox", **run} for run in as_dicts(outbox_runs)]
         args.json.write_text(json.dumps(raw, indent=1))
     return 0
 

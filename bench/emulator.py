@@ -67,6 +67,10 @@ class EmulatorProcess:
         """Queue faults (``expo_push.emulator.Fault`` fields as JSON)."""
         self._call("POST", "faults", faults)
 
+    def set_project(self, tokens: list[str], project: str) -> None:
+        """Say that ``tokens`` belong to ``project`` (the others are in the emulator's default project)."""
+        self._call("POST", "project", {"tokens": tokens, "project": project})
+
     def stats(self) -> dict[str, int]:
         """The emulator's counters since the last reset."""
         stats: dict[str, int] = self._call("GET", "stats")

@@ -135,7 +135,7 @@ def postgres(url: str | None) -> Iterator[str]:
         yield url
         return
     sys.path.insert(0, str(ROOT))
-    from tests.ledger.postgres_server import throwaway_postgres
+    from bench.postgres_server import throwaway_postgres
 
     with throwaway_postgres() as server:
         yield server.url()

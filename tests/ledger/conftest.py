@@ -16,12 +16,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from bench.postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres
 
 from expo_push import PushClient
 from expo_push.emulator import Emulator
 from expo_push.ledger import Ledger
-
-from .postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres
 
 TOKEN_PREFIX = "ExponentPushToken[ledger-"
 
