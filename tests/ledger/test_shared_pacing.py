@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from expo_push import ValidationError
 from expo_push.ledger import Ledger, SharedPacer
+
+from .conftest import token
+
+
+def decode(message: str) -> object:
+    return json.loads(message)["to"]
 
 SLOT = 100 / 600  # seconds one request of 100 notifications books at 600/s
 SLACK = 0.05  # the statements themselves take time on a shared machine
@@ -95,3 +105,63 @@ def test_the_pacer_reconnects_after_the_ledger_closed_its_connections(ledger: Le
     ledger.close()  # closes the pacer's connection too
     pacer.close()
     assert pacer.reserve(100, None) == pytest.approx(SLOT, abs=SLACK)
+
+
+# -- projects of outbox rows --------------------------------------------------------------------------
+
+
+def test_a_worker_claims_a_batch_of_one_project_at_a_time(ledger: Ledger) -> None:
+    ledger.enqueue({"to": token("a1"), "body": "x"}, project="@acme/orders")
+    ledger.enqueue({"to": token("b1"), "body": "x"}, project="@acme/news")
+    ledger.enqueue({"to": token("a2"), "body": "x"}, project="@acme/orders")
+    ledger.enqueue({"to": token("n1"), "body": "x"})
+    store = ledger._store
+    first = store.claim(ledger._clock(), "w1", 10)
+    assert [(row.project, decode(row.message)) for row in first] == [
+        ("@acme/orders", token("a1")),
+        ("@acme/orders", token("a2")),
+    ]
+    second = store.claim(ledger._clock(), "w2", 10)
+    assert [(row.project, decode(row.message)) for row in second] == [("@acme/news", token("b1"))]
+    third = store.claim(ledger._clock(), "w3", 10)
+    assert [(row.project, decode(row.message)) for row in third] == [(None, token("n1"))]
+
+
+def test_a_message_to_tokens_of_a_known_project_is_enqueued_under_it(ledger: Ledger) -> None:
+    ledger.set_project([token("a1"), token("a2")], "@acme/orders")
+    ledger.set_project(token("b1"), "@acme/news")
+    ledger.enqueue(
+        [
+            {"to": [token("a1"), token("a2")], "body": "both known, one project"},
+            {"to": [token("a1"), token("b1")], "body": "two projects: left unnamed"},
+            {"to": token("z"), "body": "unknown"},
+        ]
+    )
+    ledger.enqueue({"to": token("b1"), "body": "named by the caller"}, project="@acme/orders")
+    rows = [row for _ in range(4) for row in ledger._store.claim(ledger._clock(), "w", 10)]
+    by_id = {row.id: row.project for row in rows}
+    assert [by_id[i] for i in sorted(by_id)] == ["@acme/orders", None, None, "@acme/orders"]
+
+
+@pytest.mark.parametrize("project", ["", "  ", 17])
+def test_a_bad_project_is_refused_before_anything_is_stored(ledger: Ledger, project: object) -> None:
+    with pytest.raises(ValidationError, match="project must be a name"):
+        ledger.enqueue({"to": token("a"), "body": "x"}, project=project)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="project must be a name"):
+        ledger.set_project(token("a"), project)  # type: ignore[arg-type]
+    assert ledger.outbox() == []
+
+
+def test_an_older_outbox_table_gains_the_project_column_on_open(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:  # the outbox table as the first release created it
+        conn.execute(
+            "CREATE TABLE expo_push_outbox (id INTEGER PRIMARY KEY, key TEXT UNIQUE, ref TEXT, message TEXT NOT NULL,"
+            " recipients INTEGER NOT NULL, state TEXT NOT NULL, enqueued_at DOUBLE PRECISION NOT NULL,"
+            " not_before DOUBLE PRECISION NOT NULL, claimed_at DOUBLE PRECISION, claimed_by TEXT,"
+            " attempts INTEGER NOT NULL DEFAULT 0, reclaims INTEGER NOT NULL DEFAULT 0,"
+            " retries INTEGER NOT NULL DEFAULT 0, last_error TEXT, sent_at DOUBLE PRECISION)"
+        )
+    with Ledger.open(path) as ledger:
+        assert ledger.enqueue({"to": token("a"), "body": "x"}, project="@acme/orders") == 1
+        assert [row.project for row in ledger._store.claim(ledger._clock(), "w", 10)] == ["@acme/orders"]

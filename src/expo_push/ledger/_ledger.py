@@ -282,6 +282,7 @@ class Ledger:
         keys: Sequence[str | None] | None = None,
         *,
         connection: Any = None,
+        project: str | None = None,
     ) -> int:
         """Store notifications durably for a worker to send; return how many were new.
 
@@ -295,7 +296,14 @@ class Ledger:
         ``Connection``), to write the notifications inside your own transaction
         (the transactional outbox): they are sent once if it commits, never if
         it rolls back. Nothing is committed here; your code commits.
+
+        ``project``: the Expo project (``"@owner/slug"``) of these messages;
+        workers send them paced under that project's budget. Left out, a
+        message whose tokens all have a project the ledger knows
+        (``set_project``) is enqueued under that one.
         """
+        if project is not None and (not isinstance(project, str) or not project.strip()):
+            raise ValidationError(f"project must be a name such as '@owner/slug', not {project!r}", field="project")
         prepared = list(iter_prepared(messages))
         if keys is not None:
             keys = list(keys)
@@ -306,10 +314,23 @@ class Ledger:
                     raise ValidationError(
                         f"key {index} must be a string or None, not {type(key).__name__}", field="keys"
                     )
-        rows = outbox_entries(prepared, keys, self._clock())
+        projects: list[str | None] | None = [project] * len(prepared) if project is not None else None
+        if project is None:
+            known = self._store.projects_of(list({t for p in prepared for t in p.recipients}))
+            if known:
+                projects = [_one_project(p.recipients, known) for p in prepared]
+        rows = outbox_entries(prepared, keys, self._clock(), projects)
         if connection is not None:
             return self._store.enqueue_with(connection, rows)
         return self._store.enqueue(rows)
+
+    def set_project(self, tokens: str | Iterable[str], project: str) -> None:
+        """Remember that ``tokens`` belong to the Expo project ``project`` (``"@owner/slug"``): messages to them
+        enqueued later without ``project=`` are paced under that project's budget."""
+        if not isinstance(project, str) or not project.strip():
+            raise ValidationError(f"project must be a name such as '@owner/slug', not {project!r}", field="project")
+        tokens = [tokens] if isinstance(tokens, str) else list(tokens)
+        self._store.remember_projects([(token, project) for token in tokens])
 
     def drain(self, client: PushClient, *, batch_size: int = 500) -> WorkerRun:
         """Send everything in the outbox that is ready now, then return (a one-shot worker)."""
@@ -374,3 +395,9 @@ class Ledger:
     def outbox(self) -> list[tuple[str | None, str]]:
         """``(key, state)`` of every outbox row, oldest first: ``pending``, ``sending``, ``sent`` or ``skipped``."""
         return list(self._store.iter_outbox_keys())
+
+
+def _one_project(recipients: Sequence[str], known: Mapping[str, str]) -> str | None:
+    """The project all of ``recipients`` are known to belong to, or None (unknown, or several)."""
+    found = {known.get(token) for token in recipients}
+    return found.pop() if len(found) == 1 else None

@@ -31,9 +31,13 @@ _MAX_SEND_BACKOFF = 300.0
 
 
 def outbox_entries(
-    prepared: Sequence[PreparedMessage], keys: Sequence[str | None] | None, now: float
+    prepared: Sequence[PreparedMessage],
+    keys: Sequence[str | None] | None,
+    now: float,
+    projects: Sequence[str | None] | None = None,
 ) -> list[OutboxEntry]:
-    """The outbox rows of validated messages, ready now; each key is both idempotency key and reference."""
+    """The outbox rows of validated messages, ready now; each key is both idempotency key and reference,
+    ``projects`` the project of each message (None: unnamed)."""
     return [
         OutboxEntry(
             keys[i] if keys is not None else None,
@@ -43,6 +47,7 @@ def outbox_entries(
             now,
             now,
             0,
+            projects[i] if projects is not None else None,
         )
         for i, p in enumerate(prepared)
     ]
@@ -205,9 +210,10 @@ class Worker:
             batch.settled.update(batch.skipped_rows)
         self._renewed_at = ledger._clock()
         failure = "the worker stopped before recording the tickets"
+        client = self._client_for(claimed[0].project)
         try:
             try:
-                for ticket in self.client.iter_send(batch.outgoing):
+                for ticket in client.iter_send(batch.outgoing):
                     self._keep_claim()
                     batch.accept(ticket)
                     if len(batch.tickets) >= _FLUSH_TICKETS:
@@ -227,6 +233,12 @@ class Worker:
                 retry_at = ledger._clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
                 store.release(unsettled, self.name, retry_at, failure)
         return True
+
+    def _client_for(self, project: str | None) -> PushClient:
+        """The worker's client, paced under ``project`` (a batch is of one project; None: the client's own)."""
+        if project is None or project == getattr(self.client, "project", None):
+            return self.client
+        return self.client.with_options(project=project)
 
     def _keep_claim(self) -> None:
         """Renew the claim on the batch every quarter lease while tickets come back (the worker is alive)."""

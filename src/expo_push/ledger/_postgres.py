@@ -44,6 +44,9 @@ class PostgresStore(Store):
                 f" underlying one) for a PostgreSQL ledger, not {type(connection).__name__}"
             )
 
+    def _add_column(self, cur: Cursor, table: str, column: str, kind: str) -> None:
+        cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+
     def is_disconnect(self, exc: Exception) -> bool:
         import psycopg
 

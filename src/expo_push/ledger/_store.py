@@ -129,6 +129,8 @@ class OutboxEntry(NamedTuple):
     enqueued_at: float
     not_before: float
     retries: int
+    project: str | None = None
+    """The Expo project ("@owner/slug") of the message, paced under that project's budget; None: unnamed."""
 
 
 class ClaimedRow(NamedTuple):
@@ -139,6 +141,7 @@ class ClaimedRow(NamedTuple):
     message: str
     recipients: int
     retries: int
+    project: str | None = None
 
 
 class NarrowedRow(NamedTuple):
@@ -243,6 +246,15 @@ _SHARED_PACING_SCHEMA = [
         held_until DOUBLE PRECISION NOT NULL,
         updated_at DOUBLE PRECISION NOT NULL
     )""",
+    # The project of each token, as named by the application or learned from the service's answers.
+    """CREATE TABLE IF NOT EXISTS expo_push_token_projects (
+        token TEXT PRIMARY KEY,
+        project TEXT NOT NULL
+    )""",
+]
+_ADDED_COLUMNS = [
+    # (table, column, type): columns added after a table's first release, added to older databases on open.
+    ("expo_push_outbox", "project", "TEXT"),
 ]
 
 
@@ -351,6 +363,8 @@ class Store:
             self._before_schema(cur)
             for statement in _schema(self.primary_key):
                 cur.execute(statement)
+            for table, column, kind in _ADDED_COLUMNS:
+                self._add_column(cur, table, column, kind)
             cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("schema_version",))
             row = cur.fetchone()
             if row is None:
@@ -363,6 +377,12 @@ class Store:
                     f"the ledger database has schema version {row[0]}, newer than this expo-push "
                     f"understands ({SCHEMA_VERSION}): upgrade expo-push"
                 )
+
+    def _add_column(self, cur: Cursor, table: str, column: str, kind: str) -> None:
+        """Add ``column`` to ``table`` unless it has it (SQLite has no ``ADD COLUMN IF NOT EXISTS``)."""
+        cur.execute(f"PRAGMA table_info({table})")
+        if column not in {row[1] for row in cur.fetchall()}:
+            cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _before_schema(self, cur: Cursor) -> None:
         """Hook run in the schema transaction before the tables are created."""
@@ -608,24 +628,28 @@ class Store:
             return 0
         cur.executemany(
             self.q(
-                "INSERT INTO expo_push_outbox (key, ref, message, recipients, state, enqueued_at, not_before, retries)"
-                " VALUES (?, ?, ?, ?, 'pending', ?, ?, ?) ON CONFLICT (key) DO NOTHING"
+                "INSERT INTO expo_push_outbox"
+                " (key, ref, message, recipients, enqueued_at, not_before, retries, project, state)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (key) DO NOTHING"
             ),
             rows,
         )
         return int(cur.rowcount)  # rows inserted: a key already present counts 0
 
     def claim(self, now: float, worker: str, limit: int) -> list[ClaimedRow]:
-        """Claim up to ``limit`` pending rows for ``worker``, by id."""
+        """Claim up to ``limit`` pending rows for ``worker``, by id, all of one project: that of the oldest
+        pending row (a batch is sent by a client paced under one project's budget)."""
         with self.transaction() as cur:
             cur.execute(
                 self.q(
                     "UPDATE expo_push_outbox SET state = 'sending', claimed_at = ?, claimed_by = ?,"
                     " attempts = attempts + 1 WHERE id IN (SELECT id FROM expo_push_outbox"
-                    f" WHERE state = 'pending' AND not_before <= ? ORDER BY id LIMIT ?{self.skip_locked})"
-                    " RETURNING id, ref, message, recipients, retries"
+                    " WHERE state = 'pending' AND not_before <= ? AND COALESCE(project, '') = COALESCE(("
+                    "SELECT project FROM expo_push_outbox WHERE state = 'pending' AND not_before <= ?"
+                    f" ORDER BY id LIMIT 1), '') ORDER BY id LIMIT ?{self.skip_locked})"
+                    " RETURNING id, ref, message, recipients, retries, project"
                 ),
-                (now, worker, now, limit),
+                (now, worker, now, now, limit),
             )
             return sorted(ClaimedRow(*r) for r in cur.fetchall())
 
@@ -697,6 +721,33 @@ class Store:
             cur.execute("SELECT COALESCE(SUM(reclaims * recipients), 0) FROM expo_push_outbox")
             counts["resent"] = int(cur.fetchone()[0])
         return counts
+
+    def projects_of(self, tokens: Sequence[str]) -> dict[str, str]:
+        """The known project of each of ``tokens`` that has one."""
+        known: dict[str, str] = {}
+        if not tokens:
+            return known
+        with self.transaction(write=False) as cur:
+            for start in range(0, len(tokens), 500):
+                part = tokens[start : start + 500]
+                marks = ", ".join("?" * len(part))
+                cur.execute(
+                    self.q(f"SELECT token, project FROM expo_push_token_projects WHERE token IN ({marks})"), part
+                )
+                known.update((str(token), str(project)) for token, project in cur.fetchall())
+        return known
+
+    def remember_projects(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Store the project of tokens: (token, project) pairs."""
+        if pairs:
+            with self.transaction() as cur:
+                cur.executemany(
+                    self.q(
+                        "INSERT INTO expo_push_token_projects (token, project) VALUES (?, ?)"
+                        " ON CONFLICT (token) DO UPDATE SET project = excluded.project"
+                    ),
+                    pairs,
+                )
 
     def outbox_backlog(self) -> tuple[int, int, float | None]:
         """Recipients pending, recipients being sent, and the earliest ``enqueued_at`` of a pending row."""
