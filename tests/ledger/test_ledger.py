@@ -816,3 +816,140 @@ def test_a_sqlite_commit_that_fails_leaves_the_connection_usable(tmp_path: Path,
 
         assert ledger.enqueue({"to": token(2)}, keys=["kept"]) == 1
         assert ledger.outbox() == [("kept", "pending")]
+
+
+# -- callbacks that raise ------------------------------------------------------------------------------
+
+
+class _Flaky:
+    """A callback that raises the first ``failures`` times, then records what it was called with."""
+
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.calls: list[Any] = []
+        self.returned: list[Any] = []
+
+    def __call__(self, *args: Any) -> None:
+        value = args[0] if len(args) == 1 else args
+        self.calls.append(value)
+        if self.failures > 0:
+            self.failures -= 1
+            raise RuntimeError("the application's callback failed")
+        self.returned.append(value)
+
+
+def test_a_raising_dead_token_callback_in_the_outbox_loses_nothing_and_sends_nothing_twice(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.script_token(token(7), ticket_error="DeviceNotRegistered")
+    callback = _Flaky(failures=10)
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=callback) as ledger:
+        ledger.enqueue([{"to": token(i), "data": {"n": i}} for i in range(200)], keys=[f"k{i}" for i in range(200)])
+        with caplog.at_level(logging.ERROR, logger="expo_push.ledger"):
+            first = ledger.drain(client, batch_size=200)
+        clock.advance(3600)
+        second = ledger.drain(client, batch_size=200)
+
+        assert (first.sent, first.failed_batches) == (200, 0)
+        assert second.sent == 0
+        assert {state for _, state in ledger.outbox()} == {"sent"}
+        assert emulator.stats.notifications + emulator.stats.ticket_errors == 200
+        assert emulator.stats.duplicates == 0
+        assert len(ledger.pending_receipts()) == 199
+        assert [d.token for d in ledger.dead_tokens()] == [token(7)]
+        death = DeadToken(token(7), clock.now - 3600, "DeviceNotRegistered", callback.calls[0].message)
+        assert callback.calls == [death, death]  # raised, and called again by the next drain
+        assert "on_dead_token raised" in caplog.text
+
+
+def test_a_dead_token_stays_to_report_until_its_callback_returned(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    emulator.script_token([token("gone-1"), token("gone-2")], ticket_error="DeviceNotRegistered")
+    callback = _Flaky(failures=1)
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=callback) as ledger:
+        tickets = ledger.send(client, [{"to": token("gone-1")}, {"to": token("gone-2")}, {"to": token("ok")}])
+
+        assert [t.error_code for t in tickets] == ["DeviceNotRegistered", "DeviceNotRegistered", None]
+        assert [d.token for d in callback.calls] == [token("gone-1"), token("gone-2")]  # the second is not lost
+        assert [d.token for d in callback.returned] == [token("gone-2")]
+
+        ledger.send(client, {"to": token("later")})  # the next recording reports what is left
+        assert [d.token for d in callback.returned] == [token("gone-2"), token("gone-1")]
+        ledger.send(client, {"to": token("later")})
+        assert len(callback.calls) == 3  # reported once its callback returned: not again
+
+
+def test_a_death_left_to_report_by_a_ledger_that_closed_is_reported_by_the_next(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    emulator.script_token(token("gone"), ticket_error="DeviceNotRegistered")
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=_Flaky(failures=1)) as first:
+        first.send(client, {"to": token("gone")})
+    later = _Flaky(failures=0)
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=later) as second:
+        clock.advance(15 * MINUTE)
+        second.check_receipts(client)
+    assert [d.token for d in later.returned] == [token("gone")]
+
+
+async def test_send_async_returns_the_tickets_when_a_callback_raises(
+    ledger_url: str, emulator: Emulator, clock: Clock
+) -> None:
+    emulator.script_token(token("gone"), ticket_error="DeviceNotRegistered")
+    callback = _Flaky(failures=5)
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=callback) as ledger:
+        async with AsyncPushClient(base_url=emulator.url, rate_limit=None, http2=False) as client:
+            tickets = await ledger.send_async(client, [{"to": token("gone")}, {"to": token(1)}], keys=["a", "b"])
+        assert [t.ok for t in tickets] == [False, True]
+        assert [p.key for p in ledger.pending_receipts()] == ["b"]
+        assert [d.token for d in callback.calls] == [token("gone")]
+
+
+def test_a_raising_config_error_callback_is_called_again_later_and_logged_once(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator.script_token(token("c"), receipt_error="InvalidCredentials")
+    callback = _Flaky(failures=1)
+    with Ledger.open(ledger_url, clock=clock, on_config_error=callback) as ledger:
+        ledger.send(client, [{"to": token("c")}, {"to": token(1)}])
+        clock.advance(15 * MINUTE)
+        with caplog.at_level(logging.ERROR, logger="expo_push.ledger"):
+            summary = ledger.check_receipts(client)
+            assert (summary.ok, summary.errors) == (1, {"InvalidCredentials": 1})
+            assert ledger.stats().delivered == 1  # the raising callback undid nothing
+            ledger.send(client, {"to": token(2)})  # a later report calls it again
+            ledger.send(client, {"to": token(3)})
+
+    assert [code for code, _ in callback.calls] == ["InvalidCredentials", "InvalidCredentials"]
+    assert len(callback.returned) == 1
+    assert len([r for r in caplog.records if "credentials need fixing" in r.getMessage()]) == 1
+
+
+def test_release_never_moves_a_row_marked_sent_back_to_pending(ledger: Ledger, clock: Clock) -> None:
+    store = ledger._store
+    ledger.enqueue([{"to": token(1)}, {"to": token(2)}], keys=["sent", "unsent"])
+    claimed = store.claim(clock.now, "worker", 10)
+    with store.transaction() as cur:
+        store.finish_sent(cur, clock.now, "worker", [claimed[0].id])
+
+    store.release([row.id for row in claimed], "worker", clock.now, "stopped")
+
+    assert ledger.outbox() == [("sent", "sent"), ("unsent", "pending")]
+
+
+def test_a_database_of_schema_version_1_is_brought_to_the_current_one(ledger_url: str, clock: Clock) -> None:
+    with Ledger.open(ledger_url, clock=clock) as ledger:
+        ledger.record(PushTicket(status="error", details={"error": "DeviceNotRegistered"}, to=token("old")))
+        ledger.enqueue({"to": token(1)}, keys=["a"])
+        with ledger._store.transaction() as cur:  # as version 1 left it
+            cur.execute("DROP INDEX expo_push_dead_tokens_unreported")
+            cur.execute("ALTER TABLE expo_push_dead_tokens DROP COLUMN reported_at")
+            cur.execute("ALTER TABLE expo_push_outbox DROP COLUMN in_doubt")
+            cur.execute("UPDATE expo_push_meta SET value = '1' WHERE name = 'schema_version'")
+    reported = _Flaky(failures=0)
+    with Ledger.open(ledger_url, clock=clock, on_dead_token=reported) as ledger:
+        ledger.record(PushTicket(status="ok", id="x", to=token(2)))
+        assert reported.calls == []  # deaths before the upgrade count as reported
+        assert [d.token for d in ledger.dead_tokens()] == [token("old")]
+        assert ledger.outbox() == [("a", "pending")]

@@ -178,7 +178,9 @@ class Worker:
         self._renewed_at = 0.0
 
     def reclaim(self) -> None:
-        """Take back rows of workers that are gone: dead processes on this machine, and expired leases."""
+        """Take back rows of workers that are gone: dead processes on this machine, and expired leases; and
+        report what earlier reports left."""
+        self.ledger._recorder.report_left()
         now = self.ledger._clock()
         own_namespace = namespace()
         lost = [

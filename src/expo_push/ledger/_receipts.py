@@ -122,6 +122,7 @@ class ReceiptRun:
     def next_due(self) -> tuple[list[DueReceipt], float]:
         """Claim the next page of receipts due, and until when it is held; an empty page ends the check."""
         if not self._unpacked:
+            self.ledger._recorder.report_left()
             while self.store.unpack_due(self.now, _UNPACK_ROWS, unpack):
                 pass
             self._unpacked = True

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ CONFIG_ERRORS = frozenset(("InvalidCredentials", "MismatchSenderId"))
 """Codes that mean the app's push set-up is wrong, not the notification: reported once per code."""
 
 _LOG_ROW_TICKETS = 2000  # accepted tickets per row of the receipt queue
+_REPORT_AT_ONCE = 1000  # deaths left to report read at a time
 
 
 @dataclass
@@ -105,7 +106,9 @@ class Recorder:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.store = ledger._store
-        self._reported_config: set[str] = set()
+        self._reported_config: set[str] = set()  # codes whose callback returned
+        self._config_due: dict[str, str | None] = {}  # codes whose callback raised: called again later
+        self._dead_due = True  # deaths may wait to be reported (a callback raised, or a process ended before)
         self._report_lock = threading.Lock()
 
     def ticket_row(
@@ -206,7 +209,7 @@ class Recorder:
         notification refused with ``MessageRateExceeded`` rescheduled, a set-up error noted for ``report``."""
         ledger = self.ledger
         if code == "DeviceNotRegistered":
-            if self.store.mark_dead(cur, token, now, code, message, ticket_id, sent_at):
+            if self.store.mark_dead(cur, token, now, code, message, ticket_id, sent_at, ledger.on_dead_token is None):
                 events.dead.append(DeadToken(token, now, code, message, ticket_id))
         elif code == "MessageRateExceeded":
             if payload is None:
@@ -227,25 +230,73 @@ class Recorder:
             events.config.append((code, message))
 
     def report(self, events: Events) -> None:
-        """Tell the application what a committed transaction found: set-up errors once per code, dead tokens."""
-        ledger = self.ledger
-        for code, message in events.config:
-            with self._report_lock:
-                if code in self._reported_config:
-                    continue
-                self._reported_config.add(code)
+        """Tell the application what a committed transaction found: set-up errors once per code, dead tokens.
+
+        A callback that raises is logged and called again at a later report (a dead token stays "to report"
+        in the database until ``on_dead_token`` returned for it, even across processes); it never undoes what
+        was recorded nor stops the caller.
+        """
+        self._report_config(events.config)
+        self._report_dead(events.dead)
+
+    def report_left(self) -> None:
+        """Report what earlier reports left (callbacks that raised, deaths a process that ended did not report)."""
+        if self._dead_due or self._config_due:
+            self.report(Events())
+
+    def _report_config(self, found: Sequence[tuple[str, str | None]]) -> None:
+        callback = self.ledger.on_config_error
+        with self._report_lock:
+            due = {code: message for code, message in found if code not in self._reported_config}
+            fresh = [code for code in due if code not in self._config_due]
+            for code, message in self._config_due.items():
+                due.setdefault(code, message)
+            self._config_due.update(due)
+            if callback is None:
+                self._reported_config.update(due)
+                self._config_due.clear()
+        for code in fresh:
             logger.error(
                 "expo-push: %s: the app's push credentials need fixing (%s); further %s errors "
                 "are not reported again by this ledger",
                 code,
-                message or "no message",
+                due[code] or "no message",
                 code,
             )
-            if ledger.on_config_error is not None:
-                ledger.on_config_error(code, message)
-        if ledger.on_dead_token is not None:
-            for dead in events.dead:
-                ledger.on_dead_token(dead)
+        if callback is None:
+            return
+        for code, message in due.items():
+            if self._call(callback, "on_config_error", code, message):
+                with self._report_lock:
+                    self._reported_config.add(code)
+                    self._config_due.pop(code, None)
+
+    def _report_dead(self, found: Sequence[DeadToken]) -> None:
+        callback = self.ledger.on_dead_token
+        if callback is None:
+            return
+        if self._dead_due:  # deaths left to report, by this process or another: all of them, oldest first
+            self._dead_due = False
+            found = self.store.unreported_dead(_REPORT_AT_ONCE)
+            if len(found) == _REPORT_AT_ONCE:
+                self._dead_due = True
+        reported = []
+        for dead in found:
+            if self._call(callback, "on_dead_token", dead):
+                reported.append(dead)
+            else:
+                self._dead_due = True
+        self.store.mark_reported(reported, self.ledger._clock())
+
+    @staticmethod
+    def _call(callback: Callable[..., object], name: str, *args: Any) -> bool:
+        """Call a callback of the application; return whether it returned (what it raised is logged)."""
+        try:
+            callback(*args)
+        except Exception:
+            logger.exception("expo-push: %s raised; it is called again for the same event later", name)
+            return False
+        return True
 
     def skip_dead(
         self, batch: list[Any], keys: Sequence[str | None] | None

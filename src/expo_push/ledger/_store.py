@@ -40,7 +40,7 @@ __all__ = [
     "WaitingTicket",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class TicketRow(NamedTuple):
@@ -212,7 +212,8 @@ def _schema(pk: str) -> list[str]:
             reason TEXT NOT NULL,
             message TEXT,
             ticket_id TEXT,
-            revived_at DOUBLE PRECISION
+            revived_at DOUBLE PRECISION,
+            reported_at DOUBLE PRECISION
         )""",
         f"""CREATE TABLE IF NOT EXISTS expo_push_outbox (
             id {pk},
@@ -229,12 +230,30 @@ def _schema(pk: str) -> list[str]:
             reclaims INTEGER NOT NULL DEFAULT 0,
             retries INTEGER NOT NULL DEFAULT 0,
             last_error TEXT,
-            sent_at DOUBLE PRECISION
+            sent_at DOUBLE PRECISION,
+            in_doubt INTEGER NOT NULL DEFAULT 0
         )""",
         "CREATE INDEX IF NOT EXISTS expo_push_outbox_pending ON expo_push_outbox (id) WHERE state = 'pending'",
         "CREATE INDEX IF NOT EXISTS expo_push_outbox_sending ON expo_push_outbox (claimed_at) WHERE state = 'sending'",
         *_SHARED_PACING_SCHEMA,
     ]
+
+
+_MIGRATIONS: dict[int, list[str]] = {
+    # From schema version 1: a dead token stays to report until its callback returned (deaths recorded
+    # before are taken as reported); outbox rows count their recipients in doubt after an interrupted send.
+    1: [
+        "ALTER TABLE expo_push_dead_tokens ADD COLUMN reported_at DOUBLE PRECISION",
+        "UPDATE expo_push_dead_tokens SET reported_at = died_at",
+        "ALTER TABLE expo_push_outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",
+    ],
+}
+"""Statements bringing a database of each older schema version to the next."""
+
+_INDEXES_AFTER_MIGRATION = [
+    "CREATE INDEX IF NOT EXISTS expo_push_dead_tokens_unreported ON expo_push_dead_tokens (died_at)"
+    " WHERE reported_at IS NULL AND revived_at IS NULL",
+]
 
 
 _SHARED_PACING_SCHEMA = [
@@ -377,6 +396,16 @@ class Store:
                     f"the ledger database has schema version {row[0]}, newer than this expo-push "
                     f"understands ({SCHEMA_VERSION}): upgrade expo-push"
                 )
+            elif int(row[0]) < SCHEMA_VERSION:
+                for version in range(int(row[0]), SCHEMA_VERSION):
+                    for statement in _MIGRATIONS[version]:
+                        cur.execute(statement)
+                cur.execute(
+                    self.q("UPDATE expo_push_meta SET value = ? WHERE name = ?"),
+                    (str(SCHEMA_VERSION), "schema_version"),
+                )
+            for statement in _INDEXES_AFTER_MIGRATION:
+                cur.execute(statement)
 
     def _add_column(self, cur: Cursor, table: str, column: str, kind: str) -> None:
         """Add ``column`` to ``table`` unless it has it (SQLite has no ``ADD COLUMN IF NOT EXISTS``)."""
@@ -548,17 +577,22 @@ class Store:
         message: str | None,
         ticket_id: str | None,
         evidence_at: float,
+        reported: bool = False,
     ) -> bool:
-        """Mark ``token`` dead unless it is, or was revived after ``evidence_at``; return whether it died now."""
+        """Mark ``token`` dead unless it is, or was revived after ``evidence_at``; return whether it died now.
+
+        ``reported``: there is no one to tell (otherwise the death stays to report until ``mark_reported``).
+        """
         cur.execute(
             self.q(
-                "INSERT INTO expo_push_dead_tokens (token, died_at, reason, message, ticket_id, revived_at)"
-                " VALUES (?, ?, ?, ?, ?, NULL) ON CONFLICT (token) DO UPDATE SET died_at = excluded.died_at,"
+                "INSERT INTO expo_push_dead_tokens"
+                " (token, died_at, reason, message, ticket_id, revived_at, reported_at) VALUES (?, ?, ?, ?, ?, NULL, ?)"
+                " ON CONFLICT (token) DO UPDATE SET died_at = excluded.died_at,"
                 " reason = excluded.reason, message = excluded.message, ticket_id = excluded.ticket_id,"
-                " revived_at = NULL WHERE expo_push_dead_tokens.revived_at IS NOT NULL"
-                " AND expo_push_dead_tokens.revived_at <= ? RETURNING token"
+                " revived_at = NULL, reported_at = excluded.reported_at WHERE expo_push_dead_tokens.revived_at"
+                " IS NOT NULL AND expo_push_dead_tokens.revived_at <= ? RETURNING token"
             ),
-            (token, at, reason, message, ticket_id, evidence_at),
+            (token, at, reason, message, ticket_id, at if reported else None, evidence_at),
         )
         return cur.fetchone() is not None
 
@@ -573,6 +607,30 @@ class Store:
                 (float("-inf") if since is None else since,),
             )
             return [DeadToken(*r) for r in cur.fetchall()]
+
+    def unreported_dead(self, limit: int) -> list[DeadToken]:
+        """Dead tokens whose death was not reported yet (a callback raised, or its process ended), oldest first."""
+        with self.transaction(write=False) as cur:
+            cur.execute(
+                self.q(
+                    "SELECT token, died_at, reason, message, ticket_id FROM expo_push_dead_tokens"
+                    " WHERE reported_at IS NULL AND revived_at IS NULL ORDER BY died_at, token LIMIT ?"
+                ),
+                (limit,),
+            )
+            return [DeadToken(*r) for r in cur.fetchall()]
+
+    def mark_reported(self, deaths: Sequence[DeadToken], at: float) -> None:
+        """Note that the application was told of these deaths (a death since, after a revival, stays to report)."""
+        if deaths:
+            with self.transaction() as cur:
+                cur.executemany(
+                    self.q(
+                        "UPDATE expo_push_dead_tokens SET reported_at = ?"
+                        " WHERE token = ? AND died_at = ? AND reported_at IS NULL"
+                    ),
+                    [(at, dead.token, dead.died_at) for dead in deaths],
+                )
 
     def count_dead(self) -> int:
         """How many tokens are dead."""
@@ -665,7 +723,10 @@ class Store:
         """Replace the message of rows claimed by ``worker`` sent in part by the message to those still owed."""
         if rows:
             cur.executemany(
-                self.q("UPDATE expo_push_outbox SET message = ?, recipients = ? WHERE id = ? AND claimed_by = ?"),
+                self.q(
+                    "UPDATE expo_push_outbox SET message = ?, recipients = ?"
+                    " WHERE id = ? AND state = 'sending' AND claimed_by = ?"
+                ),
                 [(row.message, row.recipients, row.id, worker) for row in rows],
             )
 
@@ -677,13 +738,14 @@ class Store:
         )
 
     def release(self, ids: Sequence[int], worker: str, not_before: float, error: str) -> None:
-        """Give rows claimed by ``worker`` back, to be sent from ``not_before`` on."""
+        """Give rows ``worker`` is sending back, to be sent from ``not_before`` on (a row recorded as sent, or
+        taken by another worker since, is left as it is)."""
         with self.transaction() as cur:
             for condition, params in self._id_sets(ids):
                 cur.execute(
                     self.q(
                         "UPDATE expo_push_outbox SET state = 'pending', not_before = ?, last_error = ?,"
-                        f" claimed_by = NULL WHERE claimed_by = ? AND {condition}"
+                        f" claimed_by = NULL WHERE state = 'sending' AND claimed_by = ? AND {condition}"
                     ),
                     (not_before, error, worker, *params),
                 )
