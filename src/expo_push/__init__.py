@@ -7,6 +7,7 @@ pytest does for the emulator's plugin) does not load httpx.
 
 from typing import TYPE_CHECKING
 
+from ._account import MessagePart, Position, SendAccount
 from ._errors import (
     DeveloperError,
     DeviceNotRegisteredError,
@@ -22,6 +23,7 @@ from ._errors import (
     PushResponseError,
     PushServerError,
     PushTicketError,
+    SendInterrupted,
     TooManyExperienceIdsError,
     TooManyNotificationsError,
     TooManyReceiptsError,
@@ -31,12 +33,14 @@ from ._errors import (
 )
 from ._message import MAX_PAYLOAD_BYTES, PushMessage
 from ._models import PushReceipt, PushTicket
+from ._pacing import Pacer, PacerProtocol
 from ._retry import RetryPolicy
 from ._tokens import is_expo_push_token
 from ._version import __version__
 
 if TYPE_CHECKING:
-    from ._client import AsyncPushClient, PushClient
+    from ._async_client import AsyncPushClient
+    from ._client import PushClient
 
 __all__ = [
     "MAX_PAYLOAD_BYTES",
@@ -48,7 +52,11 @@ __all__ = [
     "InvalidCredentialsError",
     "MessageRateExceededError",
     "MessageTooBigError",
+    "MessagePart",
     "MismatchSenderIdError",
+    "Pacer",
+    "PacerProtocol",
+    "Position",
     "ProviderError",
     "PushClient",
     "PushConnectionError",
@@ -60,6 +68,8 @@ __all__ = [
     "PushTicket",
     "PushTicketError",
     "RetryPolicy",
+    "SendAccount",
+    "SendInterrupted",
     "TooManyExperienceIdsError",
     "TooManyNotificationsError",
     "TooManyReceiptsError",
@@ -72,8 +82,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> object:
-    if name in ("PushClient", "AsyncPushClient"):
-        from . import _client
+    if name == "PushClient":
+        from ._client import PushClient
 
-        return getattr(_client, name)
+        return PushClient
+    if name == "AsyncPushClient":
+        from ._async_client import AsyncPushClient
+
+        return AsyncPushClient
     raise AttributeError(f"module 'expo_push' has no attribute {name!r}")

@@ -2,6 +2,7 @@
 
     ExpoPushError
     ├── ValidationError                  bad input; raised before any request is sent
+    ├── SendInterrupted                  the client was closed during a send (.account)
     ├── PushServerError                  a whole request failed for good
     │   ├── PushConnectionError          no usable answer: connection failed, timed out, dropped
     │   ├── PushResponseError            an answer the protocol does not allow (bad JSON, wrong ticket count)
@@ -32,6 +33,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    from ._account import SendAccount
     from ._message import PushMessage
     from ._models import PushReceipt, PushTicket
 
@@ -50,6 +54,7 @@ __all__ = [
     "PushResponseError",
     "PushServerError",
     "PushTicketError",
+    "SendInterrupted",
     "TooManyExperienceIdsError",
     "TooManyNotificationsError",
     "TooManyReceiptsError",
@@ -86,13 +91,15 @@ class ValidationError(ExpoPushError, ValueError):
 class PushServerError(ExpoPushError):
     """A request to the service failed for good (after any retries).
 
-    When raised by a send, ``tickets`` holds every ticket the service accepted
-    before the failure (in input order, each with its ``.to``) and ``unsent``
-    the messages, narrowed to their recipients, that were not accepted: resend
-    exactly those. A request that timed out or was cut off may still have been
-    accepted by the service, so a resend of ``unsent`` can duplicate a few
-    notifications (the service is at-least-once anyway). When raised by
-    ``get_receipts``, ``receipts`` holds the receipts fetched before the failure.
+    When raised by a send, ``tickets`` holds every ticket the service answered
+    before the failure (in input order, each with ``.to`` and ``.position``),
+    ``unsent`` the messages, narrowed to their recipients, that were never
+    sent (resend exactly those), and ``in_doubt`` those whose request went out
+    but whose answer never came or could not be read: the service may have
+    delivered them, so resending them may duplicate a few (the service is
+    at-least-once anyway). ``account`` is the send's whole ``SendAccount``.
+    When raised by ``get_receipts``, ``receipts`` holds the receipts fetched
+    before the failure.
     """
 
     def __init__(
@@ -105,7 +112,9 @@ class PushServerError(ExpoPushError):
         errors: Sequence[dict[str, Any]] = (),
         tickets: Sequence[PushTicket] = (),
         unsent: Sequence[PushMessage] = (),
+        in_doubt: Sequence[PushMessage] = (),
         receipts: dict[str, PushReceipt] | None = None,
+        account: SendAccount | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -115,7 +124,32 @@ class PushServerError(ExpoPushError):
         self.errors: list[dict[str, Any]] = list(errors)
         self.tickets: list[PushTicket] = list(tickets)
         self.unsent: list[PushMessage] = list(unsent)
+        self.in_doubt: list[PushMessage] = list(in_doubt)
         self.receipts: dict[str, PushReceipt] = dict(receipts or {})
+        self.account = account
+
+    def with_outcome(
+        self,
+        *,
+        tickets: Sequence[PushTicket] = (),
+        unsent: Sequence[PushMessage] = (),
+        in_doubt: Sequence[PushMessage] = (),
+        receipts: dict[str, PushReceipt] | None = None,
+        account: SendAccount | None = None,
+    ) -> Self:
+        """A copy of this error (same class, code and details) carrying what the send or fetch achieved."""
+        return type(self)(
+            self.message,
+            code=self.code,
+            status_code=self.status_code,
+            details=self.details,
+            errors=self.errors,
+            tickets=tickets,
+            unsent=unsent,
+            in_doubt=in_doubt,
+            receipts=receipts,
+            account=account,
+        )
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -123,9 +157,24 @@ class PushServerError(ExpoPushError):
             parts.insert(0, f"{self.code}:")
         if self.status_code is not None:
             parts.append(f"(HTTP {self.status_code})")
-        if self.tickets or self.unsent:
-            parts.append(f"[{len(self.tickets)} accepted, {_count_recipients(self.unsent)} unsent]")
+        if self.tickets or self.unsent or self.in_doubt:
+            summary = f"[{len(self.tickets)} accepted, {_count_recipients(self.unsent)} unsent"
+            if self.in_doubt:
+                summary += f", {_count_recipients(self.in_doubt)} in doubt"
+            parts.append(summary + "]")
         return " ".join(parts)
+
+
+class SendInterrupted(ExpoPushError):
+    """The client was closed while a send ran: it stopped starting requests and let those out come back.
+
+    ``account`` says what became of every recipient read: accepted (with its
+    ticket), never sent, or in doubt.
+    """
+
+    def __init__(self, message: str, *, account: SendAccount) -> None:
+        super().__init__(f"{message}: {account.summary()}")
+        self.account = account
 
 
 def _count_recipients(messages: Sequence[PushMessage]) -> int:

@@ -6,6 +6,7 @@ from typing import Any, NoReturn
 
 import msgspec
 
+from ._account import Position
 from ._errors import NOTIFICATION_ERRORS, PushReceiptError, PushTicketError
 
 __all__ = ["PushReceipt", "PushTicket"]
@@ -40,11 +41,13 @@ class PushTicket(_Outcome, kw_only=True, gc=False):
     ``status`` is ``"ok"`` (then ``id`` is the receipt id to poll later) or
     ``"error"`` (then ``message`` and ``details`` say why, and ``error_code``
     is ``details["error"]``). ``to`` is the recipient token this ticket is
-    for; ``ok`` says whether the service accepted the notification.
+    for, and ``position`` where it came from in the input (message index,
+    recipient index); ``ok`` says whether the service accepted the notification.
     """
 
     id: str | None = None
     to: str | None = None
+    position: Position | None = None
 
     def raise_for_error(self) -> None:
         """Raise the ``PushTicketError`` subclass of this ticket's code if it is an error."""

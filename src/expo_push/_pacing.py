@@ -1,11 +1,16 @@
-"""Client-side pacing under the service's rate limit: a scheduler with no clock of its own."""
+"""Client-side pacing under the service's rate limit: the pacer interface, and the in-process pacer."""
 
 from __future__ import annotations
 
-__all__ = ["Pacer"]
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol, runtime_checkable
+
+__all__ = ["Pacer", "PacerProtocol", "Schedule"]
 
 
-class Pacer:
+class Schedule:
     """Spaces requests so that notifications leave at no more than ``rate`` per second.
 
     It is a virtual scheduler (the generic cell rate algorithm with no burst
@@ -16,8 +21,9 @@ class Pacer:
     refuses a client paced this way, and a steady sender still reaches the
     full rate. ``rate=None`` turns pacing off; ``hold()`` still works then.
 
-    The caller passes the current time (any monotonic clock, in seconds) and
-    sleeps for the returned delay; the sync client serializes calls with a lock.
+    It has no clock of its own: the caller passes the current time (any
+    monotonic clock, in seconds) and sleeps for the returned delay. ``Pacer``
+    wraps one per project with a clock and a lock.
     """
 
     __slots__ = ("_held_until", "_next", "rate")
@@ -56,3 +62,75 @@ class Pacer:
         before a 429 arrived waits for the hold too.
         """
         return max(self._held_until - now, 0.0)
+
+
+@runtime_checkable
+class PacerProtocol(Protocol):
+    """What a client asks of a pacer; ``project`` is the Expo project (``@owner/slug``) or ``None``.
+
+    The clients call these from their worker threads (``PushClient``) or from
+    the event loop (``AsyncPushClient``), so each call must be short. A pacer
+    shared by several clients or processes (``Ledger.shared_pacer()``) gives
+    them all one budget per project.
+    """
+
+    def reserve(self, notifications: int, project: str | None) -> float:
+        """Book a request of ``notifications`` now; return the seconds to wait before sending it."""
+        ...
+
+    def refund(self, notifications: int, project: str | None) -> None:
+        """Give back the slot of a request the service refused whole."""
+        ...
+
+    def hold(self, seconds: float, project: str | None) -> None:
+        """Start no request of ``project`` for ``seconds`` (the service answered 429)."""
+        ...
+
+    def held_for(self, project: str | None) -> float:
+        """Seconds left of the current hold of ``project`` (0 when there is none)."""
+        ...
+
+
+class Pacer:
+    """The in-process pacer: a ``Schedule`` per project, on a monotonic clock, safe to share between threads.
+
+    ``rate`` notifications per second for each project (``None``: no pacing,
+    holds still apply). This is the clients' default; clients made with
+    ``with_options`` share their parent's.
+    """
+
+    def __init__(self, rate: float | None, clock: Callable[[], float] = time.monotonic) -> None:
+        Schedule(rate)  # checks the rate
+        self.rate = rate
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._schedules: dict[str | None, Schedule] = {}
+
+    def __repr__(self) -> str:
+        return f"expo_push.Pacer(rate={self.rate!r})"
+
+    def _schedule(self, project: str | None) -> Schedule:
+        schedule = self._schedules.get(project)
+        if schedule is None:
+            schedule = self._schedules[project] = Schedule(self.rate)
+        return schedule
+
+    def reserve(self, notifications: int, project: str | None) -> float:
+        """Book a request of ``notifications`` now; return the seconds to wait before sending it."""
+        with self._lock:
+            return self._schedule(project).reserve(notifications, self._clock())
+
+    def refund(self, notifications: int, project: str | None) -> None:
+        """Give back the slot of a request the service refused whole."""
+        with self._lock:
+            self._schedule(project).refund(notifications, self._clock())
+
+    def hold(self, seconds: float, project: str | None) -> None:
+        """Start no request of ``project`` for ``seconds``."""
+        with self._lock:
+            self._schedule(project).hold(self._clock() + seconds)
+
+    def held_for(self, project: str | None) -> float:
+        """Seconds left of the current hold of ``project``."""
+        with self._lock:
+            return self._schedule(project).held_for(self._clock())

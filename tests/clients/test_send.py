@@ -11,6 +11,7 @@ from expo_push import (
     PushMessage,
     PushResponseError,
     PushServerError,
+    SendAccount,
     ValidationError,
     __version__,
 )
@@ -199,12 +200,16 @@ def test_resending_unsent_completes_the_batch(harness, service):
     assert sorted(t.to for t in info.value.tickets + rest) == sorted(tok(i) for i in range(400))
 
 
-def test_ticket_count_mismatch_is_not_retried_and_reports_the_chunk_unsent(harness, service):
+def test_ticket_count_mismatch_is_not_retried_and_reports_the_chunk_in_doubt(harness, service):
+    # The service answered, so it may have taken them: neither accepted nor safely unsent.
     service.plan = lambda seen, n: httpx.Response(200, json={"data": [{"status": "ok", "id": "x"}]})
     with pytest.raises(PushResponseError) as info:
         harness().send([{"to": tok(1)}, {"to": tok(2)}])
     assert len(service.sends) == 1
-    assert recipients_of(info.value.unsent) == [tok(1), tok(2)]
+    assert info.value.unsent == []
+    assert recipients_of(info.value.in_doubt) == [tok(1), tok(2)]
+    assert info.value.account.in_doubt_positions == [(0, 0), (1, 0)]
+    assert info.value.account.balanced()
 
 
 def test_mixed_projects_are_split_and_sent(harness, service):
@@ -295,7 +300,7 @@ def test_messages_must_be_messages(harness):
         harness().send("ExponentPushToken[abc]")
 
 
-@pytest.mark.parametrize("token", ["secret\n", " secret", "sec ret", "sécret", ""])
+@pytest.mark.parametrize("token", ["secret\n", " secret", "sec ret", "sécret"])
 def test_a_malformed_access_token_is_refused_without_echoing_it(token):
     with pytest.raises(ValueError, match="access_token") as info:
         PushClient(token, base_url="http://expo.test")
@@ -303,9 +308,20 @@ def test_a_malformed_access_token_is_refused_without_echoing_it(token):
         assert token.strip() not in str(info.value)
 
 
+def test_an_empty_access_token_means_none(service):
+    from .conftest import Harness
+
+    client = Harness("sync", service, access_token="")._sync()
+    client.send({"to": tok(1)})
+    assert "authorization" not in {k.lower() for k in service.sends[0].headers}
+
+
 def test_transport_error_text_never_carries_the_access_token():
     with PushClient("s3cr3t-value", base_url="http://expo.test") as client:
-        failure = client._transport_failure(httpx.LocalProtocolError("Illegal header value b'Bearer s3cr3t-value'"))
+        exc = httpx.LocalProtocolError("Illegal header value b'Bearer s3cr3t-value'")
+        failure = client._transport_failure(exc, "http://expo.test/--/api/v2/push/send")
+    assert "http://expo.test/--/api/v2/push/send" in failure.description
+    assert not failure.maybe_delivered
     assert "s3cr3t-value" not in failure.description
     assert "<access token>" in failure.description
     assert not failure.retryable  # a request this side cannot send is not retried
@@ -328,7 +344,8 @@ def test_stopping_early_stops_retries_in_flight_and_says_what_went_out(service, 
     service.plan = plan
     # One request at a time: the first chunk is accepted, the second is refused and waits 30 s to retry.
     client = Harness("sync", service, retry_policy=None, max_concurrency=1)._sync()
-    tickets = client.iter_send({"to": tok(i)} for i in range(1000))
+    account = SendAccount()
+    tickets = client.iter_send(({"to": tok(i)} for i in range(1000)), account=account)
     with caplog.at_level("WARNING", logger="expo_push"):
         first = next(tickets)
         assert refused.wait(10)
@@ -338,7 +355,11 @@ def test_stopping_early_stops_retries_in_flight_and_says_what_went_out(service, 
     assert first.to == tok(0)
     assert time.monotonic() - started < 10
     assert len(service.sends) == 2
-    assert "abandoned with 100 notifications" in caplog.text
+    assert account.done
+    assert account.balanced()
+    assert len(account.tickets) == 100
+    assert account.in_doubt == []
+    assert f"accepted 100, not sent {account.read - 100}, in doubt 0 of {account.read} read" in caplog.text
 
 
 def test_with_options_makes_a_cheap_copy_sharing_connections_and_pacing(service):

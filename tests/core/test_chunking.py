@@ -1,8 +1,9 @@
 import json
 
 from expo_push import PushMessage
+from expo_push._chunks import Chunker
 from expo_push._message import prepare_message
-from expo_push._protocol import Chunker, encode_entries
+from expo_push._wire import encode_entries
 
 
 def tok(i):
@@ -51,9 +52,12 @@ def test_generator_input_is_read_lazily():
 def test_leftover_returns_what_was_read_but_not_chunked_narrowed():
     chunker = Chunker(prepared([{"to": tok(0)}, {"to": [tok(i) for i in range(1, 200)], "title": "t"}, {"to": tok(9)}]))
     next(chunker)  # tok(0) and 99 of the list
-    rest = chunker.leftover(drain=True)
-    assert rest[0] == PushMessage(to=[tok(i) for i in range(100, 200)], title="t")
-    assert rest[1] == PushMessage(to=tok(9))
+    rest = chunker.drain()
+    assert rest[0].message == PushMessage(to=[tok(i) for i in range(100, 200)], title="t")
+    assert (rest[0].index, rest[0].recipients) == (1, tuple(range(99, 199)))
+    assert rest[1].message == PushMessage(to=tok(9))
+    assert (rest[1].index, rest[1].recipients) == (2, (0,))
+    assert chunker.read == 201
     assert list(chunker) == []
 
 

@@ -5,23 +5,11 @@ import json
 import pytest
 
 from expo_push import PushServerError, PushTicket, RetryPolicy, UnauthorizedError
+from expo_push._batch import NotStarted, SendBatch
+from expo_push._chunks import Chunker
+from expo_push._flows import ChunkFailed, FlowContext, Hold, Pace, Post, Refund, Sleep, receipts_flow, send_flow
 from expo_push._message import prepare_message
-from expo_push._protocol import (
-    Chunker,
-    ChunkFailed,
-    FlowContext,
-    Hold,
-    HttpResponse,
-    NotStarted,
-    Pace,
-    Post,
-    Refund,
-    SendBatch,
-    Sleep,
-    TransportFailure,
-    receipts_flow,
-    send_flow,
-)
+from expo_push._wire import HttpResponse, TransportFailure
 
 A, B, C, D = (f"ExponentPushToken[{x}]" for x in "abcd")
 
@@ -85,11 +73,13 @@ def test_429_holds_the_whole_client_for_retry_after():
 
 def test_4xx_is_not_retried_and_reports_no_ticket():
     refused = HttpResponse(401, {}, b'{"errors":[{"code":"UNAUTHORIZED","message":"bad token"}]}')
-    actions, error = drive(send_flow(chunk_of({"to": [A, B]}), ctx()), lambda p, n: refused)
+    chunk = chunk_of({"to": [A, B]})
+    actions, error = drive(send_flow(chunk, ctx()), lambda p, n: refused)
     assert sum(isinstance(a, Post) for a in actions) == 1
     assert isinstance(error, ChunkFailed)
     assert isinstance(error.error, UnauthorizedError)
-    assert error.tickets == [None, None]
+    assert chunk.tickets == []
+    assert chunk.account_parts()[0][0].message.to == [A, B]  # refused outright: unsent, not in doubt
 
 
 def test_retries_give_up_after_max_retries():
@@ -116,6 +106,7 @@ def test_mixed_projects_are_split_by_the_details_map_and_tickets_keep_input_orde
     assert posts[1] == [{"to": [A]}, {"to": [B, A]}]
     assert posts[2] == [{"to": [C]}, {"to": D, "title": "x"}]
     assert [t.to for t in tickets] == [A, C, D, B, A]
+    assert [t.position for t in tickets] == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]
 
 
 def test_split_can_be_turned_off():
@@ -139,9 +130,10 @@ def test_a_failed_part_of_a_split_keeps_the_tickets_of_the_part_that_went_out():
             return HttpResponse(400, {}, b'{"errors":[{"code":"VALIDATION_ERROR","message":"no"}]}')
         return ok_for(post)
 
-    _, error = drive(send_flow(chunk_of({"to": A}, {"to": B}), ctx()), answer)
+    chunk = chunk_of({"to": A}, {"to": B})
+    _, error = drive(send_flow(chunk, ctx()), answer)
     assert isinstance(error, ChunkFailed)
-    assert [t.to if t else None for t in error.tickets] == [A, None]
+    assert [(t.to, t.position) for t in chunk.tickets] == [(A, (0, 0))]
 
 
 def test_receipts_flow_posts_ids_and_returns_receipts():
@@ -180,7 +172,7 @@ def test_a_batch_still_hands_out_earlier_chunks_when_a_later_one_failed_first():
     tickets = [PushTicket(status="ok", id=str(i), to=t) for i, t in enumerate(first.recipients)]
     assert batch.settle(first, tickets) == tickets
     refused = PushServerError("refused", code="X")
-    assert batch.settle(second, ChunkFailed(refused, [None] * 100)) == []
+    assert batch.settle(second, ChunkFailed(refused)) == []
     assert batch.settle(third, NotStarted()) == []
     with pytest.raises(PushServerError) as info:
         batch.finish()
@@ -191,7 +183,7 @@ def test_a_batch_still_hands_out_earlier_chunks_when_a_later_one_failed_first():
 def test_a_batch_puts_chunks_finished_after_the_failure_into_the_error():
     batch = _batch_of(2)
     first, second = batch.next_chunk(), batch.next_chunk()
-    assert batch.settle(first, ChunkFailed(PushServerError("refused"), [None] * 100)) == []
+    assert batch.settle(first, ChunkFailed(PushServerError("refused"))) == []
     late = [PushTicket(status="ok", id=str(i), to=t) for i, t in enumerate(second.recipients)]
     assert batch.settle(second, late) == []
     with pytest.raises(PushServerError) as info:
@@ -205,7 +197,7 @@ def test_a_whole_batch_error_holds_the_tickets_already_handed_out_and_everything
     first, second = batch.next_chunk(), batch.next_chunk()
     handed = [PushTicket(status="ok", id=str(i), to=t) for i, t in enumerate(first.recipients)]
     assert batch.settle(first, handed) == handed
-    assert batch.settle(second, ChunkFailed(PushServerError("refused"), [None] * 100)) == []
+    assert batch.settle(second, ChunkFailed(PushServerError("refused"))) == []
     with pytest.raises(PushServerError) as info:
         batch.finish()
     assert info.value.tickets == handed

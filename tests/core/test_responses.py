@@ -10,10 +10,12 @@ from expo_push import (
     PushTicketError,
     TooManyRequestsError,
 )
-from expo_push._protocol import (
-    COMPRESS_OVER,
+from expo_push._chunks import Chunker
+from expo_push._message import prepare_message
+from expo_push._service import COMPRESS_OVER
+from expo_push._wire import (
+    Failed,
     HttpResponse,
-    _Failed,
     read_receipts_response,
     read_send_response,
     request_body,
@@ -23,6 +25,11 @@ from expo_push._protocol import (
 A, B, C = "ExponentPushToken[a]", "ExponentPushToken[b]", "ExponentPushToken[c]"
 
 
+def entries_for(*tokens):
+    """The entries of one chunk holding a message to each of ``tokens``."""
+    return next(Chunker([prepare_message({"to": t}, i) for i, t in enumerate(tokens)])).entries
+
+
 def response(status, body, **headers):
     return HttpResponse(status, headers, body if isinstance(body, bytes) else body.encode())
 
@@ -30,35 +37,35 @@ def response(status, body, **headers):
 def test_tickets_get_their_recipient_in_order():
     tickets = read_send_response(
         response(200, '{"data":[{"status":"ok","id":"1"},{"status":"error","message":"m","details":{"error":"X"}}]}'),
-        [A, B],
+        entries_for(A, B),
         0,
     )
     assert [(t.to, t.status, t.id, t.error_code) for t in tickets] == [(A, "ok", "1", None), (B, "error", None, "X")]
 
 
 def test_a_single_ticket_object_is_accepted():
-    tickets = read_send_response(response(200, '{"data":{"status":"ok","id":"9"}}'), [A], 0)
+    tickets = read_send_response(response(200, '{"data":{"status":"ok","id":"9"}}'), entries_for(A), 0)
     assert tickets[0].id == "9"
     assert tickets[0].to == A
 
 
 def test_ticket_count_mismatch_is_an_error_not_a_misalignment():
-    outcome = read_send_response(response(200, '{"data":[{"status":"ok","id":"1"}]}'), [A, B], 0)
-    assert isinstance(outcome, _Failed)
+    outcome = read_send_response(response(200, '{"data":[{"status":"ok","id":"1"}]}'), entries_for(A, B), 0)
+    assert isinstance(outcome, Failed)
     assert isinstance(outcome.error, PushResponseError)
     assert not outcome.retryable
     assert "1 tickets for 2 recipients" in str(outcome.error)
 
 
 def test_malformed_json_on_200_is_a_response_error():
-    outcome = read_send_response(response(200, "{not json"), [A], 0)
-    assert isinstance(outcome, _Failed)
+    outcome = read_send_response(response(200, "{not json"), entries_for(A), 0)
+    assert isinstance(outcome, Failed)
     assert isinstance(outcome.error, PushResponseError)
 
 
 def test_unknown_fields_and_codes_survive_decoding():
     body = '{"data":[{"status":"error","message":"m","details":{"error":"BrandNewCode","fault":"x"},"newField":1}]}'
-    (ticket,) = read_send_response(response(200, body), [A], 0)
+    (ticket,) = read_send_response(response(200, body), entries_for(A), 0)
     assert ticket.error_code == "BrandNewCode"
     assert ticket.details == {"error": "BrandNewCode", "fault": "x"}
     with pytest.raises(PushTicketError) as info:
@@ -70,7 +77,7 @@ def test_unknown_fields_and_codes_survive_decoding():
 
 def test_known_ticket_code_raises_its_class():
     body = '{"data":[{"status":"error","message":"gone","details":{"error":"DeviceNotRegistered"}}]}'
-    (ticket,) = read_send_response(response(200, body), [A], 0)
+    (ticket,) = read_send_response(response(200, body), entries_for(A), 0)
     with pytest.raises(DeviceNotRegisteredError) as info:
         ticket.raise_for_error()
     assert isinstance(info.value, PushReceiptError)
@@ -79,8 +86,8 @@ def test_known_ticket_code_raises_its_class():
 
 def test_429_is_retryable_with_retry_after():
     body = '{"errors":[{"code":"TOO_MANY_REQUESTS","message":"slow down"}]}'
-    outcome = read_send_response(response(429, body, **{"retry-after": "3"}), [A], 0)
-    assert isinstance(outcome, _Failed)
+    outcome = read_send_response(response(429, body, **{"retry-after": "3"}), entries_for(A), 0)
+    assert isinstance(outcome, Failed)
     assert outcome.retryable
     assert outcome.retry_after == 3
     assert isinstance(outcome.error, TooManyRequestsError)
@@ -89,8 +96,8 @@ def test_429_is_retryable_with_retry_after():
 
 
 def test_html_502_from_a_proxy_is_retryable():
-    outcome = read_send_response(response(502, "<html><body>Bad Gateway</body></html>"), [A], 0)
-    assert isinstance(outcome, _Failed)
+    outcome = read_send_response(response(502, "<html><body>Bad Gateway</body></html>"), entries_for(A), 0)
+    assert isinstance(outcome, Failed)
     assert outcome.retryable
     assert type(outcome.error) is PushServerError
     assert outcome.error.status_code == 502
@@ -99,8 +106,8 @@ def test_html_502_from_a_proxy_is_retryable():
 
 def test_other_4xx_are_not_retryable_and_keep_every_error():
     body = '{"errors":[{"code":"VALIDATION_ERROR","message":"bad","details":{"f":1}},{"code":"OTHER","message":"x"}]}'
-    outcome = read_send_response(response(400, body), [A], 0)
-    assert isinstance(outcome, _Failed)
+    outcome = read_send_response(response(400, body), entries_for(A), 0)
+    assert isinstance(outcome, Failed)
     assert not outcome.retryable
     assert outcome.error.code == "VALIDATION_ERROR"
     assert outcome.error.details == {"f": 1}
@@ -108,8 +115,10 @@ def test_other_4xx_are_not_retryable_and_keep_every_error():
 
 
 def test_errors_in_a_200_body_fail_the_request():
-    outcome = read_send_response(response(200, '{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}'), [A], 0)
-    assert isinstance(outcome, _Failed)
+    outcome = read_send_response(
+        response(200, '{"errors":[{"code":"UNAUTHORIZED","message":"no"}]}'), entries_for(A), 0
+    )
+    assert isinstance(outcome, Failed)
     assert outcome.error.code == "UNAUTHORIZED"
 
 
@@ -123,14 +132,12 @@ def test_receipts_are_keyed_by_id_and_know_their_id():
 
 
 def test_split_by_project_groups_tokens_and_keeps_unnamed_ones_apart():
-    from expo_push._message import prepare_message
-    from expo_push._protocol import Chunker
-
     chunk = next(Chunker([prepare_message({"to": [A, B, C]}, 0)]))
     groups = split_by_project(chunk.entries, {"@o/one": [A, C], "@o/two": [B]})
-    assert [[e.recipients for e in g] for g in groups] == [[(A, C)], [(B,)]]
+    assert [(p, [e.recipients for e in g]) for p, g in groups] == [("@o/one", [(A, C)]), ("@o/two", [(B,)])]
+    assert [[e.positions for e in g] for _, g in groups] == [[(0, 2)], [(1,)]]
     groups = split_by_project(chunk.entries, {"@o/one": [A]})
-    assert [[e.recipients for e in g] for g in groups] == [[(A,)], [(B, C)]]
+    assert [(p, [e.recipients for e in g]) for p, g in groups] == [("@o/one", [(A,)]), (None, [(B, C)])]
     assert split_by_project(chunk.entries, {"@o/one": [A, B, C]}) is None
     assert split_by_project(chunk.entries, "nonsense") is None
 

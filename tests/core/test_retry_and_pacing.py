@@ -1,7 +1,7 @@
 import pytest
 
 from expo_push import RetryPolicy
-from expo_push._pacing import Pacer
+from expo_push._pacing import Schedule
 from expo_push._retry import parse_retry_after
 
 
@@ -44,13 +44,13 @@ def test_negative_max_retries_is_refused():
 
 
 def test_pacer_spaces_requests_at_the_rate():
-    pacer = Pacer(600)
+    pacer = Schedule(600)
     waits = [pacer.reserve(100, now=0.0) for _ in range(6)]
     assert waits == pytest.approx([0, 1 / 6, 2 / 6, 3 / 6, 4 / 6, 5 / 6])
 
 
 def test_pacer_never_exceeds_rate_plus_one_request_in_any_second():
-    pacer = Pacer(600)
+    pacer = Schedule(600)
     starts = []
     now = 0.0
     for n in [100, 37, 100, 1, 100, 64, 100, 100, 100, 100, 100, 100, 100]:
@@ -62,13 +62,13 @@ def test_pacer_never_exceeds_rate_plus_one_request_in_any_second():
 
 
 def test_pacer_lets_an_idle_sender_start_at_once():
-    pacer = Pacer(600)
+    pacer = Schedule(600)
     pacer.reserve(100, now=0.0)
     assert pacer.reserve(100, now=10.0) == 0
 
 
 def test_hold_delays_every_later_request_even_without_a_rate():
-    pacer = Pacer(None)
+    pacer = Schedule(None)
     assert pacer.reserve(100, 0.0) == 0
     pacer.hold(5.0)
     assert pacer.reserve(100, 1.0) == 4.0
@@ -76,11 +76,11 @@ def test_hold_delays_every_later_request_even_without_a_rate():
 
 def test_pacer_refuses_a_nonpositive_rate():
     with pytest.raises(ValueError, match="rate_limit"):
-        Pacer(0)
+        Schedule(0)
 
 
 def test_refund_gives_back_a_refused_requests_slot_but_not_the_past():
-    pacer = Pacer(100)
+    pacer = Schedule(100)
     pacer.reserve(100, now=0.0)  # occupies [0, 1)
     pacer.refund(100, now=0.2)
     assert pacer.reserve(100, now=0.2) == 0

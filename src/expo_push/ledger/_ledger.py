@@ -12,10 +12,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._batch import iter_prepared
 from .._errors import PushServerError, ValidationError
 from .._message import PushMessage
 from .._models import PushTicket
-from .._protocol import iter_prepared
 from ._messages import batch_and_keys, normalized, with_skipped
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._outbox import Worker, outbox_entries
@@ -25,7 +25,8 @@ from ._recording import CONFIG_ERRORS, Recorder, owned_by_token, per_ticket
 from ._store import Store
 
 if TYPE_CHECKING:
-    from .._client import AsyncPushClient, PushClient
+    from .._async_client import AsyncPushClient
+    from .._client import PushClient
 
 __all__ = ["CONFIG_ERRORS", "Ledger"]
 

@@ -15,7 +15,8 @@ from ._recording import Events
 from ._store import DueReceipt, QueueRow, ReceiptOutcome, Repoll, Store, StoredTicket, TicketRow
 
 if TYPE_CHECKING:
-    from .._client import AsyncPushClient, PushClient
+    from .._async_client import AsyncPushClient
+    from .._client import PushClient
     from ._ledger import Ledger
 
 __all__ = [

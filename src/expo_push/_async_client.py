@@ -1,0 +1,268 @@
+"""``AsyncPushClient``: the asyncio client, running the core's flows as tasks over one ``httpx.AsyncClient``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import AsyncIterator, Generator, Iterable
+from types import TracebackType
+from typing import TypeVar
+
+import httpx
+
+from ._account import SendAccount
+from ._base_client import (
+    DEFAULT_ATTEMPT_TIMEOUT,
+    DEFAULT_INTERRUPT_GRACE,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_TIMEOUT,
+    AnswerTooLarge,
+    AttemptTimedOut,
+    BaseClient,
+    BodyReader,
+    Messages,
+)
+from ._batch import NotStarted, SendBatch, check_receipt_ids, merge_receipts, receipt_groups
+from ._chunks import Chunk
+from ._errors import SendInterrupted
+from ._flows import Action, ChunkFailed, Post, Result, receipts_flow, send_flow
+from ._models import PushReceipt, PushTicket
+from ._pacing import PacerProtocol
+from ._retry import RetryPolicy
+from ._service import MAX_RESPONSE_BYTES
+from ._wire import HttpResponse, TransportFailure
+
+__all__ = ["AsyncPushClient"]
+
+T = TypeVar("T")
+
+
+class AsyncPushClient(BaseClient):
+    """The asyncio twin of ``PushClient``: the same options, with ``await`` and ``async with``.
+
+    ``send``, ``get_receipts`` and ``aclose`` are coroutines; ``iter_send`` is
+    an async iterator. Requests run as tasks, at most ``max_concurrency`` at
+    once. Pass ``http_client=`` an ``httpx.AsyncClient`` to use your own. A
+    client belongs to the event loop it is first used on.
+
+    A send that is cancelled (``asyncio.wait_for``, a ``TaskGroup`` failing)
+    starts no new request, gives those in flight ``interrupt_grace`` seconds
+    to come back, closes its ``account``, and then lets the cancellation through.
+    """
+
+    _http: httpx.AsyncClient
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        base_url: str | None = None,
+        max_concurrency: int = 6,
+        rate_limit: float | None = 600,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
+        split_projects: bool = True,
+        http2: bool = True,
+        retry_policy: RetryPolicy | None = None,
+        pacer: PacerProtocol | None = None,
+        project: str | None = None,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        super().__init__(
+            access_token,
+            base_url=base_url,
+            max_concurrency=max_concurrency,
+            rate_limit=rate_limit,
+            max_retries=max_retries,
+            timeout=timeout,
+            attempt_timeout=attempt_timeout,
+            max_response_bytes=max_response_bytes,
+            interrupt_grace=interrupt_grace,
+            split_projects=split_projects,
+            http2=http2,
+            retry_policy=retry_policy,
+            pacer=pacer,
+            project=project,
+        )
+        self._owns_http = http_client is None
+        self._http = http_client or httpx.AsyncClient(
+            http2=http2, timeout=self.timeout, limits=self._limits(), verify=self._ssl_verify()
+        )
+        self._slots: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sends: dict[SendBatch, asyncio.Event] = {}  # running sends, and the event set when each ends
+
+    async def send(self, messages: Messages, *, account: SendAccount | None = None) -> list[PushTicket]:
+        """Send notifications; return one ticket per recipient, in input order. See ``PushClient.send``."""
+        return [ticket async for ticket in self._send_chunks(SendBatch(messages, whole=True, account=account))]
+
+    def iter_send(self, messages: Messages, *, account: SendAccount | None = None) -> AsyncIterator[PushTicket]:
+        """Send lazily, yielding tickets in input order as requests complete. See ``PushClient.iter_send``."""
+        return self._send_chunks(SendBatch(messages, whole=False, account=account))
+
+    async def get_receipts(self, ids: str | Iterable[str]) -> dict[str, PushReceipt]:
+        """Fetch the receipts of ticket ids. See ``PushClient.get_receipts``."""
+        self._enter_loop()
+        results = await asyncio.gather(
+            *(self._limited(receipts_flow(group, self._context)) for group in receipt_groups(check_receipt_ids(ids))),
+            return_exceptions=True,
+        )
+        return merge_receipts(results)
+
+    async def aclose(self) -> None:
+        """Close the client: running sends start no new request and end with ``SendInterrupted`` once those in
+        flight are back; then the connection pool (unless it was handed in) is closed."""
+        self._closed = True
+        for batch in list(self._sends):
+            batch.stop()
+        ends = [ended.wait() for ended in self._sends.values()]
+        if ends:
+            await asyncio.gather(*ends)
+        if self._owns_http:
+            await self._http.aclose()
+
+    close = aclose
+
+    async def __aenter__(self) -> AsyncPushClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    # -- driving the core --
+
+    def _enter_loop(self) -> asyncio.Semaphore:
+        """The concurrency slots of this client's event loop; a clear error on another loop."""
+        self._check_open()
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise RuntimeError(
+                "this AsyncPushClient was first used on another event loop (each asyncio.run() makes a new one); "
+                "its connections belong to that loop: make one client per event loop"
+            )
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+        return self._slots
+
+    async def _send_chunks(self, batch: SendBatch) -> AsyncIterator[PushTicket]:
+        self._enter_loop()
+        ended = asyncio.Event()
+        self._sends[batch] = ended
+        window: deque[tuple[Chunk, asyncio.Task[list[PushTicket]]]] = deque()
+        try:
+            while True:
+                chunk = batch.next_chunk() if len(window) < self._window else None
+                if chunk is not None:
+                    window.append((chunk, asyncio.ensure_future(self._send_chunk(chunk, batch))))
+                    continue
+                if not window:
+                    break
+                done, task = window[0]
+                # Waited on, not awaited: a cancellation of this send must not cancel the request with it.
+                await asyncio.wait((task,))
+                window.popleft()
+                result: list[PushTicket] | BaseException = (
+                    NotStarted() if task.cancelled() else task.exception() or task.result()
+                )
+                for ticket in batch.settle(done, result):
+                    yield ticket
+            if batch.stopped and self._closed:
+                batch.interrupt(())
+                raise SendInterrupted("the client was closed during the send", account=batch.account)
+            batch.finish()
+        except BaseException:
+            # Cancelled, the caller stopping (GeneratorExit), or anything unexpected: no new request starts;
+            # those in flight get a grace to come back, then the account is closed.
+            if not batch.account.done:
+                batch.stop()
+                await self._grace(window)
+                batch.interrupt(chunk for chunk, _ in window)
+            raise
+        finally:
+            del self._sends[batch]
+            ended.set()
+
+    async def _grace(self, window: Iterable[tuple[Chunk, asyncio.Task[list[PushTicket]]]]) -> None:
+        """Cancel what has no request out; give the requests out ``interrupt_grace`` seconds, then cancel them."""
+        tasks = [task for _, task in window]
+        posting = []
+        for chunk, task in window:
+            if task.done():
+                continue
+            if chunk.in_flight:
+                posting.append(task)
+            else:
+                task.cancel()
+        try:
+            if posting and self.interrupt_grace > 0:
+                await asyncio.wait(posting, timeout=self.interrupt_grace)
+        except asyncio.CancelledError:
+            pass  # cancelled again: stop waiting; what is still out is in doubt
+        finally:
+            for task in tasks:
+                if task.done():
+                    if not task.cancelled():
+                        task.exception()  # retrieved, so asyncio does not report it as lost
+                else:
+                    task.cancel()
+
+    async def _send_chunk(self, chunk: Chunk, batch: SendBatch) -> list[PushTicket]:
+        slots = self._enter_loop()
+        async with slots:
+            batch.check_start()
+            try:
+                return await self._drive(send_flow(chunk, self._context), batch)
+            except ChunkFailed:
+                batch.chunk_failed()
+                raise
+
+    async def _limited(self, flow: Generator[Action, Result, T]) -> T:
+        async with self._enter_loop():
+            return await self._drive(flow, None)
+
+    async def _drive(self, flow: Generator[Action, Result, T], batch: SendBatch | None) -> T:
+        result: Result = None
+        try:
+            while True:
+                action = flow.send(result)
+                result = None
+                delay = self._delay_for(action)
+                while delay > 0:
+                    await asyncio.sleep(delay)
+                    if batch is not None and batch.stopped:
+                        raise NotStarted
+                    delay = self._delay_for(action) if isinstance(action, Post) else 0.0
+                if isinstance(action, Post):
+                    if batch is not None and batch.stopped:
+                        raise NotStarted
+                    result = await self._post(action)
+        except StopIteration as stop_iteration:
+            value: T = stop_iteration.value
+            return value
+        finally:
+            flow.close()
+
+    async def _post(self, action: Post) -> HttpResponse | TransportFailure:
+        url = self.base_url + action.path
+        try:
+            return await asyncio.wait_for(self._exchange(url, action), self.attempt_timeout)
+        except asyncio.TimeoutError:
+            return self._transport_failure(AttemptTimedOut(), url)
+        except (httpx.HTTPError, AnswerTooLarge, AttemptTimedOut) as exc:
+            return self._transport_failure(exc, url)
+
+    async def _exchange(self, url: str, action: Post) -> HttpResponse:
+        async with self._http.stream(
+            "POST", url, content=action.body, headers=self._request_headers(action), timeout=self.timeout
+        ) as response:
+            reader = BodyReader(response, self.max_response_bytes, self._deadline())
+            async for part in response.aiter_bytes():
+                reader.feed(part)
+            return reader.answer(response)

@@ -1,0 +1,314 @@
+"""What the two clients share: configuration, pacing, and turning httpx's answers into the core's results.
+
+``PushClient`` (``_client``) and ``AsyncPushClient`` (``_async_client``)
+carry out the flows of the sans-I/O core over httpx and differ only where I/O
+differs: how they wait, and how they run requests side by side.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import logging
+import math
+import os
+import ssl
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from ._flows import Action, FlowContext, Hold, Pace, Post, Refund
+from ._message import PushMessage
+from ._pacing import Pacer, PacerProtocol
+from ._retry import RetryPolicy
+from ._service import MAX_RESPONSE_BYTES
+from ._version import __version__
+from ._wire import HttpResponse, TransportFailure
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+__all__ = [
+    "DEFAULT_ATTEMPT_TIMEOUT",
+    "DEFAULT_BASE_URL",
+    "DEFAULT_INTERRUPT_GRACE",
+    "DEFAULT_MAX_RETRIES",
+    "DEFAULT_TIMEOUT",
+    "BaseClient",
+    "BodyReader",
+    "Messages",
+    "shared_ssl_context",
+]
+
+DEFAULT_BASE_URL = "https://exp.host"
+DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
+"""Seconds: 30 for each read and write, 10 to connect."""
+DEFAULT_ATTEMPT_TIMEOUT = 40.0
+"""Seconds one attempt may take in all, from connecting to the last byte of the answer."""
+DEFAULT_MAX_RETRIES = 5
+"""Retries per request. With the default backoff (0.5 s doubling to 8 s) a request gives up after ~15 s of waiting."""
+DEFAULT_INTERRUPT_GRACE = 2.0
+"""Seconds the requests in flight get to come back when a send is cancelled or interrupted."""
+
+logger = logging.getLogger("expo_push")
+
+Messages = PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]]
+"""One message (a ``PushMessage`` or a camelCase dict), or any iterable of them, generators included."""
+
+
+@functools.cache
+def shared_ssl_context() -> ssl.SSLContext:
+    """One TLS context for every HTTP client expo-push makes.
+
+    Loading the CA bundle costs ~45 ms and a client without it ~0.3 ms, so code
+    that makes a client per notification (a web request handler, say) stays
+    cheap. It is loaded only for an ``https://`` base URL.
+    """
+    return httpx.create_ssl_context()
+
+
+_NOT_RETRYABLE = (httpx.DecodingError, httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL)
+"""Failures a retry cannot mend: an unreadable answer, or a request this side cannot even send."""
+_NEVER_SENT = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.PoolTimeout,
+    httpx.WriteError,
+    httpx.WriteTimeout,
+    httpx.LocalProtocolError,
+    httpx.UnsupportedProtocol,
+    httpx.InvalidURL,
+)
+"""Failures after which the service cannot have taken the request: no connection, or no whole request written."""
+
+
+class AnswerTooLarge(Exception):
+    """The answer grew past ``max_response_bytes``."""
+
+
+class AttemptTimedOut(Exception):
+    """The answer did not come whole within ``attempt_timeout``."""
+
+
+class BodyReader:
+    """Collects an answer's body as it streams in, within a size cap and a deadline."""
+
+    __slots__ = ("_deadline", "_limit", "_parts", "_size")
+
+    def __init__(self, response: httpx.Response, limit: int, deadline: float) -> None:
+        declared = response.headers.get("content-length")
+        plain = response.headers.get("content-encoding") in (None, "identity")
+        if plain and declared is not None and declared.isdigit() and int(declared) > limit:
+            raise AnswerTooLarge
+        self._limit = limit
+        self._deadline = deadline
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def feed(self, part: bytes) -> None:
+        """Take one piece of the (decompressed) body; raise if the cap or the deadline is passed."""
+        self._size += len(part)
+        if self._size > self._limit:
+            raise AnswerTooLarge
+        if time.monotonic() > self._deadline:
+            raise AttemptTimedOut
+        self._parts.append(part)
+
+    def answer(self, response: httpx.Response) -> HttpResponse:
+        """The whole answer, for the core."""
+        return HttpResponse(response.status_code, response.headers, b"".join(self._parts))
+
+
+class BaseClient:
+    """Configuration and everything the two clients share but the I/O itself."""
+
+    _http: httpx.Client | httpx.AsyncClient
+
+    def __init__(
+        self,
+        access_token: str | None = None,
+        *,
+        base_url: str | None = None,
+        max_concurrency: int = 6,
+        rate_limit: float | None = 600,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
+        split_projects: bool = True,
+        http2: bool = True,
+        retry_policy: RetryPolicy | None = None,
+        pacer: PacerProtocol | None = None,
+        project: str | None = None,
+    ) -> None:
+        self._options: dict[str, Any] = {
+            "access_token": access_token,
+            "base_url": base_url,
+            "max_concurrency": max_concurrency,
+            "rate_limit": rate_limit,
+            "max_retries": max_retries,
+            "timeout": timeout,
+            "attempt_timeout": attempt_timeout,
+            "max_response_bytes": max_response_bytes,
+            "interrupt_grace": interrupt_grace,
+            "split_projects": split_projects,
+            "http2": http2,
+            "retry_policy": retry_policy,
+            "pacer": pacer,
+            "project": project,
+        }
+        if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
+        for name, seconds in (("attempt_timeout", attempt_timeout), ("interrupt_grace", interrupt_grace)):
+            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+                raise ValueError(f"{name} must be a finite number of seconds, not {seconds!r}")
+            if seconds < 0 or (name == "attempt_timeout" and seconds == 0):
+                raise ValueError(f"{name} must be {'positive' if name == 'attempt_timeout' else '0 or more'}")
+        if isinstance(max_response_bytes, bool) or not isinstance(max_response_bytes, int) or max_response_bytes < 1:
+            raise ValueError(f"max_response_bytes must be a positive integer, not {max_response_bytes!r}")
+        if access_token == "":
+            access_token = None  # an empty token means no token, as in the older SDK (EXPO_TOKEN set but empty)
+        if access_token is not None and (
+            not isinstance(access_token, str)
+            or not access_token.isascii()
+            or not all(c.isprintable() and not c.isspace() for c in access_token)
+        ):
+            # Never echo the value: it is a secret.
+            raise ValueError(
+                "access_token must be a string of printable ASCII without spaces or line breaks "
+                "(a token read from a file often ends with a newline: strip it)"
+            )
+        self.base_url = (base_url or os.environ.get("EXPO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        self.max_concurrency = max_concurrency
+        self.rate_limit = rate_limit
+        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.attempt_timeout = float(attempt_timeout)
+        self.max_response_bytes = max_response_bytes
+        self.interrupt_grace = float(interrupt_grace)
+        self.split_projects = split_projects
+        self.project = project
+        self._http2 = http2
+        self._pacer: PacerProtocol = pacer if pacer is not None else Pacer(rate_limit)
+        self._secret = access_token
+        retry = retry_policy if retry_policy is not None else RetryPolicy(max_retries=max_retries)
+        self._context = FlowContext(retry, split_projects=split_projects, project=project, redact=self._redact)
+        self._window = 2 * max_concurrency  # chunks submitted ahead, so a slow one does not idle the others
+        self._headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": f"expo-push-python/{__version__}",
+        }
+        if access_token is not None:
+            self._headers["Authorization"] = f"Bearer {access_token}"
+        self._closed = False
+
+    def with_options(self, **changes: Any) -> Self:
+        """A copy of this client with some options changed, e.g. ``client.with_options(max_retries=0)``.
+
+        The copy shares this client's connection pool and its pacing (one rate
+        budget for both), so it is cheap to make per call; closing it leaves
+        this client's connections open. ``http_client`` cannot be changed, and
+        a copy for another base URL gets a connection pool of its own.
+        """
+        if "http_client" in changes:
+            raise TypeError("with_options cannot change http_client; make a new client instead")
+        unknown = set(changes) - set(self._options)
+        if unknown:
+            raise TypeError(f"unknown options {sorted(unknown)}; allowed: {', '.join(self._options)}")
+        policy = self._options["retry_policy"]
+        if "max_retries" in changes and "retry_policy" not in changes and policy is not None:
+            changes["retry_policy"] = dataclasses.replace(policy, max_retries=changes["max_retries"])
+        options = {**self._options, **changes}
+        if changes.get("rate_limit", self.rate_limit) == self.rate_limit and "pacer" not in changes:
+            options["pacer"] = self._pacer
+        same_service = (options["base_url"] or self.base_url).rstrip("/") == self.base_url
+        if same_service:
+            options["http_client"] = self._http
+        return type(self)(**options)
+
+    @property
+    def max_retries(self) -> int:
+        """Retries per request after the first attempt."""
+        return self._context.retry.max_retries
+
+    @property
+    def max_request_seconds(self) -> float:
+        """The longest one request can take with all its attempts and the waits between them (not pacing).
+
+        A lease on work that one request carries out (the ledger's outbox) must be longer than this.
+        """
+        retry = self._context.retry
+        longest_wait = max(retry.max_delay, retry.max_retry_after)
+        return (retry.max_retries + 1) * self.attempt_timeout + retry.max_retries * longest_wait
+
+    def __repr__(self) -> str:
+        token = ", access_token=<set>" if self._secret is not None else ""
+        project = f", project={self.project!r}" if self.project is not None else ""
+        return (
+            f"expo_push.{type(self).__name__}(base_url={self.base_url!r}{token}{project}, "
+            f"max_concurrency={self.max_concurrency}, rate_limit={self.rate_limit!r}, max_retries={self.max_retries})"
+        )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"this {type(self).__name__} is closed; make a new one")
+
+    def _ssl_verify(self) -> ssl.SSLContext | bool:
+        # The CA bundle is loaded only when the service is reached over TLS: a cold start against an
+        # http:// service (the emulator, a test) does not pay for it.
+        return shared_ssl_context() if self.base_url.startswith("https:") else True
+
+    def _limits(self) -> httpx.Limits:
+        return httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+
+    def _request_headers(self, post: Post) -> dict[str, str]:
+        return {**self._headers, **post.headers}
+
+    def _redact(self, text: str) -> str:
+        """``text`` without the access token (the service may echo it back in an error message)."""
+        if self._secret is not None and self._secret in text:
+            return text.replace(self._secret, "<access token>")
+        return text
+
+    def _transport_failure(self, exc: Exception, url: str) -> TransportFailure:
+        """What a failure to get an answer means for the flow; its text names the URL, never the access token."""
+        if isinstance(exc, AnswerTooLarge):
+            return TransportFailure(
+                f"the answer from {url} is larger than max_response_bytes={self.max_response_bytes}",
+                retryable=False,
+                malformed=True,
+            )
+        if isinstance(exc, AttemptTimedOut):
+            return TransportFailure(f"no whole answer from {url} within attempt_timeout={self.attempt_timeout:g} s")
+        text = self._redact(f"{type(exc).__name__}: {exc or 'no answer'} ({url})")
+        return TransportFailure(
+            text,
+            retryable=not isinstance(exc, _NOT_RETRYABLE),
+            maybe_delivered=not isinstance(exc, _NEVER_SENT),
+        )
+
+    def _deadline(self) -> float:
+        return time.monotonic() + self.attempt_timeout
+
+    def _delay_for(self, action: Action) -> float:
+        """Do the pacer's bookkeeping for ``action``; return how long to wait before going on.
+
+        For a ``Post`` it is the rest of a hold, checked just before sending, so
+        that a request booked before a 429 arrived waits for the hold too.
+        """
+        pacer = self._pacer
+        if isinstance(action, Post):
+            return pacer.held_for(action.project)
+        if isinstance(action, Pace):
+            return pacer.reserve(action.notifications, action.project)
+        if isinstance(action, Refund):
+            pacer.refund(action.notifications, action.project)
+            return 0.0
+        logger.info("expo-push: retrying a request in %.2f s", action.seconds)
+        if isinstance(action, Hold):
+            pacer.hold(action.seconds, action.project)
+            return 0.0
+        return action.seconds

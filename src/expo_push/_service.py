@@ -1,0 +1,33 @@
+"""The facts of Expo's Push service that the client relies on: paths, limits and codes, in one place."""
+
+from __future__ import annotations
+
+__all__ = [
+    "COMPRESS_OVER",
+    "MAX_NOTIFICATIONS_PER_REQUEST",
+    "MAX_RECEIPT_IDS_PER_REQUEST",
+    "MAX_RESPONSE_BYTES",
+    "RATE_LIMIT",
+    "RECEIPTS_PATH",
+    "SEND_PATH",
+    "TOO_MANY_EXPERIENCE_IDS",
+    "TOO_MANY_REQUESTS",
+]
+
+SEND_PATH = "/--/api/v2/push/send"
+RECEIPTS_PATH = "/--/api/v2/push/getReceipts"
+
+MAX_NOTIFICATIONS_PER_REQUEST = 100
+"""Recipients per send request: a message to a list of tokens counts once per token."""
+MAX_RECEIPT_IDS_PER_REQUEST = 1000
+RATE_LIMIT = 600
+"""Notifications per second and project that the service accepts before answering 429."""
+
+COMPRESS_OVER = 1024
+"""Request bodies larger than this many bytes are sent gzip-compressed (the service accepts gzip bodies)."""
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+"""The largest answer read, after decompression. The service's largest real one, 1,000 receipts, is well under 1 MB."""
+
+TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
+TOO_MANY_EXPERIENCE_IDS = "PUSH_TOO_MANY_EXPERIENCE_IDS"
+"""The request mixed projects; ``details`` maps each ``@owner/slug`` to its tokens."""
