@@ -35,8 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``expo_emulator`` marker."""
     config.addinivalue_line(
         "markers",
-        f"{_MARKER}(**settings): set up the expo_emulator fixture for this test "
-        f"(any of {', '.join(_SETTINGS)})",
+        f"{_MARKER}(**settings): set up the expo_emulator fixture for this test (any of {', '.join(_SETTINGS)})",
     )
 
 

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -28,7 +29,7 @@ from expo_push import (
 )
 from expo_push.emulator import Emulator
 from expo_push.ledger import DeadToken, Ledger, ReceiptCheck, WorkerRun
-from expo_push.ledger._process import namespace
+from expo_push.ledger._process import boottime, namespace
 from expo_push.ledger._receipts import unpack
 from expo_push.ledger._store import Claim
 
@@ -953,3 +954,100 @@ def test_a_database_of_schema_version_1_is_brought_to_the_current_one(ledger_url
         assert reported.calls == []  # deaths before the upgrade count as reported
         assert [d.token for d in ledger.dead_tokens()] == [token("old")]
         assert ledger.outbox() == [("a", "pending")]
+
+
+# -- clocks ---------------------------------------------------------------------------------------------
+
+
+def test_the_wall_clock_set_back_an_hour_does_not_hold_the_outbox(
+    ledger_url: str, client: PushClient, emulator: Emulator
+) -> None:
+    wall, steady = Clock(), Clock(start=5_000.0)
+    with Ledger.open(ledger_url, clock=wall, lease_clock=steady) as ledger:
+        ledger.enqueue([{"to": token(i)} for i in range(10)], keys=[f"k{i}" for i in range(10)])
+        wall.advance(-3600)
+        assert ledger.drain(client).sent == 10
+
+        ledger.enqueue([{"to": token(i)} for i in range(10, 15)])
+        emulator.add_fault("server_error", status=500, count=10)
+        with PushClient(base_url=emulator.url, rate_limit=None, max_retries=0, http2=False) as failing:
+            assert ledger.drain(failing).failed_batches == 1
+        emulator.clear_faults()
+        wall.advance(-3600)
+        steady.advance(MINUTE)  # the retry delay passes on the lease clock, whatever the wall clock says
+        assert ledger.drain(client).sent == 5
+    assert emulator.stats.notifications == 15
+
+
+def test_the_wall_clock_set_forward_does_not_take_rows_from_a_live_worker(
+    ledger_url: str, client: PushClient, emulator: Emulator
+) -> None:
+    wall, steady = Clock(), Clock(start=5_000.0)
+    with (
+        Ledger.open(ledger_url, clock=wall, lease_clock=steady) as live,
+        Ledger.open(ledger_url, clock=wall, lease_clock=steady) as other,
+    ):
+        live.enqueue([{"to": token(i)} for i in range(300)], keys=[f"k{i}" for i in range(300)])
+        others: list[WorkerRun] = []
+
+        class ClockSetForwardMidSend:
+            def iter_send(self, messages: list[PushMessage]) -> Iterator[PushTicket]:
+                for position, ticket in enumerate(client.iter_send(messages)):
+                    if position == 100:
+                        wall.advance(700)  # beyond the 600 s lease
+                        others.append(other.drain(client))
+                    yield ticket
+
+        run = live.drain(ClockSetForwardMidSend())  # type: ignore[arg-type]
+
+    assert run.sent == 300
+    assert (others[0].reclaimed, others[0].sent) == (0, 0)
+    assert emulator.stats.notifications == 300
+    assert emulator.stats.duplicates == 0
+
+
+def test_a_silent_workers_lease_runs_out_on_the_lease_clock_whatever_the_wall_clock_does(
+    ledger_url: str, client: PushClient, emulator: Emulator
+) -> None:
+    wall, steady = Clock(), Clock(start=5_000.0)
+    with Ledger.open(ledger_url, clock=wall, lease_clock=steady, lease=120) as ledger:
+        ledger.enqueue([{"to": token(i)} for i in range(3)])
+        ledger._store.claim(steady.now, "elsewhere:1:gone", 10)
+        wall.advance(-3600)
+        steady.advance(119)
+        assert ledger.drain(client).reclaimed == 0
+        steady.advance(1)
+        assert (ledger.drain(client).reclaimed, emulator.stats.notifications) == (3, 3)
+
+
+def test_the_default_lease_clock_is_the_databases_or_the_machines_since_boot_and_ignores_the_wall_clock(
+    ledger_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with Ledger.open(ledger_url) as ledger:
+        if ledger_url.startswith("postgresql"):
+            with ledger._store.transaction(write=False) as cur:
+                cur.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)")
+                expected = float(cur.fetchone()[0])
+        else:
+            expected = boottime()
+        before = ledger._lease_clock()
+        assert abs(before - expected) < 5
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + 700)
+        assert 0 <= ledger._lease_clock() - before < 5
+
+
+def test_sqlite_lease_times_of_an_earlier_boot_are_rebased_on_open(
+    tmp_path: Path, client: PushClient, emulator: Emulator
+) -> None:
+    path = tmp_path / "push.db"
+    with Ledger.open(path) as ledger:
+        store = ledger._store
+        ledger.enqueue([{"to": token(i)} for i in range(3)], keys=["a", "b", "c"])
+        store.claim(store.lease_now(), f"{socket.gethostname()}:1:ns:before-the-boot", 1)
+        with store.transaction() as cur:  # times of the earlier boot's clock: far ahead of this one's
+            cur.execute("UPDATE expo_push_outbox SET not_before = not_before + 1e7, claimed_at = claimed_at + 1e7")
+            cur.execute("UPDATE expo_push_meta SET value = 'boot:an-earlier-boot' WHERE name = 'lease_timeline'")
+    with Ledger.open(path) as ledger:
+        run = ledger.drain(client)
+    assert (run.reclaimed, run.sent) == (1, 3)

@@ -19,6 +19,7 @@ from .conftest import token
 def decode(message: str) -> object:
     return json.loads(message)["to"]
 
+
 SLOT = 100 / 600  # seconds one request of 100 notifications books at 600/s
 SLACK = 0.05  # the statements themselves take time on a shared machine
 

@@ -1,18 +1,18 @@
 """The exceptions of ``exponent_server_sdk``, each also the matching expo-push exception.
 
-    expo_push.PushTicketError, expo_push.PushReceiptError
-    └── PushTicketError                    raised for an error ticket or an error receipt
-        ├── DeviceNotRegisteredError       also expo_push.DeviceNotRegisteredError
-        ├── MessageTooBigError             also expo_push.MessageTooBigError
-        ├── MessageRateExceededError       also expo_push.MessageRateExceededError
-        ├── InvalidCredentialsError        also expo_push.InvalidCredentialsError
-        └── (made on first use)            MismatchSenderIdError, ProviderError, DeveloperError,
-                                           ExpoError: also the expo-push class of that name
-    expo_push.PushServerError
-    └── PushServerError                    a whole request failed; raised as a subclass that is also
-                                           the expo-push error of the failure (UnauthorizedError, ...)
-                                           and, when ``requests`` is installed, requests' HTTPError or
-                                           ConnectionError where the older SDK let those through
+expo_push.PushTicketError, expo_push.PushReceiptError
+└── PushTicketError                    raised for an error ticket or an error receipt
+    ├── DeviceNotRegisteredError       also expo_push.DeviceNotRegisteredError
+    ├── MessageTooBigError             also expo_push.MessageTooBigError
+    ├── MessageRateExceededError       also expo_push.MessageRateExceededError
+    ├── InvalidCredentialsError        also expo_push.InvalidCredentialsError
+    └── (made on first use)            MismatchSenderIdError, ProviderError, DeveloperError,
+                                       ExpoError: also the expo-push class of that name
+expo_push.PushServerError
+└── PushServerError                    a whole request failed; raised as a subclass that is also
+                                       the expo-push error of the failure (UnauthorizedError, ...)
+                                       and, when ``requests`` is installed, requests' HTTPError or
+                                       ConnectionError where the older SDK let those through
 """
 
 from __future__ import annotations

@@ -39,8 +39,6 @@ class _MessageFields(NamedTuple):
     mutable_content: bool | None = None
 
 
-
-
 # The older SDK's payload: its fields in its order, then the newer ones, then the legacy flag.
 _LEGACY_WIRE = (
     ("data", "data"),

@@ -329,4 +329,3 @@ class Emulator:
         Requests held by a stall are dropped without accepting anything.
         """
         self._app.reset()
-

@@ -58,7 +58,10 @@ and error code over a time range, with the outbox and dead tokens.
 ``purge(older_than=30 days)`` deletes settled tickets and sent outbox rows.
 
 Times are seconds since the epoch from ``clock`` (``time.time``); pass your
-own callable to test "15 minutes later" without waiting.
+own callable to test "15 minutes later" without waiting. Outbox leases and
+retry delays run on ``lease_clock``, which setting a machine's clock does not
+move (PostgreSQL: the database's clock; SQLite: the machine's since boot).
+Callbacks that raise are logged and called again later; they undo nothing.
 """
 
 from ._ledger import CONFIG_ERRORS, Ledger

@@ -57,7 +57,13 @@ class Ledger:
             seconds and at each recording), so the lease must only exceed the longest a worker's
             client can go without an answer: one request with all its retries (about 4 minutes with
             the client's defaults: 30 s timeout, 5 retries, backoff up to 8 s).
-        clock: Seconds since the epoch; inject one to test "15 minutes later" without waiting.
+        clock: Seconds since the epoch (``time.time``): when tickets were sent, receipts are due, tokens
+            died. Inject one to test "15 minutes later" without waiting; leases and "not before" times
+            then follow it too, unless ``lease_clock`` is given.
+        lease_clock: The clock of outbox leases and "not before" times (retry delays), which must be one
+            timeline for every worker and must not jump when someone sets a machine's clock. By default the
+            store's: the database's clock for PostgreSQL, the machine's clock since boot for SQLite (see
+            docs/ledger.md, "Clocks").
     """
 
     def __init__(
@@ -73,7 +79,8 @@ class Ledger:
         max_rate_retries: int = 3,
         rate_retry_delay: float = 60.0,
         lease: float = 600.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
+        lease_clock: Callable[[], float] | None = None,
     ) -> None:
         for name, value in (
             ("receipt_delay", receipt_delay),
@@ -97,8 +104,9 @@ class Ledger:
         self.max_rate_retries = max_rate_retries
         self.rate_retry_delay = rate_retry_delay
         self.lease = lease
-        self._clock = clock
+        self._clock = clock if clock is not None else time.time
         store.create_schema()
+        self._lease_clock = lease_clock if lease_clock is not None else clock if clock is not None else store.lease_now
         self._recorder = Recorder(self)
 
     @classmethod
@@ -320,7 +328,7 @@ class Ledger:
             known = self._store.projects_of(list({t for p in prepared for t in p.recipients}))
             if known:
                 projects = [_one_project(p.recipients, known) for p in prepared]
-        rows = outbox_entries(prepared, keys, self._clock(), projects)
+        rows = outbox_entries(prepared, keys, self._clock(), self._lease_clock(), projects)
         if connection is not None:
             return self._store.enqueue_with(connection, rows)
         return self._store.enqueue(rows)

@@ -34,10 +34,12 @@ def outbox_entries(
     prepared: Sequence[PreparedMessage],
     keys: Sequence[str | None] | None,
     now: float,
+    ready_at: float,
     projects: Sequence[str | None] | None = None,
 ) -> list[OutboxEntry]:
-    """The outbox rows of validated messages, ready now; each key is both idempotency key and reference,
-    ``projects`` the project of each message (None: unnamed)."""
+    """The outbox rows of validated messages, enqueued ``now`` (wall clock) and ready from ``ready_at`` (lease
+    clock); each key is both idempotency key and reference, ``projects`` the project of each message (None:
+    unnamed)."""
     return [
         OutboxEntry(
             keys[i] if keys is not None else None,
@@ -45,7 +47,7 @@ def outbox_entries(
             message_json(p.message),
             len(p.recipients),
             now,
-            now,
+            ready_at,
             0,
             projects[i] if projects is not None else None,
         )
@@ -181,7 +183,7 @@ class Worker:
         """Take back rows of workers that are gone: dead processes on this machine, and expired leases; and
         report what earlier reports left."""
         self.ledger._recorder.report_left()
-        now = self.ledger._clock()
+        now = self.ledger._lease_clock()
         own_namespace = namespace()
         lost = [
             claim
@@ -197,7 +199,7 @@ class Worker:
     def send_batch(self) -> bool:
         """Claim and send one batch; return whether there was anything to claim."""
         ledger, store = self.ledger, self.store
-        claimed = store.claim(ledger._clock(), self.name, self.batch_size)
+        claimed = store.claim(ledger._lease_clock(), self.name, self.batch_size)
         if not claimed:
             return False
         self.run.batches += 1
@@ -210,7 +212,7 @@ class Worker:
             with store.transaction() as cur:
                 store.finish_sent(cur, ledger._clock(), self.name, batch.skipped_rows, state="skipped")
             batch.settled.update(batch.skipped_rows)
-        self._renewed_at = ledger._clock()
+        self._renewed_at = ledger._lease_clock()
         failure = "the worker stopped before recording the tickets"
         client = self._client_for(claimed[0].project)
         try:
@@ -232,7 +234,7 @@ class Worker:
         finally:
             unsettled = batch.unsettled()
             if unsettled:
-                retry_at = ledger._clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
+                retry_at = ledger._lease_clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
                 store.release(unsettled, self.name, retry_at, failure)
         return True
 
@@ -246,14 +248,14 @@ class Worker:
         """Renew the claim on the batch every quarter lease while tickets come back (the worker is alive)."""
         ledger = self.ledger
         renew_every = ledger.lease / 4 if ledger.lease > 0 else float("inf")
-        if ledger._clock() - self._renewed_at >= renew_every:
-            self._renewed_at = ledger._clock()
+        if ledger._lease_clock() - self._renewed_at >= renew_every:
+            self._renewed_at = ledger._lease_clock()
             with self.store.transaction() as cur:
                 self.store.renew(cur, self._renewed_at, self.name)
 
     def _record(self, batch: Batch) -> None:
         """Record what the batch has ready, marking its rows sent, in one transaction."""
-        self._renewed_at = self.ledger._clock()
+        self._renewed_at = self.ledger._lease_clock()
         tickets, keys, payloads, retries, finish = batch.take_recording(self.name)
         self.ledger._recorder.record(tickets, keys, payloads, retries, finish=finish)
         batch.settled.update(finish.sent)  # rows sent in part stay unsettled: released, their rest sent later

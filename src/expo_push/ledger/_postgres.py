@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any
 
+from ._process import boottime
 from ._store import Cursor, Store
 
 __all__ = ["PostgresStore"]
@@ -29,6 +30,25 @@ class PostgresStore(Store):
         super().__init__()
         self._url = url
         self.description = "postgresql"
+
+    legacy_leases_compatible = True
+    _lease_offset: float | None = None
+
+    def lease_now(self) -> float:
+        """The lease clock: the database's clock, read once per store and followed with this machine's
+        clock since boot, so that workers on every machine share one timeline and a change of a
+        machine's wall clock moves nothing."""
+        offset = self._lease_offset
+        if offset is None:
+            with self.transaction(write=False) as cur:
+                before = boottime()
+                cur.execute("SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) AS DOUBLE PRECISION)")
+                after = boottime()
+                offset = self._lease_offset = float(cur.fetchone()[0]) - (before + after) / 2
+        return boottime() + offset
+
+    def lease_timeline(self) -> str:
+        return "database-clock"
 
     def _connect(self) -> Any:
         import psycopg

@@ -1,13 +1,15 @@
-"""Who an outbox worker is: its name, the PID namespace and boot it runs in, and whether one on this machine is gone."""
+"""Who an outbox worker is: its name, the PID namespace and boot it runs in, whether one on this machine is gone,
+and the machine's clock since boot (which wall-clock changes do not move)."""
 
 from __future__ import annotations
 
 import os
 import socket
+import time
 import uuid
 from pathlib import Path
 
-__all__ = ["boot_id", "namespace", "pid_gone", "worker_name"]
+__all__ = ["boot_id", "boottime", "namespace", "pid_gone", "worker_name"]
 
 
 def _read_id(path: str, *, link: bool = False) -> str:
@@ -22,6 +24,15 @@ def _read_id(path: str, *, link: bool = False) -> str:
 def boot_id() -> str:
     """This machine's current boot (Linux), or ``""`` where the system does not say."""
     return _read_id("/proc/sys/kernel/random/boot_id")
+
+
+def boottime() -> float:
+    """Seconds since this machine booted, suspend included (``CLOCK_BOOTTIME`` on Linux; elsewhere the
+    monotonic clock): the same for every process of the machine, and never moved by setting the wall clock."""
+    return time.clock_gettime(_BOOTTIME) if _BOOTTIME is not None else time.monotonic()
+
+
+_BOOTTIME: int | None = getattr(time, "CLOCK_BOOTTIME", None)
 
 
 def namespace() -> str:

@@ -181,7 +181,7 @@ class Recorder:
             if finish is not None:
                 store.finish_sent(cur, now, finish.worker, finish.sent)
                 store.narrow_outbox(cur, finish.worker, finish.narrowed)
-                store.renew(cur, now, finish.worker)
+                store.renew(cur, ledger._lease_clock(), finish.worker)
             for row in errors:
                 if row.error_code is not None:
                     self.act_on_error(
@@ -223,8 +223,8 @@ class Recorder:
                 )
             else:
                 narrowed = msgspec.structs.replace(decode_message(payload), to=token)
-                delay = ledger.rate_retry_delay * (2**retries)
-                entry = OutboxEntry(resend_key, key, message_json(narrowed), 1, now, now + delay, retries + 1)
+                ready_at = ledger._lease_clock() + ledger.rate_retry_delay * (2**retries)
+                entry = OutboxEntry(resend_key, key, message_json(narrowed), 1, now, ready_at, retries + 1)
                 events.resends += self.store.insert_outbox(cur, [entry])
         elif code in CONFIG_ERRORS:
             events.config.append((code, message))

@@ -22,6 +22,7 @@ from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
 from ._models import DeadToken
+from ._process import boot_id, boottime
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -406,6 +407,52 @@ class Store:
                 )
             for statement in _INDEXES_AFTER_MIGRATION:
                 cur.execute(statement)
+            self._check_lease_timeline(cur)
+
+    # -- the lease clock -------------------------------------------------------------------------
+
+    legacy_leases_compatible = False
+    """Whether lease times written before the lease clock existed (the writer's wall clock) are on this
+    backend's lease timeline (close enough for PostgreSQL, whose lease clock is the database's)."""
+
+    def lease_now(self) -> float:
+        """The lease clock: seconds on a timeline every worker of this database shares and that setting a
+        machine's wall clock does not move. Outbox leases and "not before" times are on it.
+
+        SQLite (one machine): seconds since the machine booted (``CLOCK_BOOTTIME``).
+        """
+        return boottime()
+
+    def lease_timeline(self) -> str:
+        """Which timeline ``lease_now`` counts on; lease times of another timeline are meaningless here."""
+        return f"boot:{boot_id()}"
+
+    def _check_lease_timeline(self, cur: Cursor) -> None:
+        """Rebase the outbox's lease times when they were written on another timeline (the machine booted
+        since, or the file was written by an expo-push before the lease clock): pending rows become due
+        now, and rows being sent are taken as lost (every process of an earlier boot is gone)."""
+        timeline = self.lease_timeline()
+        cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("lease_timeline",))
+        row = cur.fetchone()
+        if row is not None and row[0] == timeline:
+            return
+        if row is not None or not self.legacy_leases_compatible:
+            now = self.lease_now()
+            cur.execute(
+                self.q(
+                    "UPDATE expo_push_outbox SET not_before = ?,"
+                    " claimed_at = CASE WHEN state = 'sending' THEN ? ELSE claimed_at END"
+                    " WHERE state IN ('pending', 'sending')"
+                ),
+                (now, now - 1e12),
+            )
+        cur.execute(
+            self.q(
+                "INSERT INTO expo_push_meta (name, value) VALUES (?, ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value"
+            ),
+            ("lease_timeline", timeline),
+        )
 
     def _add_column(self, cur: Cursor, table: str, column: str, kind: str) -> None:
         """Add ``column`` to ``table`` unless it has it (SQLite has no ``ADD COLUMN IF NOT EXISTS``)."""
