@@ -7,6 +7,7 @@ once. Requests are then assembled from those bytes without re-encoding.
 
 from __future__ import annotations
 
+import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -17,15 +18,23 @@ from ._errors import ValidationError
 from ._tokens import token_problem
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SAFE_INTEGER",
     "PreparedMessage",
     "PushMessage",
     "Sound",
+    "message_from_dict",
     "prepare_message",
+    "unknown_fields",
 ]
 
 MAX_PAYLOAD_BYTES = 4096
 """Bound on the JSON of a message without its ``to``: the provider's payload limit."""
+MAX_SAFE_INTEGER = 2**53 - 1
+"""Largest integer (and, negated, the smallest) a JSON number carries exactly: the service reads numbers as doubles."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of objects and lists in ``data``, ``richContent`` and ``extra`` (the field itself is depth 1)."""
 
 Priority = Literal["default", "normal", "high"]
 InterruptionLevel = Literal["active", "critical", "passive", "time-sensitive"]
@@ -106,6 +115,16 @@ _ATTR_TO_WIRE: dict[str, str] = {
 }
 
 
+def _folded(name: str) -> str:
+    """``name`` without case, underscores or hyphens: ``channel_id``, ``ChannelID`` and ``channelId`` fold alike."""
+    return name.replace("_", "").replace("-", "").lower()
+
+
+# Folded name -> wire name, to catch a known field in the wrong case or spelling form.
+_FOLDED_TO_WIRE: dict[str, str] = {_folded(wire): wire for wire in _WIRE_TO_ATTR if wire != "contentAvailable"}
+_WIRE_NAMES = sorted(_WIRE_TO_ATTR)
+
+
 # gc=False: it holds no reference cycles, and leaving the many made by a large send untracked spares the
 # garbage collector from walking them (about 2.5 us per notification).
 class PreparedMessage(msgspec.Struct, frozen=True, gc=False):
@@ -130,16 +149,84 @@ def _wire_field(attr: str) -> str:
     return _ATTR_TO_WIRE.get(attr, attr)
 
 
-def message_from_dict(raw: Mapping[str, Any], index: int) -> PushMessage:
-    """Build a ``PushMessage`` from a camelCase wire dict; unknown keys go to ``extra``."""
+def _shown(name: str) -> str:
+    """``name`` as it can be printed: itself, or its quoted, escaped repr if empty or holding invisible characters."""
+    return name if name and name.isprintable() else repr(name)
+
+
+def _misspelt(name: str) -> str | None:
+    """The wire name of the known field ``name`` spells in another case or form (``channel_id``), else ``None``."""
+    wire = _FOLDED_TO_WIRE.get(_folded(name))
+    return wire if wire is not None and wire != name else None
+
+
+def _nearest(name: str) -> str | None:
+    """The known wire name closest to ``name`` (``titel`` -> ``title``), or ``None`` when none is close."""
+    wire = _misspelt(name)
+    if wire is not None:
+        return wire
+    close = difflib.get_close_matches(name, _WIRE_NAMES, n=1, cutoff=0.6)
+    if not close:
+        close = difflib.get_close_matches(_folded(name), list(_FOLDED_TO_WIRE), n=1, cutoff=0.6)
+        return _FOLDED_TO_WIRE[close[0]] if close else None
+    return close[0]
+
+
+def unknown_fields(message: Mapping[str, Any]) -> dict[str, str | None]:
+    """The keys of a wire dict message that are no field of the service, each with the nearest known name or None.
+
+    ``{"to": t, "titel": "x", "channel_id": "c", "zork": 1}`` gives
+    ``{"titel": "title", "channel_id": "channelId", "zork": None}``. Sending
+    refuses a misspelt known field (``channel_id``) always and the others only
+    in strict mode; this lets a caller warn about them without refusing.
+    Keys that are not strings are left out (sending refuses them).
+    """
+    return {key: _nearest(key) for key in message if isinstance(key, str) and key not in _WIRE_TO_ATTR}
+
+
+def _misspelt_error(name: str, wire: str, where: str, index: int) -> ValidationError:
+    attr = _WIRE_TO_ATTR[wire]
+    return ValidationError(
+        f"is not a field of a push message: the service would ignore it; "
+        f"the field is {wire!r} in a dict (PushMessage({attr}=...))",
+        field=f"{where}{_shown(name)}",
+        index=index,
+    )
+
+
+def _unknown_error(name: str, index: int) -> ValidationError:
+    near = _nearest(name)
+    hint = f"; did you mean {near!r}?" if near is not None else " (strict mode refuses unknown fields)"
+    return ValidationError(f"is not a field of a push message{hint}", field=_shown(name), index=index)
+
+
+def message_from_dict(
+    raw: Mapping[str, Any], index: int, *, strict: bool = False, as_service: bool = False
+) -> PushMessage:
+    """Build a ``PushMessage`` from a camelCase wire dict; unknown keys go to ``extra``.
+
+    A known field spelt in another case or form (``channel_id`` for
+    ``channelId``) is refused; with ``strict``, every unknown key is.
+    ``as_service`` judges names as the service does (the emulator): any
+    unknown key, misspelt or not, passes to ``extra``.
+    """
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for key, value in raw.items():
         if not isinstance(key, str):
-            raise ValidationError(f"keys must be strings, not {type(key).__name__}", index=index)
+            raise ValidationError(f"is a key that is not a string ({type(key).__name__})", field=repr(key), index=index)
         attr = _WIRE_TO_ATTR.get(key)
         if attr is None:
+            wire = None if as_service else _misspelt(key)
+            if wire is not None:
+                raise _misspelt_error(key, wire, "", index)
+            if strict:
+                raise _unknown_error(key, index)
             extra[key] = value
+        elif attr in known:  # contentAvailable and _contentAvailable: one field, two names
+            raise ValidationError(
+                f"is given twice, as {_ATTR_TO_WIRE[attr]!r} and as {key!r}", field=_ATTR_TO_WIRE[attr], index=index
+            )
         else:
             known[attr] = value
     if "to" not in known:
@@ -161,12 +248,19 @@ def _check_bool(attr: str, value: object, index: int) -> None:
         )
 
 
-_MAX_INTEGER = {"badge": 2**31 - 1, "ttl": 2**53 - 1, "expiration": 2**53 - 1}
+_MAX_INTEGER = {"badge": 2**31 - 1, "ttl": MAX_SAFE_INTEGER, "expiration": MAX_SAFE_INTEGER}
 """Largest values the service's JSON numbers hold exactly (a badge is a 32-bit integer on devices)."""
 
 
 def _check_count(attr: str, value: object, index: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
+    # The service reads JSON numbers as doubles, so 3600.0 is 3600 to it: an integral float is accepted and
+    # sent as given. A fraction, NaN or infinity is refused.
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValidationError(
+                f"must be a non-negative integer, not {value!r}", field=_wire_field(attr), index=index
+            )
+    elif isinstance(value, bool) or not isinstance(value, int):
         raise ValidationError(
             f"must be a non-negative integer, not {type(value).__name__}", field=_wire_field(attr), index=index
         )
@@ -186,7 +280,7 @@ def _check_fraction(field: str, value: object, index: int) -> None:
 
 
 def _check_choice(attr: str, value: object, choices: frozenset[str], index: int) -> None:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         allowed = ", ".join(repr(c) for c in sorted(choices))
         raise ValidationError(f"must be one of {allowed}, not {value!r}", field=_wire_field(attr), index=index)
 
@@ -204,9 +298,8 @@ def _check_sound(value: object, index: int) -> None:
         )
     unknown = set(value) - _SOUND_KEYS
     if unknown:
-        raise ValidationError(
-            f"has unknown keys {sorted(unknown)} (allowed: critical, name, volume)", field="sound", index=index
-        )
+        shown = ", ".join(sorted(repr(key) for key in unknown))
+        raise ValidationError(f"has unknown keys {shown} (allowed: critical, name, volume)", field="sound", index=index)
     if "critical" in value and not isinstance(value["critical"], bool):
         raise ValidationError("'critical' must be true or false", field="sound", index=index)
     if "name" in value and value["name"] is not None and not isinstance(value["name"], str):
@@ -232,45 +325,77 @@ def _check_recipients(to: object, index: int) -> tuple[tuple[str, ...], bool]:
         problem = token_problem(token)
         if problem is not None:
             where = f"to[{position}]" if is_list else "to"
-            shown = f"{token!r} " if isinstance(token, str) and token.strip() else ""
+            shown = ""
+            if isinstance(token, str) and token.strip():
+                shown = f"{token!r} " if len(token) <= 80 else f"{token[:60]!r}... "
             raise ValidationError(f"{shown}{problem}", field=where, index=index)
     return tokens, is_list
 
 
-def _json_problem(value: object) -> str | None:
-    """What keeps ``value`` from being sent as JSON unchanged, or ``None`` when nothing does.
+class _NotJson(Exception):
+    """Why a value cannot go on the wire as JSON unchanged; ``path`` says where, from the field inward."""
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        self.path: list[str] = []
+
+
+def _check_json_value(value: object, room: int, max_int: float) -> None:
+    """Raise ``_NotJson`` if ``value`` would not reach the app as it is, or nests more than ``room`` deep.
 
     Encoders would quietly turn bytes into base64, NaN into null and sets into
-    lists; the app would then receive something else than what was sent.
+    lists, and the service reads integers beyond 2**53 (``max_int``) as rounded doubles.
     """
-    if value is None or isinstance(value, (str, bool, int)):
-        return None
+    if value is None or isinstance(value, (str, bool)):
+        return
+    if isinstance(value, int):
+        if not -max_int <= value <= max_int:
+            raise _NotJson(
+                f"holds the integer {value}, beyond the {MAX_SAFE_INTEGER} a JSON number carries exactly "
+                "(the service reads numbers as doubles); send it as a string"
+            )
+        return
     if isinstance(value, float):
-        return None if math.isfinite(value) else f"holds {value!r}, which JSON cannot carry"
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if not isinstance(key, str):
-                return f"has a key {key!r} that is not a string (it is sent as a JSON object)"
-            problem = _json_problem(item)
-            if problem is not None:
-                return problem
-        return None
-    if isinstance(value, (list, tuple)):
-        for item in value:
-            problem = _json_problem(item)
-            if problem is not None:
-                return problem
-        return None
-    return f"holds a {type(value).__name__}, which is not a JSON value (use str, int, float, bool, None, list, dict)"
+        if not math.isfinite(value):
+            raise _NotJson(f"holds {value!r}, which JSON cannot carry")
+        return
+    if isinstance(value, (dict, list, tuple)):
+        if room <= 0:
+            raise _NotJson(f"is nested more than {MAX_JSON_DEPTH} deep")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise _NotJson(f"has a key {key!r} that is not a string (it is sent as a JSON object)")
+                try:
+                    _check_json_value(item, room - 1, max_int)
+                except _NotJson as exc:
+                    exc.path.append(f"[{key!r}]")
+                    raise
+        else:
+            for position, item in enumerate(value):
+                try:
+                    _check_json_value(item, room - 1, max_int)
+                except _NotJson as exc:
+                    exc.path.append(f"[{position}]")
+                    raise
+        return
+    raise _NotJson(
+        f"holds a {type(value).__name__}, which is not a JSON value (use str, int, float, bool, None, list, dict)"
+    )
 
 
-def _check_json_object(field: str, value: object, index: int) -> dict[str, Any]:
+def _check_json_object(field: str, value: object, index: int, what: str = "a JSON object (a dict)") -> dict[str, Any]:
     """``value`` if it is a JSON object that goes on the wire unchanged; ``ValidationError`` otherwise."""
     if not isinstance(value, dict):
-        raise ValidationError(f"must be a JSON object (a dict), not {type(value).__name__}", field=field, index=index)
-    problem = _json_problem(value)
-    if problem is not None:
-        raise ValidationError(problem, field=field, index=index)
+        raise ValidationError(f"must be {what}, not {type(value).__name__}", field=field, index=index)
+    try:
+        _check_json_value(value, MAX_JSON_DEPTH, MAX_SAFE_INTEGER)
+    except _NotJson as exc:
+        path = exc.path[::-1]
+        if len(path) > 6:
+            path = [*path[:3], f"...({len(path) - 5} more)...", *path[-2:]]
+        where = f" at {field}{''.join(path)}" if path else ""
+        raise ValidationError(f"{exc.problem}{where}", field=field, index=index) from None
     return value
 
 
@@ -279,10 +404,8 @@ def _check_data(attr: str, value: object, index: int) -> None:
 
 
 def _check_rich_content(attr: str, value: object, index: int) -> None:
-    if not isinstance(value, dict):
-        raise ValidationError(
-            f"must be a dict like {{'image': url}}, not {type(value).__name__}", field="richContent", index=index
-        )
+    _check_json_object("richContent", value, index, "a dict like {'image': url}")
+    assert isinstance(value, dict)
     image = value.get("image")
     if image is not None and not isinstance(image, str):
         raise ValidationError(
@@ -296,6 +419,13 @@ def _check_extra(attr: str, value: object, index: int) -> None:
             raise ValidationError(
                 f"{key!r} is a known field: set it as {_WIRE_TO_ATTR[key]}= instead", field="extra", index=index
             )
+
+
+def _check_extra_names(extra: dict[str, Any], index: int) -> None:
+    for key in extra:
+        wire = _misspelt(key)
+        if wire is not None:
+            raise _misspelt_error(key, wire, "extra.", index)
 
 
 _CHECKS: dict[str, Callable[[str, Any, int], None]] = {
@@ -335,6 +465,15 @@ def _check_fields(message: PushMessage, index: int) -> None:
             _CHECKS[attr](attr, value, index)
 
 
+def _set_fields(message: PushMessage) -> list[tuple[str, Any]]:
+    """``(wire name, value)`` of every field but ``to`` that is set, ``extra`` under its own name."""
+    return [
+        (_ATTR_TO_WIRE.get(attr, attr), value)
+        for attr, value in zip(_FIELD_NAMES, msgspec.structs.astuple(message), strict=True)
+        if value is not None and attr != "to"
+    ]
+
+
 def _encode_payload(message: PushMessage, index: int) -> bytes:
     try:
         rest = msgspec.structs.replace(message, to="", extra=None)
@@ -345,32 +484,61 @@ def _encode_payload(message: PushMessage, index: int) -> bytes:
             extra = _ENCODER.encode(message.extra)
             payload = extra if payload == b"{}" else payload[:-1] + b"," + extra[1:]
     except (TypeError, ValueError, msgspec.EncodeError) as exc:  # lone surrogates in strings, for one
-        raise ValidationError(f"cannot be encoded as JSON: {exc}", index=index) from None
+        # Slow path: find the field by encoding each on its own.
+        field = None
+        for wire, value in _set_fields(message):
+            try:
+                _ENCODER.encode(value)
+            except (TypeError, ValueError, msgspec.EncodeError):
+                field = wire
+                break
+        reason = str(exc)
+        if isinstance(exc, UnicodeEncodeError):
+            reason = "it holds a lone surrogate (half of a UTF-16 pair), which UTF-8 cannot encode"
+        raise ValidationError(f"cannot be encoded as JSON: {reason}", field=field, index=index) from None
     return payload
 
 
+def _largest_field(message: PushMessage) -> str | None:
+    """The wire name of the field taking the most bytes of the payload (``extra`` counting as one)."""
+    sizes = [(len(_ENCODER.encode(value)), wire) for wire, value in _set_fields(message)]
+    return max(sizes)[1] if sizes else None
+
+
 def prepare_message(
-    message: PushMessage | Mapping[str, Any], index: int, *, check_size: bool = True
+    message: PushMessage | Mapping[str, Any],
+    index: int,
+    *,
+    check_size: bool = True,
+    strict: bool = False,
+    as_service: bool = False,
 ) -> PreparedMessage:
-    """Validate one message and encode its payload; raise ``ValidationError`` naming ``index``.
+    """Validate one message and encode its payload; raise ``ValidationError`` naming ``index`` and the field.
 
     ``check_size=False`` skips the 4096-byte payload bound (the emulator answers
     an oversized payload with a ``MessageTooBig`` receipt, as the service does).
+    ``strict`` refuses keys of a dict message that are no field of the service
+    (see ``message_from_dict``); fields set in ``PushMessage.extra`` are sent
+    either way, since putting them there says they are meant. ``as_service``
+    lets a known field in another spelling through as the service does (it
+    ignores it): the emulator's view.
     """
     if isinstance(message, PushMessage):
         msg = message
     elif isinstance(message, Mapping):
-        msg = message_from_dict(message, index)
+        msg = message_from_dict(message, index, strict=strict, as_service=as_service)
     else:
         raise ValidationError(f"must be a PushMessage or a dict, not {type(message).__name__}", index=index)
     recipients, to_is_list = _check_recipients(msg.to, index)
     _check_fields(msg, index)
+    if msg.extra and not as_service:
+        _check_extra_names(msg.extra, index)
     payload = _encode_payload(msg, index)
     if check_size and len(payload) > MAX_PAYLOAD_BYTES:
         raise ValidationError(
             f"the notification payload is {len(payload)} bytes of JSON without 'to'; "
-            f"Apple and Google accept at most {MAX_PAYLOAD_BYTES} (shrink 'data' first)",
-            field="data" if msg.data else None,
+            f"Apple and Google accept at most {MAX_PAYLOAD_BYTES} (shrink the largest field first)",
+            field=_largest_field(msg),
             index=index,
         )
     return PreparedMessage(index, msg, recipients, to_is_list, payload)

@@ -1,15 +1,21 @@
-"""Tickets and receipts: what the service answers about each notification."""
+"""Tickets and receipts: what the service answers about each notification, and which answers are well formed."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import msgspec
 
 from ._account import Position
 from ._errors import NOTIFICATION_ERRORS, PushReceiptError, PushTicketError
 
-__all__ = ["PushReceipt", "PushTicket"]
+__all__ = ["PushReceipt", "PushTicket", "ticket_problem"]
+
+# Checked when an answer is decoded (a violation fails the decoding, so the answer counts as malformed), not
+# when a ticket or receipt is built in Python.
+_Status = Annotated[str, msgspec.Meta(pattern=r"\A(?:ok|error)\Z")]
+_Id = Annotated[str, msgspec.Meta(pattern=r"\S")]
+"""A ticket id as ``get_receipts`` accepts it: not empty, not only whitespace."""
 
 
 # gc=False: a ticket or receipt refers to no other one, so it cannot be part of a cycle; untracked, the many
@@ -17,7 +23,7 @@ __all__ = ["PushReceipt", "PushTicket"]
 class _Outcome(msgspec.Struct, kw_only=True, omit_defaults=True, repr_omit_defaults=True, gc=False):
     """What tickets and receipts share: a status, and for an error its message and details."""
 
-    status: str
+    status: _Status
     message: str | None = None
     details: dict[str, Any] | None = None
 
@@ -45,7 +51,7 @@ class PushTicket(_Outcome, kw_only=True, gc=False):
     recipient index); ``ok`` says whether the service accepted the notification.
     """
 
-    id: str | None = None
+    id: _Id | None = None
     to: str | None = None
     position: Position | None = None
 
@@ -83,6 +89,18 @@ class PushReceipt(_Outcome, kw_only=True, gc=False):
         """Raise the ``PushReceiptError`` subclass of this receipt's code if it is an error."""
         if self.status != "ok":
             _raise_receipt_error(self)
+
+
+def ticket_problem(ticket: PushTicket) -> str | None:
+    """What makes a decoded ticket unusable although each field is well formed, or ``None``.
+
+    An ``"ok"`` ticket without an id cannot be followed up with a receipt: the
+    answer holding it is treated as malformed, so its recipients count as not
+    accepted rather than as tickets nobody can check.
+    """
+    if ticket.status == "ok" and ticket.id is None:
+        return 'a ticket with status "ok" has no id'
+    return None
 
 
 def _raise_receipt_error(receipt: PushReceipt) -> NoReturn:

@@ -12,7 +12,7 @@ import msgspec
 from ._account import Position
 from ._chunks import Entry
 from ._errors import REQUEST_ERRORS, PushConnectionError, PushResponseError, PushServerError
-from ._models import PushReceipt, PushTicket
+from ._models import PushReceipt, PushTicket, ticket_problem
 from ._retry import RETRYABLE_STATUS, parse_retry_after
 from ._service import COMPRESS_OVER
 
@@ -207,6 +207,13 @@ def read_send_response(
             "which were accepted is unknown, so all are in doubt",
             response.status_code,
         )
+    for at, ticket in enumerate(tickets):
+        problem = ticket_problem(ticket)
+        if problem is not None:
+            return _malformed(
+                f"the service answered a send with a malformed ticket at $.data[{at}]: {problem}",
+                response.status_code,
+            )
     at = 0
     for entry in entries:
         index = entry.prepared.index

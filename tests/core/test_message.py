@@ -150,3 +150,229 @@ def test_a_string_json_cannot_encode_is_a_validation_error():
     with pytest.raises(ValidationError, match="cannot be encoded as JSON") as info:
         prepare_message({"to": TOKEN, "title": "\ud800"}, 5)
     assert info.value.index == 5
+
+
+def _refusal(raw, index=3):
+    with pytest.raises(ValidationError) as info:
+        prepare_message(raw, index)
+    assert info.value.index == index
+    return info.value
+
+
+def _nested(depth):
+    """A dict nested ``depth`` deep (the outer dict is depth 1)."""
+    value = {}
+    for _ in range(depth - 1):
+        value = {"a": value}
+    return value
+
+
+def test_data_nested_deeper_than_the_limit_is_refused_not_a_recursion_error():
+    from expo_push._message import MAX_JSON_DEPTH
+
+    prepare_message({"to": TOKEN, "data": _nested(MAX_JSON_DEPTH)}, 0)
+    error = _refusal({"to": TOKEN, "data": _nested(MAX_JSON_DEPTH + 1)})
+    assert error.field == "data"
+    assert f"nested more than {MAX_JSON_DEPTH} deep" in error.reason
+    error = _refusal({"to": TOKEN, "data": _nested(1500)})
+    assert error.field == "data"
+
+
+def test_lists_count_towards_the_depth_limit_too():
+    from expo_push._message import MAX_JSON_DEPTH
+
+    value = [1]
+    for _ in range(MAX_JSON_DEPTH):
+        value = [value]
+    assert _refusal({"to": TOKEN, "richContent": {"deep": value}}).field == "richContent"
+
+
+@pytest.mark.parametrize(("field", "value"), [("priority", []), ("interruptionLevel", {}), ("priority", {"a": 1})])
+def test_unhashable_values_for_choice_fields_are_a_validation_error(field, value):
+    error = _refusal({"to": TOKEN, field: value})
+    assert error.field == field
+    assert "must be one of" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ({"image": "https://example.invalid/a.png", "n": float("nan")}, "JSON cannot carry"),
+        ({"b": b"\x00"}, "holds a bytes"),
+        ({"s": {1, 2}}, "holds a set"),
+        ({"big": 2**53}, "beyond the 9007199254740991"),
+        ({1: "a"}, "not a string"),
+    ],
+)
+def test_rich_content_is_checked_as_json_like_data(value, words):
+    error = _refusal({"to": TOKEN, "richContent": value})
+    assert error.field == "richContent"
+    assert words in error.reason
+
+
+@pytest.mark.parametrize("field", ["data", "extra"])
+@pytest.mark.parametrize("number", [2**53, -(2**53), 2**64, -(2**70)])
+def test_integers_a_double_cannot_hold_exactly_are_refused_in_json_fields(field, number):
+    raw = {"to": TOKEN, "data": {"n": [number]}} if field == "data" else {"to": TOKEN, "newField": {"n": number}}
+    error = _refusal(raw)
+    assert error.field == field
+    assert str(number) in error.reason
+    assert "send it as a string" in error.reason
+
+
+def test_integers_up_to_the_safe_bound_go_out_exactly():
+    prepared = prepare_message({"to": TOKEN, "data": {"max": 2**53 - 1, "min": -(2**53 - 1)}}, 0)
+    assert json.loads(prepared.payload) == {"data": {"max": 2**53 - 1, "min": -(2**53 - 1)}}
+
+
+def test_the_error_says_where_in_data_the_bad_value_is():
+    error = _refusal({"to": TOKEN, "data": {"order": {"lines": [1, float("inf")]}}})
+    assert "at data['order']['lines'][1]" in error.reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"to": TOKEN, "title": "a\ud800"}, "title"),
+        ({"to": TOKEN, "body": "\udfff"}, "body"),
+        ({"to": TOKEN, "data": {"k": ["\ud800"]}}, "data"),
+        ({"to": TOKEN, "data": {"\udc00": 1}}, "data"),
+        ({"to": TOKEN, "sound": {"name": "\ud83d"}}, "sound"),
+        ({"to": TOKEN, "newField": "\ud800"}, "extra"),
+    ],
+)
+def test_a_lone_surrogate_anywhere_is_refused_naming_the_field(raw, field):
+    error = _refusal(raw)
+    assert error.field == field
+    assert "lone surrogate" in error.reason
+    str(error).encode()  # the message itself can be printed
+
+
+def test_a_token_with_a_lone_surrogate_is_refused_before_anything_is_sent():
+    error = _refusal({"to": [TOKEN, "ExponentPushToken[\ud800abc]"]})
+    assert error.field == "to[1]"
+    assert "surrogate" in error.reason
+    str(error).encode()
+
+
+@pytest.mark.parametrize(
+    "token", ["ExponentPushToken[a\x00b]", "ExponentPushToken[a\u200bb]", "ExponentPushToken[\u202eab]"]
+)
+def test_tokens_with_invisible_characters_are_refused_and_shown_escaped(token):
+    error = _refusal({"to": token})
+    assert error.field == "to"
+    assert "\\x00" in str(error) or "\\u200b" in str(error) or "\\u202e" in str(error)
+
+
+def test_a_huge_token_is_refused_without_repeating_it_whole():
+    error = _refusal({"to": "ExponentPushToken[" + "a" * 1_000_000 + "]"})
+    assert error.field == "to"
+    assert "at most 256" in error.reason
+    assert len(str(error)) < 300
+
+
+@pytest.mark.parametrize(("field", "value"), [("ttl", 3600.0), ("expiration", 1.7e9), ("badge", 3.0), ("badge", 0.0)])
+def test_integral_floats_are_accepted_for_counts_as_the_service_reads_numbers_as_doubles(field, value):
+    prepared = prepare_message({"to": TOKEN, field: value}, 0)
+    assert json.loads(prepared.payload) == {field: value}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("ttl", 3600.5, "non-negative integer"),
+        ("badge", float("nan"), "non-negative integer"),
+        ("ttl", float("inf"), "non-negative integer"),
+        ("badge", -1.0, "non-negative integer"),
+        ("badge", 2.0**31, "at most 2147483647"),
+        ("ttl", 2.0**60, "at most"),
+    ],
+)
+def test_fractional_non_finite_or_out_of_range_floats_are_refused_for_counts(field, value, words):
+    error = _refusal({"to": TOKEN, field: value})
+    assert error.field == field
+    assert words in error.reason
+
+
+def test_sound_with_keys_of_mixed_types_is_a_validation_error():
+    error = _refusal({"to": TOKEN, "sound": {1: True, "loud": True}})
+    assert error.field == "sound"
+    assert "unknown keys" in error.reason
+
+
+def test_a_key_that_is_not_a_string_is_named():
+    error = _refusal({"to": TOKEN, 3: "x"})
+    assert error.field == "3"
+    assert "not a string" in error.reason
+
+
+def test_an_oversized_payload_names_the_largest_field():
+    error = _refusal({"to": TOKEN, "title": "t", "body": "x" * MAX_PAYLOAD_BYTES})
+    assert error.field == "body"
+
+
+# --- misspelt and unknown fields ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("key", "right"),
+    [
+        ("channel_id", "channelId"),
+        ("Title", "title"),
+        ("ChannelID", "channelId"),
+        ("interruption_level", "interruptionLevel"),
+        ("content_available", "_contentAvailable"),
+        ("rich-content", "richContent"),
+        ("TTL", "ttl"),
+    ],
+)
+def test_a_known_field_in_another_case_or_form_is_refused_with_the_right_name(key, right):
+    error = _refusal({"to": TOKEN, key: "x"})
+    assert error.field == key
+    assert repr(right) in error.reason
+
+
+def test_a_snake_case_name_in_extra_is_refused_too():
+    with pytest.raises(ValidationError) as info:
+        prepare_message(PushMessage(to=TOKEN, extra={"channel_id": "orders"}), 0)
+    assert info.value.field == "extra.channel_id"
+    assert "channel_id=" in info.value.reason
+
+
+def test_other_unknown_fields_go_out_unless_strict():
+    assert json.loads(prepare_message({"to": TOKEN, "titel": "x"}, 0).payload) == {"titel": "x"}
+    with pytest.raises(ValidationError) as info:
+        prepare_message({"to": TOKEN, "titel": "x"}, 2, strict=True)
+    assert (info.value.index, info.value.field) == (2, "titel")
+    assert "did you mean 'title'?" in info.value.reason
+
+
+def test_strict_names_an_unknown_field_without_a_near_one():
+    with pytest.raises(ValidationError) as info:
+        prepare_message({"to": TOKEN, "zork": 1}, 0, strict=True)
+    assert info.value.field == "zork"
+    assert "did you mean" not in info.value.reason
+
+
+def test_strict_leaves_fields_set_in_extra_alone():
+    prepared = prepare_message(PushMessage(to=TOKEN, extra={"futureField": 1}), 0, strict=True)
+    assert json.loads(prepared.payload) == {"futureField": 1}
+
+
+def test_unknown_fields_lists_each_with_its_nearest_known_name():
+    from expo_push._message import unknown_fields
+
+    found = unknown_fields({"to": TOKEN, "titel": "c", "bdy": "x", "channel_id": "o", "zork": 1, "title": "t"})
+    assert found == {"titel": "title", "bdy": "body", "channel_id": "channelId", "zork": None}
+    assert unknown_fields({"to": TOKEN, "contentAvailable": True, "_contentAvailable": True}) == {}
+
+
+def test_the_service_view_lets_misspelt_fields_through_as_unknown_ones():
+    prepared = prepare_message({"to": TOKEN, "channel_id": "orders"}, 0, as_service=True)
+    assert prepared.message.extra == {"channel_id": "orders"}
+
+
+def test_content_available_given_under_both_its_names_is_refused():
+    error = _refusal({"to": TOKEN, "contentAvailable": True, "_contentAvailable": False})
+    assert error.field == "_contentAvailable"
+    assert "twice" in error.reason

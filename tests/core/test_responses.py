@@ -152,3 +152,63 @@ def test_bodies_over_1kib_are_gzipped_and_smaller_ones_are_not():
     assert headers["Content-Encoding"] == "gzip"
     assert gzip.decompress(body) == large
     assert len(body) < len(large)
+
+
+@pytest.mark.parametrize(
+    ("ticket", "words"),
+    [
+        ('{"status":"ok"}', "has no id"),
+        ('{"status":"ok","id":""}', "$.data[1].id"),
+        ('{"status":"ok","id":" \\t"}', "$.data[1].id"),
+        ('{"status":"maybe","id":"x"}', "$.data[1].status"),
+        ('{"status":"OK","id":"x"}', "$.data[1].status"),
+        ('{"status":"ok\\n","id":"x"}', "$.data[1].status"),
+        ('{"id":"x"}', "status"),
+    ],
+)
+def test_a_ticket_the_protocol_does_not_allow_fails_the_whole_answer(ticket, words):
+    body = '{"data":[{"status":"ok","id":"fine"},' + ticket + "]}"
+    outcome = read_send_response(response(200, body), entries_for(A, B), 0)
+    assert isinstance(outcome, Failed)
+    assert isinstance(outcome.error, PushResponseError)
+    assert not outcome.retryable
+    assert words in str(outcome.error)
+
+
+@pytest.mark.parametrize(
+    "receipt", ['{"status":"maybe"}', '{"status":""}', '{"message":"m"}', '{"status":"error","details":[]}']
+)
+def test_a_receipt_the_protocol_does_not_allow_fails_the_whole_answer(receipt):
+    outcome = read_receipts_response(response(200, '{"data":{"a":{"status":"ok"},"b":' + receipt + "}}"), 0)
+    assert isinstance(outcome, Failed)
+    assert isinstance(outcome.error, PushResponseError)
+
+
+def test_ids_of_ok_tickets_that_decode_are_always_ids_get_receipts_accepts():
+    from expo_push._batch import check_receipt_ids
+
+    body = '{"data":[{"status":"ok","id":"a"},{"status":"ok","id":" b "},{"status":"error","message":"m"}]}'
+    tickets = read_send_response(response(200, body), entries_for(A, B, C), 0)
+    assert check_receipt_ids(t.id for t in tickets if t.ok) == ["a", " b "]
+
+
+def test_a_malformed_ticket_fails_the_request_with_no_ticket_and_its_recipients_in_doubt():
+    # The service answered, so it may have taken them: in doubt, as for any malformed answer (the core's rule).
+    import httpx
+
+    from expo_push import PushClient, SendAccount
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"data": [{"status": "ok", "id": "1"}, {"status": "ok"}]})
+
+    transport = httpx.MockTransport(answer)
+    client = PushClient(http_client=httpx.Client(transport=transport), rate_limit=None, max_retries=0)
+    account = SendAccount()
+    with client, pytest.raises(PushResponseError) as info:
+        client.send([{"to": A, "title": "x"}, {"to": B, "title": "y"}], account=account)
+    assert "has no id" in str(info.value)
+    assert info.value.tickets == []
+    assert info.value.unsent == []
+    assert [(m.to, m.title) for m in info.value.in_doubt] == [(A, "x"), (B, "y")]
+    assert account.tickets == []
+    assert account.balanced()

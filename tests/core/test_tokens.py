@@ -49,3 +49,38 @@ def test_empty_or_whitespace_token_says_so(token):
 
 def test_token_with_surrounding_whitespace_says_to_strip():
     assert "strip" in token_problem(" ExponentPushToken[abc] ")
+
+
+@pytest.mark.parametrize(
+    ("token", "words"),
+    [
+        ("ExponentPushToken[ab\x00c]", "U+0000"),
+        ("ExponentPushToken[ab\u200bc]", "U+200B (ZERO WIDTH SPACE)"),
+        ("ExponentPushToken[\u202eabc]", "U+202E (RIGHT-TO-LEFT OVERRIDE)"),
+        ("ExponentPushToken[abc\ufeff]", "U+FEFF"),
+        ("ExponentPushToken[ab\x7fc]", "control character"),
+        ("ExponentPushToken[ab\u2028c]", "line separator"),
+        ("ExponentPushToken[ab\ue000c]", "private-use"),
+        ("ExponentPushToken[\ud800abc]", "lone surrogate"),
+        ("ExponentPushToken[a b]", "U+0020 (SPACE)"),
+        ("\ud800", "lone surrogate"),
+    ],
+)
+def test_control_format_surrogate_and_space_characters_are_named(token, words):
+    assert not is_expo_push_token(token)
+    assert words in token_problem(token)
+
+
+def test_tokens_longer_than_the_bound_are_refused_whatever_their_shape():
+    from expo_push._tokens import MAX_TOKEN_LENGTH
+
+    fits = "ExponentPushToken[" + "a" * (MAX_TOKEN_LENGTH - 19) + "]"
+    assert len(fits) == MAX_TOKEN_LENGTH
+    assert is_expo_push_token(fits)
+    too_long = "ExponentPushToken[" + "a" * (MAX_TOKEN_LENGTH - 18) + "]"
+    assert not is_expo_push_token(too_long)
+    assert f"at most {MAX_TOKEN_LENGTH}" in token_problem(too_long)
+
+
+def test_printable_non_ascii_inside_the_brackets_stays_accepted():
+    assert is_expo_push_token("ExponentPushToken[ñandú-1]")

@@ -408,7 +408,9 @@ class EmulatorState:
                 f"the limit is {MAX_NOTIFICATIONS_PER_REQUEST}.",
             )
         try:
-            prepared = [prepare_message(raw, index, check_size=False) for index, raw in enumerate(raw_messages)]
+            prepared = [
+                prepare_message(raw, index, check_size=False, as_service=True) for index, raw in enumerate(raw_messages)
+            ]
         except ValidationError as exc:
             return _validation_error(str(exc))
 
