@@ -27,6 +27,7 @@ from .._models import PushReceipt, PushTicket
 from .._version import __version__
 from ._input import InputError, Source, checked, parse_json_object, read_messages
 from ._progress import Progress
+from ._worker import add_worker_arguments, run_worker_command, worker_usage_problem
 
 __all__ = ["build_parser", "main", "run", "send_tickets"]
 
@@ -55,7 +56,7 @@ def _add_service_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--timeout", type=float, default=30.0, metavar="S", help="seconds per request (default 30)")
 
 
-def _client(args: argparse.Namespace) -> PushClient:
+def _client(args: argparse.Namespace, **options: Any) -> PushClient:
     token = args.access_token or os.environ.get("EXPO_ACCESS_TOKEN") or os.environ.get("EXPO_TOKEN") or None
     if args.max_concurrency < 1:
         raise UsageError("--max-concurrency must be at least 1")
@@ -68,6 +69,7 @@ def _client(args: argparse.Namespace) -> PushClient:
         max_concurrency=args.max_concurrency,
         max_retries=args.max_retries,
         timeout=args.timeout,
+        **options,
     )
 
 
@@ -263,6 +265,9 @@ def _print_receipts(out: IO[str], ids: Sequence[str], receipts: dict[str, PushRe
 
 def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
     """``expo-push worker``: send what the ledger's outbox holds until SIGINT or SIGTERM."""
+    problem = worker_usage_problem(args)
+    if problem is not None:
+        raise UsageError(problem)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -270,21 +275,13 @@ def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[s
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with _client(args) as client:
-            ledger = _open_ledger(args.ledger)
-            try:
-                err.write("expo-push worker: sending the outbox; stop with Ctrl-C\n")
-                err.flush()
-
-                def on_batch(run: Any) -> None:
-                    err.write(f"expo-push worker: {run.sent:,} sent, {run.skipped:,} skipped (dead tokens)\n")
-                    err.flush()
-
-                ledger.run_worker(
-                    client, stop, batch_size=args.batch_size, poll_interval=args.poll_interval, on_batch=on_batch
-                )
-            finally:
-                ledger.close()
+        ledger = _open_ledger(args.ledger)
+        try:
+            err.write("expo-push worker: sending the outbox; stop with Ctrl-C\n")
+            err.flush()
+            run_worker_command(args, ledger, _client, stop, err)
+        finally:
+            ledger.close()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -353,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--ledger", required=True, metavar="PATH|URL", help="SQLite file or PostgreSQL URL")
     worker.add_argument("--batch-size", type=int, default=1000, metavar="N")
     worker.add_argument("--poll-interval", type=float, default=1.0, metavar="S")
+    add_worker_arguments(worker)
     _add_service_options(worker)
     worker.set_defaults(handler=cmd_worker)
 
