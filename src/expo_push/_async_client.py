@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import AsyncIterator, Generator, Iterable
 from types import TracebackType
@@ -31,6 +32,7 @@ from ._pacing import PacerProtocol
 from ._retry import RetryPolicy
 from ._service import MAX_RESPONSE_BYTES
 from ._wire import HttpResponse, TransportFailure
+from .metrics import SendObserver
 
 __all__ = ["AsyncPushClient"]
 
@@ -69,6 +71,7 @@ class AsyncPushClient(BaseClient):
         retry_policy: RetryPolicy | None = None,
         pacer: PacerProtocol | None = None,
         project: str | None = None,
+        metrics: SendObserver | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -86,6 +89,7 @@ class AsyncPushClient(BaseClient):
             retry_policy=retry_policy,
             pacer=pacer,
             project=project,
+            metrics=metrics,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -218,10 +222,13 @@ class AsyncPushClient(BaseClient):
         async with slots:
             batch.check_start()
             try:
-                return await self._drive(send_flow(chunk, self._context), batch)
-            except ChunkFailed:
+                tickets = await self._drive(send_flow(chunk, self._context), batch)
+            except ChunkFailed as failure:
+                self._observe_chunk(chunk.tickets, chunk.count, failure)
                 batch.chunk_failed()
                 raise
+            self._observe_chunk(tickets, chunk.count)
+            return tickets
 
     async def _limited(self, flow: Generator[Action, Result, T]) -> T:
         async with self._enter_loop():
@@ -232,6 +239,7 @@ class AsyncPushClient(BaseClient):
         try:
             while True:
                 action = flow.send(result)
+                self._observe_step(action, result)
                 result = None
                 delay = self._delay_for(action)
                 while delay > 0:
@@ -242,7 +250,9 @@ class AsyncPushClient(BaseClient):
                 if isinstance(action, Post):
                     if batch is not None and batch.stopped:
                         raise NotStarted
+                    started = time.monotonic()
                     result = await self._post(action)
+                    self._observe_attempt(action, result, started)
         except StopIteration as stop_iteration:
             value: T = stop_iteration.value
             return value

@@ -19,13 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._flows import Action, FlowContext, Hold, Pace, Post, Refund
+from ._flows import Action, ChunkFailed, FlowContext, Hold, Pace, Post, Refund, Result, Sleep
 from ._message import PushMessage
+from ._models import PushTicket
 from ._pacing import Pacer, PacerProtocol
 from ._retry import RetryPolicy
 from ._service import MAX_RESPONSE_BYTES
 from ._version import __version__
 from ._wire import HttpResponse, TransportFailure
+from .metrics import NO_METRICS, SendObserver, endpoint_of, retry_reason
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -143,6 +145,7 @@ class BaseClient:
         retry_policy: RetryPolicy | None = None,
         pacer: PacerProtocol | None = None,
         project: str | None = None,
+        metrics: SendObserver | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "access_token": access_token,
@@ -159,6 +162,7 @@ class BaseClient:
             "retry_policy": retry_policy,
             "pacer": pacer,
             "project": project,
+            "metrics": metrics,
         }
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
@@ -192,6 +196,7 @@ class BaseClient:
         self.project = project
         self._http2 = http2
         self._pacer: PacerProtocol = pacer if pacer is not None else Pacer(rate_limit)
+        self._metrics: SendObserver = metrics if metrics is not None else NO_METRICS
         self._secret = access_token
         retry = retry_policy if retry_policy is not None else RetryPolicy(max_retries=max_retries)
         self._context = FlowContext(retry, split_projects=split_projects, project=project, redact=self._redact)
@@ -303,7 +308,10 @@ class BaseClient:
         if isinstance(action, Post):
             return pacer.held_for(action.project)
         if isinstance(action, Pace):
-            return pacer.reserve(action.notifications, action.project)
+            wait = pacer.reserve(action.notifications, action.project)
+            if action.notifications:
+                self._metrics.pacer_wait(wait)
+            return wait
         if isinstance(action, Refund):
             pacer.refund(action.notifications, action.project)
             return 0.0
@@ -312,3 +320,22 @@ class BaseClient:
             pacer.hold(action.seconds, action.project)
             return 0.0
         return action.seconds
+
+    # -- what the metrics observer is told (``metrics=``, see expo_push.metrics) ---------------------
+
+    def _observe_attempt(self, action: Post, result: HttpResponse | TransportFailure, started: float) -> None:
+        """Report one attempt: its endpoint, status (None: no answer) and seconds since ``started``."""
+        status = result.status_code if isinstance(result, HttpResponse) else None
+        self._metrics.request(endpoint_of(action.path), status, time.monotonic() - started)
+
+    def _observe_step(self, action: Action, previous: Result) -> None:
+        """Report a retry: the flow backs off (``Sleep``) or holds (``Hold``) after the attempt ``previous``."""
+        if isinstance(action, (Sleep, Hold)):
+            self._metrics.retry(retry_reason(previous.status_code if isinstance(previous, HttpResponse) else None))
+
+    def _observe_chunk(self, answered: list[PushTicket], count: int, failure: ChunkFailed | None = None) -> None:
+        """Report a chunk's tickets, and its notifications not sent when it failed for good."""
+        self._metrics.tickets(answered)
+        if failure is not None:
+            error = failure.error
+            self._metrics.failed(count - len(answered), error.code or type(error).__name__)

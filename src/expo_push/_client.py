@@ -37,6 +37,7 @@ from ._pacing import PacerProtocol
 from ._retry import RetryPolicy
 from ._service import MAX_RESPONSE_BYTES
 from ._wire import HttpResponse, TransportFailure
+from .metrics import SendObserver
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "PushClient", "shared_ssl_context"]
 
@@ -79,6 +80,8 @@ class PushClient(BaseClient):
             between processes and machines.
         project: The Expo project (``@owner/slug``) the notifications
             belong to, for pacing each project under its own budget.
+        metrics: Told of every attempt, retry, pacer wait and ticket
+            (``expo_push.metrics``: ``PrometheusMetrics()``); default: nothing.
         http_client: Your own ``httpx.Client`` (its headers, proxies and
             certificates are used; you close it).
     """
@@ -102,6 +105,7 @@ class PushClient(BaseClient):
         retry_policy: RetryPolicy | None = None,
         pacer: PacerProtocol | None = None,
         project: str | None = None,
+        metrics: SendObserver | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -119,6 +123,7 @@ class PushClient(BaseClient):
             retry_policy=retry_policy,
             pacer=pacer,
             project=project,
+            metrics=metrics,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -260,16 +265,20 @@ class PushClient(BaseClient):
     def _send_chunk(self, chunk: Chunk, batch: SendBatch, stop: threading.Event) -> list[PushTicket]:
         batch.check_start()
         try:
-            return self._drive(send_flow(chunk, self._context), stop)
-        except ChunkFailed:
+            tickets = self._drive(send_flow(chunk, self._context), stop)
+        except ChunkFailed as failure:
+            self._observe_chunk(chunk.tickets, chunk.count, failure)
             batch.chunk_failed()
             raise
+        self._observe_chunk(tickets, chunk.count)
+        return tickets
 
     def _drive(self, flow: Generator[Action, Result, T], stop: threading.Event | None) -> T:
         result: Result = None
         try:
             while True:
                 action = flow.send(result)
+                self._observe_step(action, result)
                 result = None
                 delay = self._delay_for(action)
                 while delay > 0:
@@ -281,7 +290,9 @@ class PushClient(BaseClient):
                 if isinstance(action, Post):
                     if stop is not None and stop.is_set():
                         raise NotStarted
+                    started = time.monotonic()
                     result = self._post(action)
+                    self._observe_attempt(action, result, started)
         except StopIteration as stop_iteration:
             value: T = stop_iteration.value
             return value

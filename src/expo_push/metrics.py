@@ -29,7 +29,7 @@ from ._models import PushTicket
 if TYPE_CHECKING:
     from .ledger import Ledger, ReceiptCheck
 
-__all__ = ["NO_METRICS", "NoMetrics", "PrometheusMetrics", "SendObserver"]
+__all__ = ["NO_METRICS", "NoMetrics", "PrometheusMetrics", "SendObserver", "endpoint_of", "retry_reason"]
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Seconds, for request latency."""
@@ -45,7 +45,7 @@ class SendObserver(Protocol):
         the connection failed or timed out), ``seconds`` from sending to the end of the answer."""
         ...
 
-    def retry(self, endpoint: str, reason: str) -> None:
+    def retry(self, reason: str) -> None:
         """An attempt is to be made again: ``reason`` is ``"429"``, ``"5xx"`` or ``"connection"``."""
         ...
 
@@ -68,7 +68,7 @@ class NoMetrics:
     def request(self, endpoint: str, status: int | None, seconds: float) -> None:
         """Nothing."""
 
-    def retry(self, endpoint: str, reason: str) -> None:
+    def retry(self, reason: str) -> None:
         """Nothing."""
 
     def pacer_wait(self, seconds: float) -> None:
@@ -86,10 +86,15 @@ NO_METRICS = NoMetrics()
 
 
 def retry_reason(status: int | None) -> str:
-    """The ``reason`` label of a retry after an attempt that ended with ``status``."""
+    """The ``reason`` label of a retry after an attempt that ended with ``status`` (None: no answer)."""
     if status is None:
         return "connection"
     return "429" if status == 429 else "5xx" if status >= 500 else str(status)
+
+
+def endpoint_of(path: str) -> str:
+    """The ``endpoint`` label of a request to ``path``: ``send`` or ``receipts``."""
+    return "receipts" if path.endswith("getReceipts") else "send"
 
 
 class PrometheusMetrics:
@@ -107,7 +112,7 @@ class PrometheusMetrics:
       nothing sent; ``error`` is the reason);
     - ``expo_push_requests_total{endpoint, status}``: attempts by HTTP status (``none``: no answer);
     - ``expo_push_request_seconds{endpoint}``: latency of each attempt (histogram);
-    - ``expo_push_retries_total{endpoint, reason}``: attempts made again (``429``, ``5xx``, ``connection``);
+    - ``expo_push_retries_total{reason}``: attempts made again (``429``, ``5xx``, ``connection``);
     - ``expo_push_rate_limited_total``: 429 answers (the budget is overdrawn: several workers not sharing one);
     - ``expo_push_pacer_wait_seconds``: time requests waited on the pacer (histogram);
     - ``expo_push_receipts_total{outcome, error}``: receipts fetched: ``ok``, ``error`` (by code),
@@ -137,7 +142,7 @@ class PrometheusMetrics:
         self._latency = Histogram(
             "request_seconds", "Latency of each request", ["endpoint"], buckets=LATENCY_BUCKETS, **common
         )
-        self._retries = Counter("retries", "Requests made again, by reason", ["endpoint", "reason"], **common)
+        self._retries = Counter("retries", "Requests made again, by reason", ["reason"], **common)
         self._rate_limited = Counter("rate_limited", "429 answers (rate limit exceeded)", **common)
         self._pacer_wait = Histogram(
             "pacer_wait_seconds", "Time requests waited on the pacer before going", buckets=WAIT_BUCKETS, **common
@@ -157,9 +162,9 @@ class PrometheusMetrics:
         if status == 429:
             self._rate_limited.inc()
 
-    def retry(self, endpoint: str, reason: str) -> None:
+    def retry(self, reason: str) -> None:
         """Count an attempt made again."""
-        self._retries.labels(endpoint, reason).inc()
+        self._retries.labels(reason).inc()
 
     def pacer_wait(self, seconds: float) -> None:
         """Record a wait on the pacer."""
