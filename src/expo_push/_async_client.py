@@ -72,6 +72,7 @@ class AsyncPushClient(BaseClient):
         pacer: PacerProtocol | None = None,
         project: str | None = None,
         metrics: SendObserver | None = None,
+        strict_fields: bool = False,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -90,6 +91,7 @@ class AsyncPushClient(BaseClient):
             pacer=pacer,
             project=project,
             metrics=metrics,
+            strict_fields=strict_fields,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
@@ -101,11 +103,12 @@ class AsyncPushClient(BaseClient):
 
     async def send(self, messages: Messages, *, account: SendAccount | None = None) -> list[PushTicket]:
         """Send notifications; return one ticket per recipient, in input order. See ``PushClient.send``."""
-        return [ticket async for ticket in self._send_chunks(SendBatch(messages, whole=True, account=account))]
+        batch = SendBatch(messages, whole=True, account=account, strict=self.strict_fields)
+        return [ticket async for ticket in self._send_chunks(batch)]
 
     def iter_send(self, messages: Messages, *, account: SendAccount | None = None) -> AsyncIterator[PushTicket]:
         """Send lazily, yielding tickets in input order as requests complete. See ``PushClient.iter_send``."""
-        return self._send_chunks(SendBatch(messages, whole=False, account=account))
+        return self._send_chunks(SendBatch(messages, whole=False, account=account, strict=self.strict_fields))
 
     async def get_receipts(self, ids: str | Iterable[str]) -> dict[str, PushReceipt]:
         """Fetch the receipts of ticket ids. See ``PushClient.get_receipts``."""

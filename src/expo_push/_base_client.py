@@ -146,6 +146,7 @@ class BaseClient:
         pacer: PacerProtocol | None = None,
         project: str | None = None,
         metrics: SendObserver | None = None,
+        strict_fields: bool = False,
     ) -> None:
         self._options: dict[str, Any] = {
             "access_token": access_token,
@@ -163,6 +164,7 @@ class BaseClient:
             "pacer": pacer,
             "project": project,
             "metrics": metrics,
+            "strict_fields": strict_fields,
         }
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
@@ -194,6 +196,7 @@ class BaseClient:
         self.interrupt_grace = float(interrupt_grace)
         self.split_projects = split_projects
         self.project = project
+        self.strict_fields = strict_fields
         self._http2 = http2
         self._pacer: PacerProtocol = pacer if pacer is not None else Pacer(rate_limit)
         self._metrics: SendObserver = metrics if metrics is not None else NO_METRICS

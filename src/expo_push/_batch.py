@@ -47,19 +47,22 @@ class SendBatch:
     Either closes ``account``, then raises what ended the send, if anything did.
     """
 
-    def __init__(self, messages: object, *, whole: bool, account: SendAccount | None = None) -> None:
+    def __init__(
+        self, messages: object, *, whole: bool, account: SendAccount | None = None, strict: bool = False
+    ) -> None:
         """A batch of ``messages`` (one message or an iterable of them).
 
         ``whole=True`` (``send``) validates every message before the first
         request, and on failure lists in the error every ticket, those already
         handed out included, and every recipient not accepted, those not yet
         read included. ``whole=False`` (``iter_send``) validates as it reads,
-        and the error holds only the tickets not handed out.
+        and the error holds only the tickets not handed out. ``strict``
+        refuses unknown keys of dict messages (``prepare_message``).
         """
         self.account = account if account is not None else SendAccount()
         if self.account.done or self.account.read:
             raise ValueError("a SendAccount records one send: pass a new one")
-        prepared = iter_prepared(messages)
+        prepared = iter_prepared(messages, strict=strict)
         self._chunker = Chunker(list(prepared) if whole else prepared)
         self._whole = whole
         self._handed_out = 0
@@ -172,7 +175,7 @@ def _position(ticket: PushTicket) -> tuple[int, int]:
     return ticket.position or (-1, -1)
 
 
-def iter_prepared(messages: object) -> Iterator[PreparedMessage]:
+def iter_prepared(messages: object, *, strict: bool = False) -> Iterator[PreparedMessage]:
     """Validate messages one by one as they are read: one message, or any iterable of them."""
     if isinstance(messages, (PushMessage, Mapping)):
         messages = [messages]
@@ -181,7 +184,7 @@ def iter_prepared(messages: object) -> Iterator[PreparedMessage]:
             f"messages must be a PushMessage, a dict, or an iterable of them, not {type(messages).__name__}"
         )
     for index, message in enumerate(messages):
-        yield prepare_message(message, index)
+        yield prepare_message(message, index, strict=strict)
 
 
 def check_receipt_ids(ids: object) -> list[str]:

@@ -82,6 +82,10 @@ class PushClient(BaseClient):
             belong to, for pacing each project under its own budget.
         metrics: Told of every attempt, retry, pacer wait and ticket
             (``expo_push.metrics``: ``PrometheusMetrics()``); default: nothing.
+        strict_fields: Refuse (``ValidationError``) a key of a dict message
+            that is no field of the service, naming the nearest known one;
+            by default such keys are sent (the service ignores them). A known
+            field in another spelling (``channel_id``) is refused either way.
         http_client: Your own ``httpx.Client`` (its headers, proxies and
             certificates are used; you close it).
     """
@@ -106,6 +110,7 @@ class PushClient(BaseClient):
         pacer: PacerProtocol | None = None,
         project: str | None = None,
         metrics: SendObserver | None = None,
+        strict_fields: bool = False,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -124,6 +129,7 @@ class PushClient(BaseClient):
             pacer=pacer,
             project=project,
             metrics=metrics,
+            strict_fields=strict_fields,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
@@ -147,7 +153,7 @@ class PushClient(BaseClient):
         ``.in_doubt`` (those whose answer never came). Pass an ``account`` to
         keep that same record however the send ends (Ctrl-C included).
         """
-        return list(self._send_chunks(SendBatch(messages, whole=True, account=account)))
+        return list(self._send_chunks(SendBatch(messages, whole=True, account=account, strict=self.strict_fields)))
 
     def iter_send(self, messages: Messages, *, account: SendAccount | None = None) -> Iterator[PushTicket]:
         """Send notifications lazily; yield one ticket per recipient, in input order, as requests complete.
@@ -162,7 +168,7 @@ class PushClient(BaseClient):
         iteration early lets the requests in flight come back (up to
         ``interrupt_grace``); ``account`` then says what became of each.
         """
-        return self._send_chunks(SendBatch(messages, whole=False, account=account))
+        return self._send_chunks(SendBatch(messages, whole=False, account=account, strict=self.strict_fields))
 
     def get_receipts(self, ids: str | Iterable[str]) -> dict[str, PushReceipt]:
         """Fetch the receipts of ticket ids, in requests of at most 1000, side by side.

@@ -376,3 +376,70 @@ def test_content_available_given_under_both_its_names_is_refused():
     error = _refusal({"to": TOKEN, "contentAvailable": True, "_contentAvailable": False})
     assert error.field == "_contentAvailable"
     assert "twice" in error.reason
+
+
+# --- strict_fields on the clients -----------------------------------------------------------------
+
+
+def _recording_transport(requests):
+    import httpx
+
+    def answer(request):
+        requests.append(json.loads(request.content))
+        count = sum(len(m["to"]) if isinstance(m["to"], list) else 1 for m in requests[-1])
+        return httpx.Response(200, json={"data": [{"status": "ok", "id": f"id-{i}"} for i in range(count)]})
+
+    return httpx.MockTransport(answer)
+
+
+def test_a_strict_client_refuses_an_unknown_field_before_any_request():
+    import httpx
+
+    from expo_push import PushClient
+
+    requests = []
+    with httpx.Client(transport=_recording_transport(requests)) as http:
+        with PushClient(http_client=http, rate_limit=None, strict_fields=True) as client:
+            with pytest.raises(ValidationError) as info:
+                client.send([{"to": TOKEN, "title": "fine"}, {"to": TOKEN, "titel": "x"}])
+            assert (info.value.index, info.value.field) == (1, "titel")
+            assert "did you mean 'title'?" in info.value.reason
+            assert requests == []
+        with PushClient(http_client=http, rate_limit=None) as client:
+            client.send({"to": TOKEN, "titel": "x"})
+    assert requests == [[{"to": TOKEN, "titel": "x"}]]
+
+
+async def test_a_strict_async_client_refuses_an_unknown_field_before_any_request():
+    import httpx
+
+    from expo_push import AsyncPushClient
+
+    requests = []
+    http = httpx.AsyncClient(transport=_recording_transport(requests))
+    async with AsyncPushClient(http_client=http, rate_limit=None, strict_fields=True) as client:
+        with pytest.raises(ValidationError) as info:
+            await client.send({"to": TOKEN, "channel": "orders"})
+        assert info.value.field == "channel"
+        assert "'channelId'" in info.value.reason
+    assert requests == []
+    await http.aclose()
+
+
+def test_every_client_refuses_a_known_field_in_snake_case():
+    import httpx
+
+    from expo_push import PushClient
+
+    requests = []
+    client = PushClient(http_client=httpx.Client(transport=_recording_transport(requests)), rate_limit=None)
+    with client, pytest.raises(ValidationError, match="channelId"):
+        client.send({"to": TOKEN, "channel_id": "orders"})
+    assert requests == []
+
+
+def test_with_options_keeps_strict_fields():
+    from expo_push import PushClient
+
+    with PushClient(strict_fields=True, base_url="http://127.0.0.1:9") as client:
+        assert client.with_options(max_retries=0).strict_fields
