@@ -27,10 +27,15 @@ def migrated_quickstart() -> str:
     return migrated
 
 
-def run_quickstart(emu: Emulator, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run_quickstart(
+    emu: Emulator, tmp_path: Path, access_token: str | None = ACCESS_TOKEN
+) -> subprocess.CompletedProcess[str]:
     script = tmp_path / "quickstart.py"
     script.write_text(migrated_quickstart())
-    env = {**os.environ, "EXPO_BASE_URL": emu.url, "EXPO_TOKEN": ACCESS_TOKEN, "EXPO_PUSH_TOKEN": DEVICE}
+    env = {**os.environ, "EXPO_BASE_URL": emu.url, "EXPO_PUSH_TOKEN": DEVICE}
+    env.pop("EXPO_TOKEN", None)
+    if access_token is not None:
+        env["EXPO_TOKEN"] = access_token
     return subprocess.run(
         [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=60, check=True
     )
@@ -58,3 +63,32 @@ def test_quickstart_reports_a_device_that_is_not_registered(secured_emu: Emulato
     secured_emu.script_token(DEVICE, ticket_error="DeviceNotRegistered")
     result = run_quickstart(secured_emu, tmp_path)
     assert result.stdout == f"Error: Device {DEVICE} is not registered. Stop sending messages to this token.\n"
+
+
+@pytest.mark.parametrize("access_token", [None, "", "   "], ids=["unset", "empty", "blank"])
+def test_quickstart_without_an_access_token_sends_with_push_security_off(
+    emu: Emulator, tmp_path: Path, access_token: str | None
+) -> None:
+    result = run_quickstart(emu, tmp_path, access_token)
+    [delivery] = emu.inbox(DEVICE)
+    assert result.stdout.splitlines() == [
+        *(
+            ["Warning: EXPO_TOKEN environment variable not set. Push security might be enabled on your Expo account."]
+            if not access_token
+            else []
+        ),
+        f"Push message sent successfully: {{'status': 'ok', 'id': '{delivery.ticket_id}'}}",
+    ]
+
+
+@pytest.mark.parametrize("access_token", ["", "  "])
+def test_an_empty_access_token_argument_means_no_token(emu: Emulator, access_token: str) -> None:
+    from expo_push.compat import PushClient, PushMessage
+
+    client = PushClient(host=emu.url, access_token=access_token)
+    try:
+        ticket = client.publish(PushMessage(to=DEVICE, body="b"))
+    finally:
+        client.close()
+    assert ticket.is_success()
+    assert emu.inbox(DEVICE)[0].message == {"to": DEVICE, "body": "b"}

@@ -120,11 +120,20 @@ def _session_headers_hook(session: Any) -> Callable[[httpx.Request], None]:
             lower = str(name).lower()
             if lower in _UNCOPIED_HEADERS or value is None:
                 continue
+            if lower == "authorization" and _blank_bearer(value):
+                continue  # "Bearer " from an unset $EXPO_TOKEN: no token, as the older SDK sent it
             if lower == "user-agent" and str(value).startswith("python-requests/"):
                 continue  # requests' default; expo-push's own names the SDK that sends
             request.headers[name] = value
 
     return copy_headers
+
+
+def _blank_bearer(value: object) -> bool:
+    """Whether an Authorization value carries no token: empty, blank, or ``Bearer`` followed by nothing."""
+    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+    words = text.split()
+    return not words or (len(words) == 1 and words[0].lower() == "bearer")
 
 
 def _recipients(to: object) -> list[Any]:
@@ -253,6 +262,8 @@ class _CompatClient:
         self.max_receipt_count: int = kwargs.get("max_receipt_count", self.DEFAULT_MAX_RECEIPT_COUNT)
         self.timeout: Any = kwargs.get("timeout")
         self._options = {name: kwargs[name] for name in _CLIENT_OPTIONS if name in kwargs}
+        if isinstance(self._options.get("access_token"), str) and not self._options["access_token"].strip():
+            del self._options["access_token"]  # an empty token means "no token", as in the older SDK
 
     @classmethod
     def is_exponent_push_token(cls, token: object) -> bool:

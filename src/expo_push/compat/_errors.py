@@ -25,8 +25,8 @@ import expo_push
 from expo_push import PushConnectionError, PushResponseError
 from expo_push._errors import NOTIFICATION_ERRORS
 
-if TYPE_CHECKING:
-    from ._models import PushReceipt, PushTicket
+if TYPE_CHECKING:  # for annotations only: the models import this module
+    from ._models import PushTicket
 
 __all__ = [
     "DeviceNotRegisteredError",
@@ -48,18 +48,26 @@ class PushTicketError(expo_push.PushTicketError, expo_push.PushReceiptError):
     (``details["error"]``), ``details`` and ``to`` (the token, when known).
     """
 
-    def __init__(self, push_response: PushTicket | PushReceipt) -> None:
+    def __init__(
+        self,
+        push_response: Any,
+        *,
+        ticket: expo_push.PushTicket | None = None,
+        receipt: expo_push.PushReceipt | None = None,
+        receipt_id: str | None = None,
+    ) -> None:
         message = getattr(push_response, "message", None) or "Unknown push ticket error"
         details = getattr(push_response, "details", None)
         details = details if isinstance(details, dict) else None
         code = details.get("error") if details else None
-        reference = getattr(push_response, "_core_reference", None)
         super().__init__(
             message,
             code=code if isinstance(code, str) else None,
             details=details,
             to=getattr(push_response, "token", None),
-            **(reference() if callable(reference) else {}),
+            ticket=ticket,
+            receipt=receipt,
+            receipt_id=receipt_id,
         )
         self.args = (message,)
         self.push_response = push_response

@@ -180,8 +180,8 @@ def _raise_for(response: PushTicket | PushReceipt) -> None:
     if response.details and isinstance(response.details, dict):
         code = response.details.get("error")
         code = code if isinstance(code, str) else None
-        raise _ERRORS.get(code or "", notification_error_class(code))(response)
-    raise PushTicketError(response)
+        raise _ERRORS.get(code or "", notification_error_class(code))(response, **response._core_view())
+    raise PushTicketError(response, **response._core_view())
 
 
 def _as_dict(status: str, message: str | None, details: dict[str, Any] | None, **more: str | None) -> dict[str, Any]:
@@ -246,8 +246,8 @@ class PushTicket(_TicketFields, _Outcome):
         to = self.push_message.to if self.push_message is not None else None
         return to if isinstance(to, str) else None
 
-    def _core_reference(self) -> dict[str, Any]:
-        """The expo-push view of this ticket, for the exceptions raised from it."""
+    def _core_view(self) -> dict[str, Any]:
+        """The expo-push view of this ticket, given to the exceptions raised from it."""
         return {
             "ticket": expo_push.PushTicket(
                 status=self.status,
@@ -287,8 +287,8 @@ class PushReceipt(_ReceiptFields, _Outcome):
         token = (self.details or {}).get("expoPushToken")
         return token if isinstance(token, str) else None
 
-    def _core_reference(self) -> dict[str, Any]:
-        """The expo-push view of this receipt, for the exceptions raised from it."""
+    def _core_view(self) -> dict[str, Any]:
+        """The expo-push view of this receipt, given to the exceptions raised from it."""
         receipt = expo_push.PushReceipt(
             status=self.status, message=self.message or None, details=self.details, id=self.id or None
         )
