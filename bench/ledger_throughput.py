@@ -130,7 +130,7 @@ def recording_overhead(target_for: Any, url: str, count: int, repeats: int) -> d
 
 @contextlib.contextmanager
 def postgres(url: str | None) -> Iterator[str]:
-    """The given PostgreSQL URL, or a throwaway server's (from the ledger's test helpers)."""
+    """The given PostgreSQL URL, or a throwaway server's."""
     if url is not None:
         yield url
         return

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server from the machine's binaries, for the ledger's tests and benchmark."""
+"""A throwaway PostgreSQL server from the machine's binaries, for the ledger's benchmark and tests."""
 
 from __future__ import annotations
 
