@@ -15,8 +15,8 @@ from typing import IO
 
 from .._client import PushClient
 from .._errors import PushServerError
-from ._main import send_tickets
 from ._progress import Progress
+from ._send import send_tickets
 
 __all__ = ["run_demo"]
 
@@ -42,14 +42,11 @@ class _Clock:
         return time.time() + self.offset
 
 
-def run_demo(*, count: int, rate_limit: float | None, out: IO[str], err: IO[str]) -> int:
+def run_demo(*, count: int, rate_limit: float | None, out: IO[str], err: IO[str], quiet: bool = False) -> int:
     """Run the demo; return 0 when every number adds up, 1 otherwise."""
     from ..emulator import Emulator
     from ..ledger import Ledger
 
-    if count < 1:
-        err.write("expo-push demo: --count must be at least 1\n")
-        return 2
     tokens = [_token(i) for i in range(count)]
     dead_at_send = tokens[7::100]
     dead_at_receipt = tokens[57::100]
@@ -76,7 +73,7 @@ def run_demo(*, count: int, rate_limit: float | None, out: IO[str], err: IO[str]
         failure: PushServerError | None = None
         accepted = errors = 0
         with PushClient(base_url=emulator.url, rate_limit=rate_limit) as client:
-            progress = Progress(count, err)
+            progress = Progress(count, err, shown=not quiet)
             try:
                 for ticket in send_tickets(client, messages, ledger):
                     accepted += ticket.ok
@@ -109,9 +106,10 @@ def run_demo(*, count: int, rate_limit: float | None, out: IO[str], err: IO[str]
         ("notifications per second", f"{count / send_seconds:,.0f}"),
     ]
     width = max(len(label) for label, _ in rows)
+    value_width = max(len(value) for _, value in rows)
     out.write("\n")
     for label, value in rows:
-        out.write(f"  {label:<{width}}  {value:>14}\n")
+        out.write(f"  {label:<{width}}  {value:>{value_width}}\n")
     out.write(f"\nThe Python that did the same:\n\n{PYTHON}\n")
     all_add_up = (
         failure is None

@@ -1,77 +1,173 @@
-"""Messages for ``expo-push send``: from flags, or one per line of a JSON Lines, CSV or token-list file."""
+"""Messages for ``expo-push send`` and ``enqueue``: from flags, or one per line of JSON Lines, CSV or a token list.
+
+Every problem is an ``InputError`` naming the file, the line and, where known, the field: text that is not
+UTF-8, a line that is not JSON, a CSV row with more cells than the header has columns, an invalid message,
+and input with no messages at all.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from .._errors import ValidationError
 from .._message import prepare_message
 
-__all__ = ["InputError", "Source", "checked", "parse_json_object", "read_messages"]
+__all__ = ["FORMATS", "InputError", "InputMessage", "Source", "checked", "parse_json_object", "read_messages"]
+
+FORMATS = ("jsonl", "csv", "tokens")
+_BY_SUFFIX = {".csv": "csv", ".txt": "tokens", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+_TOKEN_PREFIXES = ("ExponentPushToken[", "ExpoPushToken[")
 
 
 class InputError(Exception):
-    """A line of the input cannot be a message; ``str()`` names the line and, where known, the field."""
+    """The input cannot be messages; ``str()`` names the file, the line and, where known, the field."""
+
+
+class InputMessage(NamedTuple):
+    """One message read: where it was (``"line 3"``, ``"the flags"``), its fields, and its outbox key if any."""
+
+    where: str
+    message: dict[str, Any]
+    key: str | None = None
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where the messages come from: a file path or ``-`` (standard input), and its format."""
+    """Where the messages come from: a file path or ``-`` (standard input), and its format.
+
+    The format is the one given, else the file name's (``.csv``; ``.txt`` is a
+    token list; ``.jsonl``, ``.ndjson``, ``.json`` are JSON Lines), else what
+    the first line looks like: ``{`` starts JSON Lines, an Expo push token a
+    token list, a line with a comma a CSV header.
+    """
 
     path: str
-    format: str | None = None  # "jsonl", "csv", "tokens"; None: from the file name, JSON Lines for stdin
+    format: str | None = None
 
-    def resolved_format(self) -> str:
-        """The format named, or the one the file name implies."""
+    @property
+    def name(self) -> str:
+        """The source as messages name it."""
+        return "standard input" if self.path == "-" else self.path
+
+    def given_format(self) -> str | None:
+        """The format named, or the one the file name implies; ``None`` when the content must tell."""
         if self.format:
             return self.format
-        suffix = Path(self.path).suffix.lower()
-        return {".csv": "csv", ".txt": "tokens"}.get(suffix, "jsonl")
+        if self.path == "-":
+            return None
+        return _BY_SUFFIX.get(Path(self.path).suffix.lower())
 
 
-def _rows(source: Source, stream: IO[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+def _decoded(raw: Iterable[bytes | str], name: str) -> Iterator[tuple[int, str]]:
+    """(line number, text) of each line, each checked to be UTF-8 (a byte-order mark at the start is dropped)."""
+    for number, line in enumerate(raw, 1):
+        if isinstance(line, bytes):
+            try:
+                text = line.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{name} line {number}: not UTF-8 text (byte 0x{line[exc.start]:02x} at column {exc.start + 1}); "
+                    "save it as UTF-8"
+                ) from None
+        else:
+            text = line.removeprefix("\ufeff") if number == 1 else line
+        yield number, text
+
+
+def _sniffed(lines: Iterator[tuple[int, str]], name: str) -> tuple[str, Iterator[tuple[int, str]]]:
+    """The format the first non-blank line shows, and all the lines again."""
+    head: list[tuple[int, str]] = []
+    for number, text in lines:
+        head.append((number, text))
+        first = text.strip()
+        if not first:
+            continue
+        if first.startswith("{"):
+            kind = "jsonl"
+        elif first.startswith(_TOKEN_PREFIXES):
+            kind = "tokens"
+        elif "," in first:
+            kind = "csv"
+        else:
+            raise InputError(
+                f"{name} line {number}: cannot tell the format from {first[:40]!r}; give --format jsonl, csv or tokens"
+            )
+        return kind, itertools.chain(head, lines)
+    return "jsonl", iter(head)
+
+
+def _rows(kind: str, lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
     """(line number, raw message fields) for each non-empty line or row."""
-    kind = source.resolved_format()
     if kind == "csv":
-        reader = csv.DictReader(stream)
-        if not reader.fieldnames or not ({"to", "token"} & set(reader.fieldnames)):
-            raise InputError("line 1: a CSV file needs a header row with a 'to' (or 'token') column")
-        for row in reader:
-            fields: dict[str, Any] = {}
-            for key, value in row.items():
-                if key is None or value in (None, ""):
-                    continue
-                fields["to" if key == "token" else key] = _csv_value(key, value, reader.line_num)
-            yield reader.line_num, fields
+        yield from _csv_rows(lines, name)
     elif kind == "tokens":
-        for number, line in enumerate(stream, 1):
-            if line.strip():
-                yield number, {"to": line.strip()}
+        for number, text in lines:
+            token = text.strip()
+            if not token:
+                continue
+            if token.startswith("{"):
+                raise InputError(f"{name} line {number}: a JSON object in a token list; give --format jsonl")
+            yield number, {"to": token}
     elif kind == "jsonl":
-        for number, line in enumerate(stream, 1):
-            if not line.strip():
+        for number, text in lines:
+            if not text.strip():
                 continue
             try:
-                value = json.loads(line)
+                value = json.loads(text)
             except json.JSONDecodeError as exc:
-                raise InputError(f"line {number}: not valid JSON ({exc.msg})") from None
+                hint = "" if text.lstrip().startswith("{") else " (for a list of tokens, give --format tokens)"
+                raise InputError(f"{name} line {number}: not valid JSON ({exc.msg}){hint}") from None
             if not isinstance(value, dict):
-                raise InputError(f"line {number}: expected a JSON object (one message), not {type(value).__name__}")
+                raise InputError(
+                    f"{name} line {number}: expected a JSON object (one message), not {type(value).__name__}"
+                )
             yield number, value
     else:
         raise InputError(f"unknown input format {kind!r} (expected jsonl, csv or tokens)")
 
 
+def _csv_rows(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    current = [0]
+
+    def texts() -> Iterator[str]:
+        for number, text in lines:
+            current[0] = number
+            yield text
+
+    reader = csv.reader(texts())
+    header = next(reader, None)
+    if header is None:
+        return
+    columns = [column.strip() for column in header]
+    if not ({"to", "token"} & set(columns)):
+        raise InputError(f"{name} line {current[0]}: a CSV file needs a header row with a 'to' (or 'token') column")
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) > len(columns):
+            raise InputError(
+                f"{name} line {current[0]}: {len(row)} cells but the header has {len(columns)} columns "
+                "(quote cells that hold commas)"
+            )
+        fields: dict[str, Any] = {}
+        for column, value in zip(columns, row, strict=False):
+            if value == "":
+                continue
+            fields["to" if column == "token" else column] = _csv_value(column, value, f"{name} line {current[0]}")
+        yield current[0], fields
+
+
 _CSV_JSON_FIELDS = frozenset({"data", "sound", "richContent", "badge", "ttl", "expiration", "mutableContent"})
 
 
-def _csv_value(key: str, value: str, line: int) -> Any:
+def _csv_value(key: str, value: str, where: str) -> Any:
     """CSV cells are text; fields that hold JSON values (data, badge, ...) are parsed as JSON."""
     if key not in _CSV_JSON_FIELDS:
         return value
@@ -80,28 +176,47 @@ def _csv_value(key: str, value: str, line: int) -> Any:
     except json.JSONDecodeError:
         if key == "sound":
             return value
-        raise InputError(f"line {line}: field {key!r}: not valid JSON: {value!r}") from None
+        raise InputError(f"{where}, field {key!r}: not valid JSON: {value!r}") from None
 
 
-def read_messages(source: Source, template: dict[str, Any], stdin: IO[str]) -> list[dict[str, Any]]:
+def read_messages(
+    source: Source, template: dict[str, Any], stdin: IO[str], *, key_field: str | None = None
+) -> list[InputMessage]:
     """Read and validate every message (``template`` fields first, each line's fields over them).
 
-    Raises ``InputError`` naming the line and field of the first bad one, before anything is sent.
+    ``key_field``: a field taken out of each line as its outbox key. Raises
+    ``InputError`` naming the line and field of the first bad one, or saying
+    that there are none, before anything is sent.
     """
     if source.path == "-":
-        stream: IO[str] = stdin
+        raw: IO[Any] = getattr(stdin, "buffer", None) or stdin
         close = False
     else:
         try:
-            stream = open(source.path, encoding="utf-8", newline="")  # noqa: SIM115 - closed below
+            raw = open(source.path, "rb")  # noqa: SIM115 - closed below
         except OSError as exc:
             raise InputError(f"cannot read {source.path}: {exc.strerror}") from None
         close = True
     try:
-        return [checked({**template, **fields}, f"line {number}") for number, fields in _rows(source, stream)]
+        lines = _decoded(raw, source.name)
+        kind = source.given_format()
+        if kind is None:
+            kind, lines = _sniffed(lines, source.name)
+        messages = []
+        for number, fields in _rows(kind, lines, source.name):
+            where = f"{source.name} line {number}"
+            key = None
+            if key_field is not None and key_field in fields:
+                key = fields.pop(key_field)
+                if not isinstance(key, str) or not key:
+                    raise InputError(f"{where}, field {key_field!r}: the key must be a non-empty string")
+            messages.append(InputMessage(where, checked({**template, **fields}, where), key))
     finally:
         if close:
-            stream.close()
+            raw.close()
+    if not messages:
+        raise InputError(f"no messages in {source.name}: nothing to send")
+    return messages
 
 
 def checked(message: dict[str, Any], where: str) -> dict[str, Any]:

@@ -61,9 +61,27 @@ Every accepted notification is kept (inbox, receipt, duplicate check) until
 ``reset()``: call it between long benchmark runs.
 """
 
-from ._emulator import Emulator
+from typing import TYPE_CHECKING
+
 from ._faults import Fault, FaultKind, FaultTarget
 from ._main import main
 from ._state import Delivery, Stats
 
+if TYPE_CHECKING:
+    from ._emulator import Emulator
+
 __all__ = ["Delivery", "Emulator", "Fault", "FaultKind", "FaultTarget", "Stats", "main"]
+
+MISSING_EXTRA = "the emulator needs aiohttp, which its extra installs: pip install 'expo-push[emulator]'"
+
+
+def __getattr__(name: str) -> object:
+    if name == "Emulator":  # imported on first use, so that a missing aiohttp is reported in one clear line
+        try:
+            from ._emulator import Emulator
+        except ModuleNotFoundError as exc:
+            if exc.name != "aiohttp":
+                raise
+            raise ModuleNotFoundError(MISSING_EXTRA, name="aiohttp") from None
+        return Emulator
+    raise AttributeError(f"module 'expo_push.emulator' has no attribute {name!r}")

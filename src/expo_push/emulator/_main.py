@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
 
 from .._arguments import rate_argument, seconds_argument
-from ._emulator import Emulator
 
 __all__ = ["build_parser", "main"]
 
@@ -18,7 +18,9 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
     """The argument parser of the emulator command (reused by ``expo-push emulator``)."""
     parser = argparse.ArgumentParser(prog=prog, description="Run a local emulator of the Expo Push service.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one (default: 0)")
+    parser.add_argument(
+        "--port", type=int, default=0, metavar="N", help="port to listen on; 0 picks a free one (default: 0)"
+    )
     parser.add_argument(
         "--rate-limit",
         type=rate_argument,
@@ -59,6 +61,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
     ``prog`` is the command name shown in help and usage errors.
     """
     args = build_parser(prog).parse_args(argv)
+    try:
+        from . import Emulator
+    except ModuleNotFoundError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
     emulator = Emulator(
         args.host,
         args.port,
@@ -76,7 +83,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        emulator.start()
+        try:
+            emulator.start()
+        except OSError as exc:  # port in use, an address not of this machine, a host name that does not resolve
+            print(f"{prog}: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
         print(f"Expo Push emulator listening on {emulator.url}", flush=True)
         stop.wait()
     finally:
