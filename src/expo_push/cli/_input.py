@@ -142,7 +142,7 @@ def _csv_rows(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int
             yield text
 
     reader = csv.reader(texts())
-    header = next(reader, None)
+    header = next((row for row in reader if any(cell.strip() for cell in row)), None)
     if header is None:
         return
     columns = [column.strip() for column in header]

@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import IO
+from typing import IO, NoReturn
 
 from .._arguments import count_argument, positive_seconds_argument, rate_argument
 from .._errors import PushServerError, ValidationError
@@ -85,6 +85,13 @@ A key is an idempotency key: a message whose key is already in the outbox is not
 """
 
 
+class _Parser(argparse.ArgumentParser):
+    """Reports a wrong argument in one line (with where to find help), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} -h')\n")
+
+
 class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
     """Keeps the examples' line breaks; wider columns for the long option names."""
 
@@ -102,7 +109,7 @@ def _command(
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``expo-push`` argument parser."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="expo-push",
         description="Send Expo push notifications, check receipts, keep an outbox, run the local emulator.",
         epilog="Run 'expo-push COMMAND -h' for a command's options, examples and exit status.",

@@ -140,11 +140,22 @@ def quiet(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "quiet", False))
 
 
+class _CommandFormatter(logging.Formatter):
+    """Each record as one line headed by the command's name (instead of the library's own "expo-push: ")."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self._prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        return self._prefix + super().format(record).removeprefix("expo-push: ")
+
+
 def set_up_logging(args: argparse.Namespace, err: IO[str]) -> logging.Handler:
     """Show the ``expo_push`` logger on ``err``: warnings by default, everything with ``-v``, errors with ``-q``."""
     level = logging.INFO if getattr(args, "verbose", False) else logging.ERROR if quiet(args) else logging.WARNING
     handler = logging.StreamHandler(err)
-    handler.setFormatter(logging.Formatter(f"expo-push {args.command}: %(message)s"))
+    handler.setFormatter(_CommandFormatter(f"expo-push {args.command}: "))
     handler.setLevel(level)
     logger = logging.getLogger("expo_push")
     logger.addHandler(handler)

@@ -172,7 +172,7 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
         for token in unsent:
             out.write(_json_line({"to": token, "status": "unsent", "code": code}))
     else:
-        print_send_summary(out, total, tickets, unsent, failure)
+        print_send_summary(out, total, tickets, unsent)
     if failure is not None:
         err.write(f"expo-push send: {failure_line(failure, client.base_url)}\n")
     return EXIT_OK if not unsent and all(t.ok for t in tickets) else EXIT_FAILED
@@ -190,7 +190,6 @@ def print_send_summary(
     total: int,
     tickets: Sequence[PushTicket],
     unsent: Sequence[str],
-    failure: PushServerError | None,
 ) -> None:
     """The table printed after a send: what was read, accepted, refused and not sent."""
     accepted = sum(t.ok for t in tickets)
@@ -206,5 +205,3 @@ def print_send_summary(
         out.write(f"failed: {ticket.error_code or 'error'} {ticket.to}: {ticket.message or ''}\n")
     if len(shown) < len(tickets) - accepted:
         out.write(f"... and {len(tickets) - accepted - len(shown)} more (use --json for all)\n")
-    if failure is not None and unsent:
-        out.write(f"not sent because the service failed for good: {failure.code or failure.message}\n")
