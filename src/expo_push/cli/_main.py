@@ -100,7 +100,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
 
 def _command(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser], name: str, **kwargs: str
+    commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: str
 ) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, formatter_class=_HelpFormatter, **kwargs)  # type: ignore[arg-type]
     add_verbosity_options(parser)
