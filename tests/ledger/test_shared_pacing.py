@@ -111,21 +111,35 @@ def test_the_pacer_reconnects_after_the_ledger_closed_its_connections(ledger: Le
 # -- projects of outbox rows --------------------------------------------------------------------------
 
 
-def test_a_worker_claims_a_batch_of_one_project_at_a_time(ledger: Ledger) -> None:
+def test_a_worker_claims_a_batch_of_one_project_at_a_time_taking_the_projects_in_turn(ledger: Ledger) -> None:
     ledger.enqueue({"to": token("a1"), "body": "x"}, project="@acme/orders")
     ledger.enqueue({"to": token("b1"), "body": "x"}, project="@acme/news")
     ledger.enqueue({"to": token("a2"), "body": "x"}, project="@acme/orders")
     ledger.enqueue({"to": token("n1"), "body": "x"})
-    store = ledger._store
-    first = store.claim(ledger._clock(), "w1", 10)
-    assert [(row.project, decode(row.message)) for row in first] == [
-        ("@acme/orders", token("a1")),
-        ("@acme/orders", token("a2")),
+    store, now = ledger._store, ledger._lease_clock()
+    batches = []
+    after = ""
+    while claimed := store.claim(now, "w1", 10, after=after):
+        batches.append([(row.project, decode(row.message)) for row in claimed])
+        after = claimed[0].project or ""
+    assert batches == [
+        [("@acme/news", token("b1"))],
+        [("@acme/orders", token("a1")), ("@acme/orders", token("a2"))],
+        [(None, token("n1"))],
     ]
-    second = store.claim(ledger._clock(), "w2", 10)
-    assert [(row.project, decode(row.message)) for row in second] == [("@acme/news", token("b1"))]
-    third = store.claim(ledger._clock(), "w3", 10)
-    assert [(row.project, decode(row.message)) for row in third] == [(None, token("n1"))]
+
+
+def test_workers_spread_over_the_projects_with_a_backlog(ledger: Ledger) -> None:
+    # All of @acme/orders was enqueued first: a second worker still takes @acme/news, not more of the same.
+    ledger.enqueue([{"to": token(f"a{i}"), "body": "x"} for i in range(4)], project="@acme/orders")
+    ledger.enqueue([{"to": token(f"b{i}"), "body": "x"} for i in range(4)], project="@acme/news")
+    store, now = ledger._store, ledger._lease_clock()
+    first = store.claim(now, "w1", 2, after="@acme/news")
+    second = store.claim(now, "w2", 2, after="@acme/news")
+    third = store.claim(now, "w3", 2, after="@acme/news")
+    assert [row.project for row in first] == ["@acme/orders"] * 2
+    assert [row.project for row in second] == ["@acme/news"] * 2
+    assert [row.project for row in third] == ["@acme/orders"] * 2  # a tie: the next after @acme/news
 
 
 def test_a_message_to_tokens_of_a_known_project_is_enqueued_under_it(ledger: Ledger) -> None:
@@ -139,7 +153,7 @@ def test_a_message_to_tokens_of_a_known_project_is_enqueued_under_it(ledger: Led
         ]
     )
     ledger.enqueue({"to": token("b1"), "body": "named by the caller"}, project="@acme/orders")
-    rows = [row for _ in range(4) for row in ledger._store.claim(ledger._clock(), "w", 10)]
+    rows = [row for _ in range(4) for row in ledger._store.claim(ledger._lease_clock(), "w", 10)]
     by_id = {row.id: row.project for row in rows}
     assert [by_id[i] for i in sorted(by_id)] == ["@acme/orders", None, None, "@acme/orders"]
 
@@ -165,4 +179,4 @@ def test_an_older_outbox_table_gains_the_project_column_on_open(tmp_path: Path) 
         )
     with Ledger.open(path) as ledger:
         assert ledger.enqueue({"to": token("a"), "body": "x"}, project="@acme/orders") == 1
-        assert [row.project for row in ledger._store.claim(ledger._clock(), "w", 10)] == ["@acme/orders"]
+        assert [row.project for row in ledger._store.claim(ledger._lease_clock(), "w", 10)] == ["@acme/orders"]

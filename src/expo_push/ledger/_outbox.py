@@ -177,6 +177,7 @@ class Worker:
         self.batch_size = batch_size
         self.name = worker_name()
         self.run = WorkerRun()
+        self._last_project = ""  # the project of its last batch: it takes the projects in turn
         self._renewed_at = 0.0
 
     def reclaim(self) -> None:
@@ -199,9 +200,10 @@ class Worker:
     def send_batch(self) -> bool:
         """Claim and send one batch; return whether there was anything to claim."""
         ledger, store = self.ledger, self.store
-        claimed = store.claim(ledger._lease_clock(), self.name, self.batch_size)
+        claimed = store.claim(ledger._lease_clock(), self.name, self.batch_size, after=self._last_project)
         if not claimed:
             return False
+        self._last_project = claimed[0].project or ""
         self.run.batches += 1
         dead: set[str] = set()
         if ledger.skip_dead_tokens:

@@ -274,8 +274,13 @@ _SHARED_PACING_SCHEMA = [
 ]
 _ADDED_COLUMNS = [
     # (table, column, type): columns added after a table's first release, added to older databases on open.
-    ("expo_push_outbox", "project", "TEXT"),
+    ("expo_push_outbox", "project", "TEXT NOT NULL DEFAULT ''"),  # the Expo project; "": unnamed
 ]
+_AFTER_ADDED_COLUMNS = [
+    "CREATE INDEX IF NOT EXISTS expo_push_outbox_pending_project ON expo_push_outbox (project, id)"
+    " WHERE state = 'pending'",
+]
+_MAX_PROJECTS_WALKED = 50  # projects with pending rows a claim considers (the busiest are left for later)
 
 
 class Store:
@@ -385,6 +390,8 @@ class Store:
                 cur.execute(statement)
             for table, column, kind in _ADDED_COLUMNS:
                 self._add_column(cur, table, column, kind)
+            for statement in _AFTER_ADDED_COLUMNS:
+                cur.execute(statement)
             cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("schema_version",))
             row = cur.fetchone()
             if row is None:
@@ -737,26 +744,59 @@ class Store:
                 " (key, ref, message, recipients, enqueued_at, not_before, retries, project, state)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending') ON CONFLICT (key) DO NOTHING"
             ),
-            rows,
+            [row if row.project is not None else row._replace(project="") for row in rows],
         )
         return int(cur.rowcount)  # rows inserted: a key already present counts 0
 
-    def claim(self, now: float, worker: str, limit: int) -> list[ClaimedRow]:
-        """Claim up to ``limit`` pending rows for ``worker``, by id, all of one project: that of the oldest
-        pending row (a batch is sent by a client paced under one project's budget)."""
+    def claim(self, now: float, worker: str, limit: int, after: str = "") -> list[ClaimedRow]:
+        """Claim up to ``limit`` pending rows for ``worker``, oldest first, all of one project (a batch is sent
+        by a client paced under that project's budget).
+
+        The project is the one with rows ready that the fewest rows are being sent of (so workers spread
+        over the projects with a backlog, and one project's backlog never holds up another's), the first
+        such after ``after`` in name order, going round (so a worker takes the projects in turn).
+        """
         with self.transaction() as cur:
+            project = self._next_project(cur, now, after)
+            if project is None:
+                return []
             cur.execute(
                 self.q(
                     "UPDATE expo_push_outbox SET state = 'sending', claimed_at = ?, claimed_by = ?,"
                     " attempts = attempts + 1 WHERE id IN (SELECT id FROM expo_push_outbox"
-                    " WHERE state = 'pending' AND not_before <= ? AND COALESCE(project, '') = COALESCE(("
-                    "SELECT project FROM expo_push_outbox WHERE state = 'pending' AND not_before <= ?"
-                    f" ORDER BY id LIMIT 1), '') ORDER BY id LIMIT ?{self.skip_locked})"
+                    " WHERE state = 'pending' AND project = ? AND not_before <= ?"
+                    f" ORDER BY id LIMIT ?{self.skip_locked})"
                     " RETURNING id, ref, message, recipients, retries, project"
                 ),
-                (now, worker, now, now, limit),
+                (now, worker, project, now, limit),
             )
-            return sorted(ClaimedRow(*r) for r in cur.fetchall())
+            return sorted(ClaimedRow(r[0], r[1], r[2], r[3], r[4], r[5] or None) for r in cur.fetchall())
+
+    def _next_project(self, cur: Cursor, now: float, after: str) -> str | None:
+        """The project a claim takes rows of (see ``claim``), or None when no row is ready."""
+        ready: list[str] = []  # projects with rows ready, in name order (one index probe each)
+        walk = self.q(
+            "SELECT project FROM expo_push_outbox WHERE state = 'pending' AND project > ? AND not_before <= ?"
+            " ORDER BY project, id LIMIT 1"
+        )
+        cur.execute(
+            self.q(
+                "SELECT project FROM expo_push_outbox WHERE state = 'pending' AND not_before <= ?"
+                " ORDER BY project, id LIMIT 1"
+            ),
+            (now,),
+        )
+        row = cur.fetchone()
+        while row is not None and len(ready) < _MAX_PROJECTS_WALKED:
+            ready.append(str(row[0]))
+            cur.execute(walk, (row[0], now))
+            row = cur.fetchone()
+        if len(ready) <= 1:
+            return ready[0] if ready else None
+        cur.execute("SELECT project, COUNT(*) FROM expo_push_outbox WHERE state = 'sending' GROUP BY project")
+        busy = {str(project): int(count) for project, count in cur.fetchall()}
+        turn = sorted(ready, key=lambda project: (busy.get(project, 0), project <= after, project))
+        return turn[0]
 
     def finish_sent(self, cur: Cursor, now: float, worker: str, ids: Sequence[int], state: str = "sent") -> None:
         """Mark rows claimed by ``worker`` sent (or ``state``), inside the caller's transaction."""
