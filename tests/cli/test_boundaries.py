@@ -138,7 +138,7 @@ def test_the_emulator_help_names_the_command_it_was_run_as(cli):
     assert done.out.startswith("usage: expo-push emulator")
 
 
-_WITHOUT_AIOHTTP = "import sys; sys.modules['aiohttp'] = None; "
+_WITHOUT_HYPERCORN = "import sys; sys.modules['hypercorn'] = None; "
 
 
 @pytest.mark.parametrize(
@@ -152,7 +152,7 @@ _WITHOUT_AIOHTTP = "import sys; sys.modules['aiohttp'] = None; "
 )
 def test_without_the_emulator_extra_the_commands_say_which_to_install(code):
     done = subprocess.run(
-        [sys.executable, "-c", _WITHOUT_AIOHTTP + code],
+        [sys.executable, "-c", _WITHOUT_HYPERCORN + code],
         capture_output=True,
         text=True,
         env=environment(None),
@@ -164,8 +164,8 @@ def test_without_the_emulator_extra_the_commands_say_which_to_install(code):
 
 
 def test_importing_the_emulator_without_its_extra_says_which_to_install():
-    code = _WITHOUT_AIOHTTP + "from expo_push.emulator import Emulator"
+    code = _WITHOUT_HYPERCORN + "from expo_push.emulator import Emulator"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 1
-    assert "ModuleNotFoundError: the emulator needs aiohttp" in done.stderr
+    assert "ModuleNotFoundError: the emulator needs hypercorn" in done.stderr
     assert "pip install 'expo-push[emulator]'" in done.stderr

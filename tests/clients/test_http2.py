@@ -1,16 +1,12 @@
-"""Both clients over HTTP/2, the protocol the service speaks, against a local HTTP/2 server.
+"""Both clients over HTTP/2, the protocol the service speaks, against the emulator: h2c with prior knowledge and TLS.
 
-The emulator (aiohttp) speaks HTTP/1.1 only, so this small ASGI service, served by hypercorn with
-HTTP/2 prior knowledge on loopback, covers the HTTP/2 path: headers, gzip bodies, many streams.
+Over TLS the protocol is chosen by ALPN, as with the service: the clients' default (HTTP/2 offered)
+must land on HTTP/2, and a client that offers HTTP/1.1 only must still be served.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gzip
-import json
-import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,89 +14,104 @@ import httpx
 import pytest
 
 from expo_push import AsyncPushClient, PushClient
-
-hypercorn_asyncio = pytest.importorskip("hypercorn.asyncio")
-hypercorn_config = pytest.importorskip("hypercorn.config")
-
-
-class Http2Service:
-    """Answers sends with ok tickets and notes the HTTP version and headers of each request."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[str, dict[bytes, bytes], int]] = []
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
-        headers = dict(scope["headers"])
-        if headers.get(b"content-encoding") == b"gzip":
-            body = gzip.decompress(body)
-        messages = json.loads(body)
-        self.requests.append((scope["http_version"], headers, len(messages)))
-        tickets = [{"status": "ok", "id": f"id-{m['to']}"} for m in messages]
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": json.dumps({"data": tickets}).encode()})
-
-
-@pytest.fixture
-def http2_service() -> Iterator[tuple[str, Http2Service]]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)  # connections wait in the backlog until the server accepts them: no start-up race
-    port = listener.getsockname()[1]
-    config = hypercorn_config.Config()
-    config.bind = [f"fd://{listener.detach()}"]  # the server owns the socket from here on, and closes it
-    config.loglevel = "WARNING"
-    service = Http2Service()
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
-    thread = threading.Thread(
-        target=loop.run_until_complete, args=(hypercorn_asyncio.serve(service, config, shutdown_trigger=stop.wait),)
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}", service
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(10)
-        assert not thread.is_alive()
-        loop.close()
-
+from expo_push.emulator import Emulator
 
 MESSAGES = [{"to": f"ExponentPushToken[h2-{i}]", "title": "over HTTP/2", "data": {"i": i}} for i in range(1000)]
 
 
-def check(tickets: list[Any], service: Http2Service) -> None:
+@pytest.fixture(scope="module")
+def cleartext() -> Iterator[Emulator]:
+    with Emulator(rate_limit=None, access_tokens=["h2-token"]) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def tls() -> Iterator[Emulator]:
+    with Emulator(rate_limit=None, access_tokens=["h2-token"], tls=True) as emulator:
+        yield emulator
+
+
+def check(tickets: list[Any], emu: Emulator, version: str = "2") -> None:
     assert [t.to for t in tickets] == [m["to"] for m in MESSAGES]
-    assert all(t.ok and t.id == f"id-{t.to}" for t in tickets)
-    assert {version for version, _, _ in service.requests} == {"2"}
-    assert sorted(n for _, _, n in service.requests) == [100] * 10
-    headers = service.requests[0][1]
-    assert headers[b"content-encoding"] == b"gzip"
-    assert headers[b"user-agent"].startswith(b"expo-push-python/")
-    assert headers[b"authorization"] == b"Bearer h2-token"
+    assert all(t.ok for t in tickets)
+    assert [d.ticket_id for m in MESSAGES for d in emu.inbox(m["to"])] == [t.id for t in tickets]
+    requests = [emu.request(n) for n in range(1, 11)]
+    assert [r["httpVersion"] for r in requests if r] == [version] * 10
+    assert sorted(len(r["body"]) for r in requests if r) == [100] * 10
+    headers = requests[0]["headers"] if requests[0] else {}
+    assert headers["content-encoding"] == "gzip"
+    assert headers["user-agent"].startswith("expo-push-python/")
 
 
-def test_the_sync_client_over_http2(http2_service):
-    url, service = http2_service
+def test_the_sync_client_over_h2c_with_prior_knowledge(cleartext: Emulator) -> None:
+    cleartext.reset()
     http = httpx.Client(http1=False, http2=True)  # prior knowledge: HTTP/2 without TLS
-    with PushClient("h2-token", base_url=url, rate_limit=None, http_client=http) as client:
-        check(client.send(MESSAGES), service)
-    http.close()
+    with http, PushClient("h2-token", base_url=cleartext.url, rate_limit=None, http_client=http) as client:
+        check(client.send(MESSAGES), cleartext)
 
 
-def test_the_async_client_over_http2(http2_service):
-    url, service = http2_service
+def test_the_async_client_over_h2c_with_prior_knowledge(cleartext: Emulator) -> None:
+    cleartext.reset()
 
     async def run() -> list[Any]:
-        http = httpx.AsyncClient(http1=False, http2=True)  # prior knowledge: HTTP/2 without TLS
-        async with http, AsyncPushClient("h2-token", base_url=url, rate_limit=None, http_client=http) as client:
-            return await client.send(MESSAGES)
+        http = httpx.AsyncClient(http1=False, http2=True)
+        async with http, AsyncPushClient("h2-token", base_url=cleartext.url, rate_limit=None, http_client=http) as c:
+            return await c.send(MESSAGES)
 
-    check(asyncio.run(run()), service)
+    check(asyncio.run(run()), cleartext)
+
+
+def test_the_sync_client_over_tls_negotiates_http2(tls: Emulator) -> None:
+    tls.reset()
+    assert tls.url.startswith("https://")
+    http = httpx.Client(http2=True, verify=tls.ssl_context())
+    with http, PushClient("h2-token", base_url=tls.url, rate_limit=None, http_client=http) as client:
+        check(client.send(MESSAGES), tls)
+        (receipt,) = client.get_receipts([tls.inbox(MESSAGES[0]["to"])[0].ticket_id]).values()
+        assert receipt.ok
+
+
+def test_the_async_client_over_tls_negotiates_http2(tls: Emulator) -> None:
+    tls.reset()
+
+    async def run() -> list[Any]:
+        http = httpx.AsyncClient(http2=True, verify=tls.ssl_context())
+        async with http, AsyncPushClient("h2-token", base_url=tls.url, rate_limit=None, http_client=http) as c:
+            return await c.send(MESSAGES)
+
+    check(asyncio.run(run()), tls)
+
+
+def test_a_client_offering_http11_only_is_served_over_tls(tls: Emulator) -> None:
+    tls.reset()
+    http = httpx.Client(http1=True, http2=False, verify=tls.ssl_context())
+    with http, PushClient("h2-token", base_url=tls.url, rate_limit=None, http_client=http) as client:
+        check(client.send(MESSAGES), tls, version="1.1")
+
+
+def test_a_client_that_does_not_trust_the_ca_is_refused(tls: Emulator) -> None:
+    with httpx.Client(http2=True) as http, pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        http.post(tls.url + "/--/api/v2/push/send", json={"to": "ExponentPushToken[x]"})
+
+
+def test_the_ca_file_is_a_pem_certificate_removed_at_stop() -> None:
+    emu = Emulator(tls=True)
+    with emu:
+        assert emu.ca_file is not None
+        path = emu.ca_file
+        with open(path) as ca:
+            assert ca.read().startswith("-----BEGIN CERTIFICATE-----")
+    assert emu.ca_file is None
+    with pytest.raises(FileNotFoundError):
+        open(path).close()
+
+
+def test_a_drop_fault_over_http2_resets_the_stream_and_the_connection_goes_on(cleartext: Emulator) -> None:
+    cleartext.reset()
+    cleartext.add_fault("drop")
+    with httpx.Client(http1=False, http2=True, base_url=cleartext.url, headers={"Authorization": "Bearer h2-token"}) as h:
+        with pytest.raises(httpx.RemoteProtocolError):
+            h.post("/--/api/v2/push/send", json={"to": "ExponentPushToken[a]"})
+        assert h.post("/--/api/v2/push/send", json={"to": "ExponentPushToken[b]"}).status_code == 200
+    assert cleartext.stats.dropped == 1
+    assert cleartext.tokens() == ["ExponentPushToken[b]"]

@@ -29,10 +29,14 @@ def test_stats_over_http(emu: Emulator, http: httpx.Client) -> None:
 def test_inbox_over_http(emu: Emulator, http: httpx.Client) -> None:
     ticket = http.post(SEND, json={"to": [token(1), token(2)], "title": "Hi"}).json()["data"][0]
     inbox = http.get(f"{CONTROL}/inbox/{quote(token(1))}").json()["data"]
-    assert inbox == [
-        {"message": {"to": token(1), "title": "Hi"}, "ticket_id": ticket["id"], "project": "@test/app",
-         "receipt_error": None}
-    ]  # fmt: skip
+    assert len(inbox) == 1
+    assert {name: inbox[0][name] for name in ("message", "ticket_id", "project", "receipt_error", "token")} == {
+        "message": {"to": token(1), "title": "Hi"},
+        "ticket_id": ticket["id"],
+        "project": "@test/app",
+        "receipt_error": None,
+        "token": token(1),
+    }
     assert http.get(f"{CONTROL}/inbox/{quote(token(3))}").json() == {"data": []}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -79,3 +80,27 @@ def test_main_rejects_bad_options(argv: list[str], capsys: pytest.CaptureFixture
         main(argv)
     assert exit_info.value.code == 2
     assert "expected" in capsys.readouterr().err
+
+
+def test_tls_prints_the_ca_file_that_clients_trust() -> None:
+    with _serve("--tls", "--rate-limit", "none") as (process, url):
+        assert url.startswith("https://127.0.0.1:")
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("TLS: trust the CA in ")
+        ca_file = line[len("TLS: trust the CA in ") :].split(" (")[0]
+        context = ssl.create_default_context(cafile=ca_file)
+        with httpx.Client(base_url=url, verify=context, http2=True) as http:
+            response = http.post(SEND, json={"to": token(1)})
+            assert (response.status_code, response.http_version) == (200, "HTTP/2")
+        assert process.stdout.readline() == f"Inbox: open {url}/ in a browser\n"
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+
+
+def test_binding_beyond_loopback_without_a_control_token_warns() -> None:
+    with _serve("--host", "0.0.0.0") as (process, url):
+        process.terminate()
+        assert process.wait(timeout=10) == 0
+        assert process.stderr is not None
+        assert "--control-token" in process.stderr.read()

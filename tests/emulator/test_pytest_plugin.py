@@ -79,20 +79,20 @@ def test_unknown_marker_settings_fail_the_test(pytester: pytest.Pytester) -> Non
     assert "unknown expo_emulator settings ['speed']" in result.stdout.str()
 
 
-def test_loading_the_plugin_imports_neither_aiohttp_nor_the_emulator() -> None:
+def test_loading_the_plugin_imports_neither_hypercorn_nor_the_emulator() -> None:
     code = (
         "import sys, expo_push.pytest_plugin; "
-        "print(sorted(m for m in ('aiohttp', 'expo_push.emulator') if m in sys.modules))"
+        "print(sorted(m for m in ('hypercorn', 'expo_push.emulator') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
 
-def test_fixture_without_aiohttp_fails_with_the_install_hint(pytester: pytest.Pytester) -> None:
+def test_fixture_without_hypercorn_fails_with_the_install_hint(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(
         """
         import sys
-        sys.modules["aiohttp"] = None  # as if it were not installed
+        sys.modules["hypercorn"] = None  # as if it were not installed
         for name in [m for m in sys.modules if m.startswith("expo_push.emulator")]:
             del sys.modules[name]
         """

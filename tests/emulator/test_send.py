@@ -86,6 +86,7 @@ def test_malformed_json_is_a_validation_error(emu: Emulator, http: httpx.Client)
     assert response.status_code == 400
     assert _error(response)["code"] == "VALIDATION_ERROR"
     assert "not valid JSON" in str(_error(response)["message"])
+    assert _error(response)["isTransient"] is False
     assert emu.stats.errors == 1
 
 
@@ -107,22 +108,29 @@ def test_invalid_message_is_refused_whole_with_a_message_naming_the_field(emu: E
     assert response.status_code == 400
     error = _error(response)
     assert error["code"] == "VALIDATION_ERROR"
-    assert "message 1" in str(error["message"])
-    assert "badge" in str(error["message"])
+    assert str(error["message"]) == '"[1].badge" must be a number'
+    assert error["isTransient"] is False
     assert emu.inbox(token(1)) == []
     assert emu.stats.notifications == 0
 
 
-def test_raw_device_token_is_refused(http: httpx.Client) -> None:
-    response = http.post(SEND, json={"to": "a" * 64})
-    assert response.status_code == 400
-    assert "APNs" in str(_error(response)["message"])
+def test_a_recipient_that_is_no_expo_token_gets_an_error_ticket_and_the_others_go_through(
+    emu: Emulator, http: httpx.Client
+) -> None:
+    response = http.post(SEND, json={"to": ["a" * 64, token(1)]})
+    assert response.status_code == 200
+    bad, good = response.json()["data"]
+    assert bad["status"] == "error"
+    assert bad["details"] == {"error": "DeviceNotRegistered", "expoPushToken": "a" * 64}
+    assert "not a valid Expo push token" in bad["message"]
+    assert good["status"] == "ok"
+    assert emu.tokens() == [token(1)]
 
 
 def test_missing_to_is_refused(http: httpx.Client) -> None:
     response = http.post(SEND, json={"title": "nobody"})
     assert response.status_code == 400
-    assert "'to'" in str(_error(response)["message"])
+    assert _error(response)["message"] == '"to" is required'
 
 
 def test_one_hundred_notifications_are_accepted(emu: Emulator, http: httpx.Client) -> None:

@@ -72,16 +72,16 @@ if TYPE_CHECKING:
 
 __all__ = ["Delivery", "Emulator", "Fault", "FaultKind", "FaultTarget", "Stats", "main"]
 
-MISSING_EXTRA = "the emulator needs aiohttp, which its extra installs: pip install 'expo-push[emulator]'"
+MISSING_EXTRA = "the emulator needs hypercorn, which its extra installs: pip install 'expo-push[emulator]'"
 
 
 def __getattr__(name: str) -> object:
-    if name == "Emulator":  # imported on first use, so that a missing aiohttp is reported in one clear line
+    if name == "Emulator":  # imported on first use, so that a missing hypercorn is reported in one clear line
         try:
             from ._emulator import Emulator
         except ModuleNotFoundError as exc:
-            if exc.name != "aiohttp":
+            if (exc.name or "").partition(".")[0] not in ("hypercorn", "h2", "h11"):
                 raise
-            raise ModuleNotFoundError(MISSING_EXTRA, name="aiohttp") from None
+            raise ModuleNotFoundError(MISSING_EXTRA, name="hypercorn") from None
         return Emulator
     raise AttributeError(f"module 'expo_push.emulator' has no attribute {name!r}")

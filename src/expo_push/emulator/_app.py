@@ -1,9 +1,8 @@
-"""The HTTP face of the emulator: the push API routes, faults applied to them, and the control routes.
+"""The HTTP face of the emulator: an ASGI app routing the push API (with its faults), the control routes and the inbox.
 
 Push API: ``POST /--/api/v2/push/send`` and ``POST /--/api/v2/push/getReceipts``.
-Control (JSON, never faulted, no access token needed), under ``/--/emulator/``:
-``GET stats``, ``GET inbox/{token}``, ``GET|POST|DELETE faults``, ``POST release``,
-``POST script``, ``POST project``, ``GET|POST config``, ``POST advance``, ``POST reset``.
+Control (JSON, guarded: see ``_control``) under ``/--/emulator/``; the inbox page at ``/``.
+Every other path is answered with a JSON error, as the service answers.
 """
 
 from __future__ import annotations
@@ -12,25 +11,34 @@ import asyncio
 import gzip
 import threading
 import zlib
-from typing import Any
 
-import msgspec
-from aiohttp import web
-
+from ._asgi import (
+    JSON_TYPE,
+    BodyTooLarge,
+    Receive,
+    Reply,
+    Request,
+    Scope,
+    Send,
+    abort,
+    error_reply,
+    json_reply,
+    method_not_allowed,
+    not_found,
+)
+from ._control import CONTROL_PREFIX, ControlRoutes, Guard
 from ._faults import Fault, FaultPlan
-from ._state import EmulatorState, RequestError, SendAnswer
+from ._inbox import InboxRoutes
+from ._service import RequestError, decode_json, request_error, validation_error
+from ._state import EmulatorState, SendAnswer
 
-__all__ = ["EmulatorApp", "Stalls"]
+__all__ = ["RECEIPTS_PATH", "SEND_PATH", "EmulatorApp", "Stalls"]
 
 SEND_PATH = "/--/api/v2/push/send"
 RECEIPTS_PATH = "/--/api/v2/push/getReceipts"
-CONTROL_PREFIX = "/--/emulator"
 
-_ENCODER = msgspec.json.Encoder()
 _COMPRESS_OVER = 1024
 """Answers larger than this many bytes are gzip-compressed for clients that accept gzip."""
-_DECODER = msgspec.json.Decoder()
-_JSON = "application/json"
 _HTML_PAGE = (
     "<html><head><title>{status} {reason}</title></head><body><center><h1>{status} {reason}</h1></center>"
     "<hr><center>nginx</center></body></html>"
@@ -102,51 +110,53 @@ def _settle(futures: list[asyncio.Future[bool]], proceed: bool) -> None:
             future.set_result(proceed)
 
 
-def _json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
-    return web.Response(body=_ENCODER.encode(body), status=status, content_type=_JSON, headers=headers)
+def _compressed(request: Request, reply: Reply) -> Reply:
+    """``reply`` gzip-compressed when the client accepts gzip and the body is worth it."""
+    if len(reply.body) > _COMPRESS_OVER and "gzip" in (request.header("accept-encoding") or "").lower():
+        reply.body = gzip.compress(reply.body, compresslevel=1, mtime=0)
+        reply.headers["content-encoding"] = "gzip"
+        reply.headers["vary"] = "Accept-Encoding"
+    return reply
 
 
-def _compressed(request: web.Request, response: web.Response) -> web.Response:
-    """``response`` gzip-compressed when the client accepts gzip and the body is worth it."""
-    body = response.body
-    if (
-        isinstance(body, bytes)
-        and len(body) > _COMPRESS_OVER
-        and "gzip" in request.headers.get("Accept-Encoding", "").lower()
-    ):
-        response.body = gzip.compress(body, compresslevel=1, mtime=0)
-        response.headers["Content-Encoding"] = "gzip"
-        response.headers["Vary"] = "Accept-Encoding"
-    return response
+def _too_large(limit: int) -> RequestError:
+    # GUESS: the code and wording; a body over the limit is answered 413, as proxies and body parsers do.
+    return request_error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than the limit of {limit} bytes.")
 
 
-def _error_response(error: RequestError) -> web.Response:
-    return _json_response(error.body(), error.status)
-
-
-def _drop(request: web.Request) -> web.Response:
-    # Closing the transport makes aiohttp give up writing the returned response:
-    # the client sees the connection close without any HTTP answer.
-    request.protocol.force_close()
-    return _Dropped()
-
-
-def _decode_body(request: web.Request, raw: bytes) -> object | RequestError:
-    encoding = request.headers.get("Content-Encoding", "").strip().lower()
+def _inflate(raw: bytes, encoding: str, limit: int) -> bytes | RequestError:
+    """``raw`` decompressed, never inflating more than ``limit`` bytes (a small gzip body can expand to GiBs)."""
+    if encoding in ("", "identity"):
+        return raw
+    if encoding == "gzip":
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        inflater = zlib.decompressobj()
+    else:
+        return validation_error(f"unsupported Content-Encoding {encoding!r}")
     try:
-        if encoding == "gzip":
-            raw = zlib.decompress(raw, 16 + zlib.MAX_WBITS)
-        elif encoding == "deflate":
-            raw = zlib.decompress(raw)
-        elif encoding not in ("", "identity"):
-            return RequestError(400, "VALIDATION_ERROR", f"unsupported Content-Encoding {encoding!r}")
+        out = inflater.decompress(raw, limit + 1)
+        if len(out) > limit or inflater.unconsumed_tail:
+            return _too_large(limit)
+        if not inflater.eof:
+            return validation_error(f"the request body is not valid {encoding} data: it ends too early")
     except zlib.error as exc:
-        return RequestError(400, "VALIDATION_ERROR", f"the request body is not valid {encoding} data: {exc}")
+        return validation_error(f"the request body is not valid {encoding} data: {exc}")
+    return out
+
+
+def _decode(request: Request, raw: bytes, limit: int) -> object | RequestError:
+    encoding = (request.header("content-encoding") or "").strip().lower()
+    inflated = _inflate(raw, encoding, limit)
+    if isinstance(inflated, RequestError):
+        return inflated
     try:
-        body: object = _DECODER.decode(raw)
-    except msgspec.DecodeError as exc:
-        return RequestError(400, "VALIDATION_ERROR", f"the request body is not valid JSON: {exc}")
-    return body
+        return decode_json(inflated)
+    except ValueError as exc:
+        return validation_error(f"the request body is not valid JSON: {exc}")
+    except RecursionError:
+        # GUESS: the service refuses what nests deeper than its parser goes; never a 500.
+        return validation_error("the request body is nested too deeply")
 
 
 def _count_notifications(body: object) -> int:
@@ -158,33 +168,30 @@ def _count_notifications(body: object) -> int:
     return count
 
 
-class EmulatorApp:
-    """The aiohttp application of one emulator, over its state, fault plan and held stalls."""
+class _Dropped(Exception):
+    """The request ends without an answer (a drop fault, or a request begun before a reset)."""
 
-    def __init__(self, state: EmulatorState, faults: FaultPlan, stalls: Stalls) -> None:
+
+class EmulatorApp:
+    """The ASGI application of one emulator, over its state, fault plan and held stalls."""
+
+    def __init__(
+        self,
+        state: EmulatorState,
+        faults: FaultPlan,
+        stalls: Stalls,
+        *,
+        control_token: str | None = None,
+        loopback: bool = True,
+    ) -> None:
         self.state = state
         self.faults = faults
         self.stalls = stalls
-
-    def make_app(self) -> web.Application:
-        """A new aiohttp application serving this emulator (one per start: each is bound to its loop)."""
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_post(SEND_PATH, self._send)
-        app.router.add_post(RECEIPTS_PATH, self._receipts)
-        control = CONTROL_PREFIX
-        app.router.add_get(f"{control}/stats", self._control_stats)
-        app.router.add_get(f"{control}/inbox/{{token}}", self._control_inbox)
-        app.router.add_get(f"{control}/faults", self._control_faults_list)
-        app.router.add_post(f"{control}/faults", self._control_faults_add)
-        app.router.add_delete(f"{control}/faults", self._control_faults_clear)
-        app.router.add_post(f"{control}/release", self._control_release)
-        app.router.add_post(f"{control}/script", self._control_script)
-        app.router.add_post(f"{control}/project", self._control_project)
-        app.router.add_get(f"{control}/config", self._control_config)
-        app.router.add_post(f"{control}/config", self._control_config)
-        app.router.add_post(f"{control}/advance", self._control_advance)
-        app.router.add_post(f"{control}/reset", self._control_reset)
-        return app
+        self.guard = Guard(control_token, loopback)
+        self.closing: asyncio.Event | None = None
+        self.started = threading.Event()
+        self._control = ControlRoutes(self)
+        self._inbox = InboxRoutes(self)
 
     def reset(self) -> None:
         """Back to the state of construction: no faults, held stalls dropped, state cleared."""
@@ -192,236 +199,163 @@ class EmulatorApp:
         self.state.reset()
         self.stalls.release(proceed=False)
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "http":
+            await self._http(Request(scope, receive, send))
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.closing = asyncio.Event()
+                await send({"type": "lifespan.startup.complete"})
+                self.started.set()
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, request: Request) -> None:
+        path = request.path
+        method = request.method
+        if path in (SEND_PATH, RECEIPTS_PATH):
+            if method != "POST":
+                await method_not_allowed(method, ("POST",)).write(request.send)
+                return
+            await self._serve(request, "send" if path == SEND_PATH else "receipts")
+            return
+        if path.startswith(CONTROL_PREFIX + "/"):
+            await self._control.handle(request)
+            return
+        if self._inbox.serves(path):
+            await self._inbox.handle(request)
+            return
+        await not_found(path).write(request.send)
+
     # -- push API -----------------------------------------------------------
 
-    async def _send(self, request: web.Request) -> web.Response:
-        return await self._serve(request, "send")
-
-    async def _receipts(self, request: web.Request) -> web.Response:
-        return await self._serve(request, "receipts")
-
-    async def _serve(self, request: web.Request, kind: str) -> web.Response:
+    async def _serve(self, request: Request, kind: str) -> None:
         state = self.state
         # Counted (and in flight) from the moment it arrives, so a request still
         # uploading its body belongs to the generation that was current then.
-        size = request.content_length
+        size = request.content_length()
         generation = state.request_started(kind, size or 0)
-        status: int | None = None
         fault: Fault | None = None
+        reply: Reply | None = None
+        finished = False
         try:
-            raw = await request.read()
-            if size is None:
-                state.body_received(generation, len(raw))
-            fault = self.faults.pick(kind)
-            latency = state.settings.latency
-            if latency:
-                await asyncio.sleep(latency)
-            if fault is not None and fault.kind == "stall":
-                if not await self.stalls.hold(fault.seconds):
-                    return _drop(request)
-                fault_to_apply: Fault | None = None
+            limit = state.settings.max_body_bytes
+            try:
+                raw = await request.body(limit)
+            except BodyTooLarge:
+                reply = error_reply(_too_large(limit), {"connection": "close"})
+            except ConnectionResetError:
+                return
             else:
-                fault_to_apply = fault
-            answer: web.Response | None = None
-            accepted: SendAnswer | None = None
-            if fault_to_apply is None or fault_to_apply.accept:
-                answer, accepted = self._answer(request, kind, raw, generation)
-                answer = _compressed(request, answer)
-            if fault_to_apply is not None:
-                answer = self._fault_answer(request, fault_to_apply, kind, raw, accepted)
-            assert answer is not None
-            if not isinstance(answer, _Dropped):
-                status = answer.status
-            return answer
+                if size is None:
+                    state.body_received(generation, len(raw))
+                fault = self.faults.pick(kind)
+                try:
+                    reply = await self._answer_with_faults(request, kind, raw, generation, fault)
+                except _Dropped:
+                    reply = None
+            # Counted before the answer leaves, so a client that has its answer sees it in the stats.
+            state.request_finished(generation, reply.status if reply else None, fault=fault is not None)
+            finished = True
+            if reply is None:
+                await abort(request.send)
+            else:
+                await reply.write(request.send)
         finally:
-            state.request_finished(generation, status, fault=fault is not None)
+            if not finished:
+                state.request_finished(generation, None, fault=fault is not None)
 
-    def _answer(
-        self, request: web.Request, kind: str, raw: bytes, generation: int
-    ) -> tuple[web.Response, SendAnswer | None]:
+    async def _answer_with_faults(
+        self, request: Request, kind: str, raw: bytes, generation: int, fault: Fault | None
+    ) -> Reply:
+        latency = self.state.settings.latency
+        if latency:
+            await asyncio.sleep(latency)
+        if fault is not None and fault.kind == "stall":
+            if not await self.stalls.hold(fault.seconds):
+                raise _Dropped
+            fault = None
+        accepted: SendAnswer | None = None
+        reply: Reply | None = None
+        if fault is None or fault.accept:
+            reply, accepted = self._answer(request, kind, raw, generation)
+            reply = _compressed(request, reply)
+        if fault is not None:
+            reply = self._fault_answer(request, fault, kind, raw, accepted)
+        assert reply is not None
+        return reply
+
+    def _answer(self, request: Request, kind: str, raw: bytes, generation: int) -> tuple[Reply, SendAnswer | None]:
         state = self.state
-        if not state.authorized(request.headers.get("Authorization")):
-            error = RequestError(
+        if not state.authorized(request.header("authorization")):
+            # DOCUMENTED: under push security, a request without a valid access token fails whole with UNAUTHORIZED.
+            error = request_error(
                 401,
                 "UNAUTHORIZED",
                 "The request is missing a valid access token: send 'Authorization: Bearer <access token>'.",
             )
-            return _error_response(error), None
-        body = _decode_body(request, raw)
+            return error_reply(error), None
+        body = _decode(request, raw, state.settings.max_body_bytes)
         if isinstance(body, RequestError):
-            return _error_response(body), None
+            return error_reply(body), None
         if kind == "send":
-            result = state.send(body, generation)
+            received = {
+                "httpVersion": request.http_version,
+                "headers": {
+                    name: value
+                    for name in ("user-agent", "content-type", "content-encoding", "accept-encoding")
+                    if (value := request.header(name)) is not None
+                },
+                "bytes": len(raw),
+            }
+            result = state.send(body, generation, received)
             if result is None:  # begun before a reset: nothing recorded, nobody to answer
-                return _drop(request), None
+                raise _Dropped
             if isinstance(result, RequestError):
-                return _error_response(result), None
-            return _json_response(result.body()), result
+                return error_reply(result), None
+            return json_reply(result.body()), result
         receipts = state.get_receipts(body)
         if isinstance(receipts, RequestError):
-            return _error_response(receipts), None
-        return _json_response(receipts), None
+            return error_reply(receipts), None
+        return json_reply(receipts), None
 
     def _fault_answer(
-        self, request: web.Request, fault: Fault, kind: str, raw: bytes, accepted: SendAnswer | None
-    ) -> web.Response:
+        self, request: Request, fault: Fault, kind: str, raw: bytes, accepted: SendAnswer | None
+    ) -> Reply:
         if fault.kind == "drop":
-            return _drop(request)
-        headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            raise _Dropped
+        headers = {"retry-after": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
         if fault.kind == "rate_limit":
-            error = RequestError(429, "TOO_MANY_REQUESTS", "Too many requests (a fault set in the emulator).")
-            return _json_response(error.body(), 429, headers)
+            error = request_error(429, "TOO_MANY_REQUESTS", "Too many requests (a fault set in the emulator).")
+            return error_reply(error, headers)
         if fault.kind == "server_error":
             status = fault.status
             reason = _REASONS[status]
             if fault.html:
-                page = _HTML_PAGE.format(status=status, reason=reason)
-                return web.Response(text=page, status=status, content_type="text/html", headers=headers)
-            error = RequestError(status, _SERVER_ERROR_CODES[status], f"{reason} (a fault set in the emulator).")
-            return _json_response(error.body(), status, headers)
+                page = _HTML_PAGE.format(status=status, reason=reason).encode()
+                return Reply(status, page, "text/html", headers)
+            error = request_error(status, _SERVER_ERROR_CODES[status], f"{reason} (a fault set in the emulator).")
+            return error_reply(error, headers)
         if fault.kind == "invalid_json":
-            return web.Response(body=b'{"data": [{"status": "ok", "id": ', status=200, content_type=_JSON)
+            return Reply(200, b'{"data": [{"status": "ok", "id": ', JSON_TYPE)
         # wrong_ticket_count
         if kind == "receipts":
-            return _json_response({"data": []})
+            return json_reply({"data": []})
         if accepted is not None:
             tickets = list(accepted.tickets)
         else:
-            body = _decode_body(request, raw)
+            body = _decode(request, raw, self.state.settings.max_body_bytes)
             count = 1 if isinstance(body, RequestError) else _count_notifications(body)
             tickets = self.state.fake_tickets(count)
         if fault.ticket_delta < 0:
             tickets = tickets[: max(0, len(tickets) + fault.ticket_delta)]
         else:
             tickets.extend(self.state.fake_tickets(fault.ticket_delta))
-        return _json_response({"data": tickets})
-
-    # -- control ------------------------------------------------------------
-
-    async def _control_body(self, request: web.Request) -> Any:
-        raw = await request.read()
-        if not raw:
-            return {}
-        try:
-            return _DECODER.decode(raw)
-        except msgspec.DecodeError as exc:
-            raise _ControlError(f"the request body is not valid JSON: {exc}") from None
-
-    async def _control_stats(self, request: web.Request) -> web.Response:
-        return _json_response(self.state.stats().as_dict())
-
-    async def _control_inbox(self, request: web.Request) -> web.Response:
-        token = request.match_info["token"]
-        return _json_response({"data": [delivery.as_dict() for delivery in self.state.inbox(token)]})
-
-    async def _control_faults_list(self, request: web.Request) -> web.Response:
-        return _json_response({"data": [fault.as_dict() for fault in self.faults.pending()]})
-
-    async def _control_faults_add(self, request: web.Request) -> web.Response:
-        try:
-            body = await self._control_body(request)
-            specs = body if isinstance(body, list) else [body]
-            faults = [Fault.from_dict(spec) for spec in specs]
-        except (ValueError, _ControlError) as exc:
-            return _control_error(str(exc))
-        for fault in faults:
-            self.faults.add(fault)
-        return _json_response({"data": [fault.as_dict() for fault in faults]})
-
-    async def _control_faults_clear(self, request: web.Request) -> web.Response:
-        self.faults.clear()
-        return _json_response({"data": []})
-
-    async def _control_release(self, request: web.Request) -> web.Response:
-        return _json_response({"released": self.stalls.release(proceed=True)})
-
-    async def _control_script(self, request: web.Request) -> web.Response:
-        try:
-            body = await self._control_body(request)
-            tokens = _tokens_of(body)
-            unknown = set(body) - {"token", "tokens", "ticket_error", "receipt_error", "project"}
-            if unknown:
-                raise _ControlError(f"unknown fields {sorted(unknown)}")
-            ticket_error = _optional_str(body, "ticket_error")
-            receipt_error = _optional_str(body, "receipt_error")
-            project = _optional_str(body, "project")
-        except _ControlError as exc:
-            return _control_error(str(exc))
-        try:
-            if "ticket_error" in body or "receipt_error" in body or project is None:
-                self.state.script_token(tokens, ticket_error, receipt_error)
-            if project is not None:
-                self.state.set_project(tokens, project)
-        except ValueError as exc:
-            return _control_error(str(exc))
-        return _json_response({"ok": True})
-
-    async def _control_project(self, request: web.Request) -> web.Response:
-        try:
-            body = await self._control_body(request)
-            tokens = _tokens_of(body)
-            project = _optional_str(body, "project")
-            if project is None:
-                raise _ControlError('"project" ("@owner/slug") is required')
-        except _ControlError as exc:
-            return _control_error(str(exc))
-        try:
-            self.state.set_project(tokens, project)
-        except ValueError as exc:
-            return _control_error(str(exc))
-        return _json_response({"ok": True})
-
-    async def _control_config(self, request: web.Request) -> web.Response:
-        allowed = {"rate_limit", "receipt_delay", "receipt_retention", "latency", "default_project"}
-        try:
-            body = await self._control_body(request)
-            if not isinstance(body, dict) or set(body) - allowed:
-                raise _ControlError(f"the body must be an object with some of {sorted(allowed)}")
-            self.state.configure(**body)
-        except (ValueError, TypeError, _ControlError) as exc:
-            return _control_error(str(exc))
-        settings = self.state.settings
-        return _json_response({name: getattr(settings, name) for name in sorted(allowed)})
-
-    async def _control_advance(self, request: web.Request) -> web.Response:
-        try:
-            body = await self._control_body(request)
-            seconds = body.get("seconds") if isinstance(body, dict) else None
-            if isinstance(seconds, bool) or not isinstance(seconds, (int, float)):
-                raise _ControlError('"seconds" (a number) is required')
-            self.state.advance(float(seconds))
-        except (ValueError, _ControlError) as exc:
-            return _control_error(str(exc))
-        return _json_response({"ok": True})
-
-    async def _control_reset(self, request: web.Request) -> web.Response:
-        self.reset()
-        return _json_response({"ok": True})
-
-
-class _Dropped(web.Response):
-    """The answer of a dropped connection: never written, counted as no HTTP status."""
-
-
-class _ControlError(Exception):
-    pass
-
-
-def _control_error(message: str) -> web.Response:
-    return _error_response(RequestError(400, "VALIDATION_ERROR", message))
-
-
-def _tokens_of(body: Any) -> list[str]:
-    if not isinstance(body, dict):
-        raise _ControlError("the body must be a JSON object")
-    tokens = body.get("tokens", [body["token"]] if "token" in body else None)
-    if not isinstance(tokens, list) or not tokens or not all(isinstance(t, str) for t in tokens):
-        raise _ControlError('"token" (a string) or "tokens" (a list of strings) is required')
-    return tokens
-
-
-def _optional_str(body: dict[str, Any], name: str) -> str | None:
-    value = body.get(name)
-    if value is not None and not isinstance(value, str):
-        raise _ControlError(f'"{name}" must be a string or null')
-    return value
+        return json_reply({"data": tickets})

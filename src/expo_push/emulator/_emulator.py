@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
 
-from aiohttp import web
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
 
 from ._app import EmulatorApp, Stalls
+from ._control import is_loopback
 from ._faults import Fault, FaultKind, FaultPlan, FaultTarget
 from ._state import Delivery, EmulatorState, Settings, Stats
+from ._tls import Certificate
 
 __all__ = ["Emulator"]
 
@@ -23,7 +29,7 @@ def _as_tokens(token_or_tokens: str | Iterable[str]) -> list[str]:
 
 
 class Emulator:
-    """A local Expo Push service, served over HTTP on ``url``.
+    """A local Expo Push service, served on ``url`` over HTTP/1.1 and HTTP/2.
 
     The server runs on a thread of its own with its own event loop, so the same
     object serves sync tests, async tests and scripts alike::
@@ -33,9 +39,17 @@ class Emulator:
             ...
             assert [d.message for d in emu.inbox(token)] == [{"to": token, "title": "Hi"}]
 
+    In the clear it takes HTTP/1.1 and HTTP/2 with prior knowledge (h2c); with
+    ``tls=True`` it serves ``https://`` (HTTP/2 or HTTP/1.1 by ALPN) with a
+    certificate made at start by a throwaway CA, whose file is ``ca_file``
+    (``ssl_context()`` gives a client context trusting it). Its inbox page is at ``url``.
+
     ``clock`` (a callable returning seconds) drives receipt delays, retention
     and the rate limit; ``advance(seconds)`` moves it forward without sleeping.
-    ``access_tokens`` are never shown in reprs or messages.
+    ``registered_only=True`` answers every token not given to ``register`` with
+    ``DeviceNotRegistered``. ``control_token`` guards the control routes (give
+    one when binding beyond loopback). ``access_tokens`` and ``control_token``
+    are never shown in reprs or messages.
     """
 
     def __init__(
@@ -49,6 +63,10 @@ class Emulator:
         latency: float = 0.0,
         access_tokens: Iterable[str] | None = None,
         default_project: str = "@test/app",
+        registered_only: bool = False,
+        max_body_bytes: int = 4 * 1024 * 1024,
+        tls: bool = False,
+        control_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         settings = Settings(
@@ -58,16 +76,23 @@ class Emulator:
             latency=latency,
             access_tokens=None if access_tokens is None else frozenset(access_tokens),
             default_project=default_project,
+            registered_only=registered_only,
+            max_body_bytes=max_body_bytes,
         )
         self.host = host
         self.port = port
+        self.tls = tls
         self._state = EmulatorState(settings, clock)
-        self._plan = FaultPlan()
+        self._plan = FaultPlan(self._state.changed)
         self._stalls = Stalls()
-        self._app = EmulatorApp(self._state, self._plan, self._stalls)
+        self._control_token = control_token
+        self._app = EmulatorApp(
+            self._state, self._plan, self._stalls, control_token=control_token, loopback=is_loopback(host)
+        )
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._runner: web.AppRunner | None = None
+        self._shutdown: asyncio.Event | None = None
+        self._certificate: Certificate | None = None
         self._url: str | None = None
 
     def __repr__(self) -> str:
@@ -88,68 +113,103 @@ class Emulator:
         """Whether the server is accepting requests."""
         return self._url is not None
 
+    @property
+    def ca_file(self) -> str | None:
+        """Path of the PEM file of the CA that signed the TLS certificate (``tls=True``, while running)."""
+        return self._certificate.ca_file if self._certificate is not None else None
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client ``SSLContext`` trusting this emulator's certificate (``tls=True``, while running)."""
+        if self._certificate is None:
+            raise RuntimeError("the emulator serves TLS only when made with tls=True and started")
+        return ssl.create_default_context(cafile=self._certificate.ca_file)
+
     def start(self) -> Emulator:
-        """Start serving on a background thread; return once ``url`` answers. Returns ``self``."""
+        """Start serving on a background thread; return once it accepts connections. Returns ``self``.
+
+        Binding happens here, in the caller's thread: a port in use raises ``OSError`` at once.
+        """
         if self._thread is not None:
             raise RuntimeError("the emulator is already running")
-        ready = threading.Event()
+        listener = socket.create_server(
+            (self.host, self.port),
+            family=socket.AF_INET6 if ":" in self.host else socket.AF_INET,
+            backlog=1024,
+        )
+        try:
+            bound = listener.getsockname()
+            certificate = Certificate.make(self.host) if self.tls else None
+        except BaseException:
+            listener.close()
+            raise
+        self._certificate = certificate
         failure: list[BaseException] = []
         loop = asyncio.new_event_loop()
+        app = self._app
+        app.started.clear()
 
         def serve() -> None:
             asyncio.set_event_loop(loop)
             try:
-                loop.run_until_complete(self._open())
+                loop.run_until_complete(self._serve(listener))
             except BaseException as exc:
                 failure.append(exc)
-                ready.set()
-                loop.close()
-                return
-            ready.set()
-            try:
-                loop.run_forever()
             finally:
-                loop.run_until_complete(self._close())
+                app.started.set()
                 loop.close()
 
         self._loop = loop
         self._thread = threading.Thread(target=serve, name="expo-push-emulator", daemon=True)
         self._thread.start()
-        ready.wait()
-        if failure:
+        app.started.wait()
+        if failure or not self._thread.is_alive():
             self._thread.join()
             self._thread = None
             self._loop = None
-            raise failure[0]
+            self._drop_certificate()
+            raise failure[0] if failure else RuntimeError("the emulator's server ended as it started")
+        self.port = bound[1]
+        host = f"[{bound[0]}]" if ":" in bound[0] else bound[0]
+        self._url = f"{'https' if self.tls else 'http'}://{host}:{self.port}"
         return self
 
-    async def _open(self) -> None:
-        runner = web.AppRunner(self._app.make_app(), access_log=None, auto_decompress=False, shutdown_timeout=1.0)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, backlog=1024)
-        await site.start()
-        self._runner = runner
-        address = runner.addresses[0]
-        host = f"[{address[0]}]" if ":" in address[0] else address[0]
-        self.port = address[1]
-        self._url = f"http://{host}:{self.port}"
-
-    async def _close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+    async def _serve(self, listener: socket.socket) -> None:
+        self._shutdown = asyncio.Event()
+        config = Config()
+        config.bind = [f"fd://{listener.detach()}"]  # hypercorn owns the socket from here on, and closes it
+        config.accesslog = None
+        config.loglevel = "WARNING"
+        config.graceful_timeout = 1.0
+        config.backlog = 1024
+        if self._certificate is not None:
+            config.certfile = config.keyfile = self._certificate.server_file
+        await serve(self._app, config, shutdown_trigger=self._shutdown.wait)  # type: ignore[arg-type]
 
     def stop(self) -> None:
-        """Stop serving (held stalls are dropped) and wait for the thread to end. Idempotent."""
+        """Stop serving (held stalls are dropped, inbox pages closed) and wait for the thread to end. Idempotent."""
         thread, loop = self._thread, self._loop
         if thread is None or loop is None:
             return
         self._stalls.release(proceed=False)
-        loop.call_soon_threadsafe(loop.stop)
+
+        def shut() -> None:
+            if self._app.closing is not None:
+                self._app.closing.set()
+            if self._shutdown is not None:
+                self._shutdown.set()
+
+        with contextlib.suppress(RuntimeError):  # the loop already ended
+            loop.call_soon_threadsafe(shut)
         thread.join()
         self._thread = None
         self._loop = None
         self._url = None
+        self._drop_certificate()
+
+    def _drop_certificate(self) -> None:
+        if self._certificate is not None:
+            self._certificate.remove()
+            self._certificate = None
 
     def __enter__(self) -> Emulator:
         return self.start()
@@ -205,6 +265,24 @@ class Emulator:
     def receipt_retention(self, value: float) -> None:
         self._state.configure(receipt_retention=value)
 
+    @property
+    def registered_only(self) -> bool:
+        """Whether only tokens given to ``register`` receive (others: ``DeviceNotRegistered`` tickets). Settable."""
+        return self._state.settings.registered_only
+
+    @registered_only.setter
+    def registered_only(self, value: bool) -> None:
+        self._state.configure(registered_only=value)
+
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest request body taken, as sent and once decompressed; larger ones get 413. Settable."""
+        return self._state.settings.max_body_bytes
+
+    @max_body_bytes.setter
+    def max_body_bytes(self, value: int) -> None:
+        self._state.configure(max_body_bytes=value)
+
     def set_access_tokens(self, tokens: Iterable[str] | None) -> None:
         """Require ``Authorization: Bearer <one of tokens>`` on every request (``None``: no requirement)."""
         self._state.configure(access_tokens=None if tokens is None else frozenset(tokens))
@@ -225,16 +303,27 @@ class Emulator:
         *,
         ticket_error: str | None = None,
         receipt_error: str | None = None,
+        details: dict[str, Any] | None = None,
+        receipt_lost: bool = False,
     ) -> None:
         """Script the outcome of every later notification to these tokens.
 
-        ``ticket_error="DeviceNotRegistered"`` (or any code) refuses them at
-        send time with an error ticket; ``receipt_error=`` any code
+        ``ticket_error="DeviceNotRegistered"`` (or any code: ``"MessageTooBig"``...)
+        refuses them at send time with an error ticket; ``receipt_error=`` any code
         (``"DeviceNotRegistered"``, ``"MessageTooBig"``, ``"MessageRateExceeded"``,
         ``"MismatchSenderId"``, ``"InvalidCredentials"``, or your own) accepts
-        them and gives their receipt that error. Neither: back to normal.
+        them and gives their receipt that error. ``details`` adds provider
+        specifics to the error's ``details`` (e.g. ``{"apns": {"reason":
+        "InvalidProviderToken"}}``). ``receipt_lost=True`` accepts them but their
+        receipt never appears. None of these: back to normal.
         """
-        self._state.script_token(_as_tokens(token_or_tokens), ticket_error, receipt_error)
+        self._state.script_token(
+            _as_tokens(token_or_tokens), ticket_error, receipt_error, details=details, receipt_lost=receipt_lost
+        )
+
+    def register(self, token_or_tokens: str | Iterable[str], *, registered: bool = True) -> None:
+        """Say these tokens belong to installed apps (``registered=False``: no longer); see ``registered_only``."""
+        self._state.register(_as_tokens(token_or_tokens), registered)
 
     def set_project(self, token_or_tokens: str | Iterable[str], project: str) -> None:
         """Say which project (``"@owner/slug"``) these tokens belong to; others are in the default project."""
@@ -313,6 +402,15 @@ class Emulator:
     def messages(self, token: str) -> list[dict[str, Any]]:
         """The messages ``token`` received, oldest first, as sent with ``to`` narrowed to ``token``."""
         return [delivery.message for delivery in self._state.inbox(token)]
+
+    def request(self, number: int) -> dict[str, Any] | None:
+        """Send request ``number`` (from 1 since the last reset) as received, while among the latest 1000.
+
+        A dict with ``httpVersion`` (``"1.1"`` or ``"2"``), ``headers`` (user-agent,
+        content-type, content-encoding, accept-encoding), ``bytes`` (the body's size as sent)
+        and ``body`` (decoded); only requests the service took (not refused whole) are kept.
+        """
+        return self._state.request(number)
 
     def tokens(self) -> list[str]:
         """Every token that received something, in order of first notification."""

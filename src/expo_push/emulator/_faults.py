@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -145,20 +146,25 @@ class Fault:
 class FaultPlan:
     """The faults waiting to apply, in order; safe to use from several threads."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_change: Callable[[], None] | None = None) -> None:
         self._faults: list[Fault] = []
         self._lock = threading.Lock()
+        self._on_change = on_change
 
     def add(self, fault: Fault) -> Fault:
         """Queue ``fault`` after those already waiting and return it."""
         with self._lock:
             self._faults.append(fault)
+        if self._on_change is not None:
+            self._on_change()
         return fault
 
     def clear(self) -> None:
         """Remove every waiting fault."""
         with self._lock:
             self._faults.clear()
+        if self._on_change is not None:
+            self._on_change()
 
     def pending(self) -> list[Fault]:
         """The faults still waiting, in order."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -51,18 +52,44 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
     parser.add_argument(
         "--default-project", default="@test/app", metavar="@OWNER/SLUG", help="project of unassigned tokens"
     )
+    parser.add_argument(
+        "--registered-only",
+        action="store_true",
+        help="answer every token not registered (POST /--/emulator/register) with DeviceNotRegistered",
+    )
+    parser.add_argument(
+        "--max-body-bytes",
+        type=int,
+        default=4 * 1024 * 1024,
+        metavar="N",
+        help="largest request body taken, as sent and decompressed; larger: 413 (default: 4 MiB)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve https (HTTP/2 and HTTP/1.1) with a certificate made at start; prints the CA file to trust",
+    )
+    parser.add_argument(
+        "--control-token",
+        default=os.environ.get("EXPO_EMULATOR_CONTROL_TOKEN") or None,
+        metavar="TOKEN",
+        help="require this token on the control routes and the inbox (X-Emulator-Token header or ?token=); "
+        "give one when --host is reachable beyond this machine (default: $EXPO_EMULATOR_CONTROL_TOKEN)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.emulator") -> int:
     """Run the emulator from command-line arguments until SIGINT or SIGTERM; return the exit status.
 
-    The first line printed (and flushed) is ``Expo Push emulator listening on <url>``.
+    The first line printed (and flushed) is ``Expo Push emulator listening on <url>``; with
+    ``--tls`` the next says which CA file clients must trust. The inbox page is at the URL.
     ``prog`` is the command name shown in help and usage errors.
     """
     args = build_parser(prog).parse_args(argv)
     try:
         from . import Emulator
+        from ._control import is_loopback
     except ModuleNotFoundError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
@@ -75,6 +102,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
         receipt_retention=args.receipt_retention,
         access_tokens=args.access_token,
         default_project=args.default_project,
+        registered_only=args.registered_only,
+        max_body_bytes=args.max_body_bytes,
+        tls=args.tls,
+        control_token=args.control_token,
     )
     stop = threading.Event()
 
@@ -89,6 +120,16 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
             print(f"{prog}: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}", file=sys.stderr)
             return 2
         print(f"Expo Push emulator listening on {emulator.url}", flush=True)
+        if emulator.ca_file is not None:
+            print(f"TLS: trust the CA in {emulator.ca_file} (e.g. SSL_CERT_FILE, NODE_EXTRA_CA_CERTS)", flush=True)
+        print(f"Inbox: open {emulator.url}/ in a browser", flush=True)
+        if not is_loopback(args.host) and args.control_token is None:
+            print(
+                f"warning: {args.host} is reachable beyond this machine and the control routes (faults, reset, "
+                "the inbox) are open to anyone who reaches it: pass --control-token",
+                file=sys.stderr,
+                flush=True,
+            )
         stop.wait()
     finally:
         emulator.stop()

@@ -10,44 +10,26 @@ import collections
 import hmac
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import msgspec
 
-from .._errors import ValidationError
-from .._message import MAX_PAYLOAD_BYTES, prepare_message
+from ._service import (
+    MAX_PAYLOAD_BYTES,
+    Notification,
+    RequestError,
+    error_object,
+    parse_receipt_ids,
+    parse_send,
+    request_error,
+)
 
 __all__ = ["Delivery", "EmulatorState", "RequestError", "SendAnswer", "Settings", "Stats"]
 
-MAX_NOTIFICATIONS_PER_REQUEST = 100
-MAX_RECEIPT_IDS_PER_REQUEST = 1000
 
-_RECEIPT_MESSAGES = {
-    "MessageTooBig": (
-        f"Notification was too large. On Android and iOS, the total payload must be at most {MAX_PAYLOAD_BYTES} bytes."
-    ),
-    "MessageRateExceeded": "Too many messages were sent to this device recently; back off and retry later.",
-    "MismatchSenderId": "The FCM sender ID of the request does not match the credentials of this app.",
-    "InvalidCredentials": "The push notification credentials of this app are invalid or were revoked.",
-}
-
-
-def error_message(code: str, token: str) -> str:
-    """The human-readable message the service gives with a ticket or receipt error ``code`` for ``token``."""
-    if code == "DeviceNotRegistered":
-        return f'"{token}" is not a registered push notification recipient'
-    return _RECEIPT_MESSAGES.get(code, f"The notification could not be delivered ({code}).")
-
-
-def error_object(code: str, token: str) -> dict[str, Any]:
-    """A ticket or receipt of status ``error`` with ``code``, naming ``token`` in its details."""
-    return {
-        "status": "error",
-        "message": error_message(code, token),
-        "details": {"error": code, "expoPushToken": token},
-    }
+_MIB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -66,6 +48,10 @@ class Settings:
     """When set, every request needs ``Authorization: Bearer <one of them>``."""
     default_project: str = "@test/app"
     """The project of every token not given one with ``set_project``."""
+    registered_only: bool = False
+    """When true, only tokens given to ``register`` receive: the others get ``DeviceNotRegistered`` tickets."""
+    max_body_bytes: int = 4 * _MIB
+    """The largest request body taken, as sent and once decompressed (GUESS: the service's own limit is unknown)."""
 
     def __post_init__(self) -> None:
         if self.rate_limit is not None and not self.rate_limit > 0:
@@ -74,6 +60,10 @@ class Settings:
             value = getattr(self, name)
             if not value >= 0:
                 raise ValueError(f"{name} must be a non-negative number of seconds, not {value!r}")
+        if not isinstance(self.registered_only, bool):
+            raise ValueError(f"registered_only must be true or false, not {self.registered_only!r}")
+        if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
+            raise ValueError(f"max_body_bytes must be a positive integer, not {self.max_body_bytes!r}")
 
 
 @dataclass
@@ -87,7 +77,7 @@ class Stats:
     notifications: int = 0
     """Notifications accepted (each recipient of a list ``to`` counts once)."""
     ticket_errors: int = 0
-    """Notifications answered with an error ticket (scripted ``ticket_error``)."""
+    """Notifications answered with an error ticket (scripted, unregistered or malformed token)."""
     duplicates: int = 0
     """Accepted notifications whose token and payload equal those of one accepted before."""
     rate_limited: int = 0
@@ -113,39 +103,33 @@ class Delivery(msgspec.Struct, frozen=True):
 
     ``message`` is the message as received, with ``to`` narrowed to the token;
     ``receipt_error`` is the error code its receipt will carry (``None`` for an
-    ``ok`` receipt, i.e. the notification reached the device's provider).
+    ``ok`` receipt, i.e. the notification reached the device's provider);
+    ``receipt_lost`` says its receipt never appears. ``token`` is the recipient as
+    the service reads it (trimmed). ``seq`` numbers accepted
+    notifications from 1 since the last reset, ``request`` the send request that
+    brought it; ``accepted_at`` and ``receipt_at`` are on the emulator's clock.
     """
 
     message: dict[str, Any]
     ticket_id: str
     project: str
     receipt_error: str | None = None
+    receipt_lost: bool = False
+    seq: int = 0
+    request: int = 0
+    accepted_at: float = 0.0
+    receipt_at: float = 0.0
+    expires_at: float = 0.0
+    token: str = ""
 
     @property
     def delivered(self) -> bool:
         """Whether the receipt of this notification is ``ok``."""
-        return self.receipt_error is None
+        return self.receipt_error is None and not self.receipt_lost
 
     def as_dict(self) -> dict[str, Any]:
         """The delivery as a JSON-ready dict."""
         return msgspec.structs.asdict(self)
-
-
-@dataclass(frozen=True)
-class RequestError:
-    """A whole request refused: HTTP ``status`` with one error object."""
-
-    status: int
-    code: str
-    message: str
-    details: Any = None
-
-    def body(self) -> dict[str, Any]:
-        """The response body: ``{"errors": [{"code", "message", "details"?}]}``."""
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.details is not None:
-            error["details"] = self.details
-        return {"errors": [error]}
 
 
 @dataclass(frozen=True)
@@ -160,10 +144,12 @@ class SendAnswer:
         return {"data": self.tickets[0] if self.single else self.tickets}
 
 
-@dataclass
+@dataclass(frozen=True)
 class _TokenScript:
     ticket_error: str | None = None
     receipt_error: str | None = None
+    details: dict[str, Any] | None = None
+    receipt_lost: bool = False
 
 
 class _Bucket:
@@ -186,6 +172,8 @@ class _Bucket:
 
 
 _OK_RECEIPT: dict[str, Any] = {"status": "ok"}
+_KEPT_REQUESTS = 1000
+"""How many of the latest send requests are kept whole, for the inbox's raw request view."""
 
 
 def ticket_ids(count: int) -> list[str]:
@@ -202,8 +190,14 @@ def ticket_ids(count: int) -> list[str]:
     return ids
 
 
-def _validation_error(message: str) -> RequestError:
-    return RequestError(400, "VALIDATION_ERROR", message)
+def _malformed_ticket(token: str) -> dict[str, Any]:
+    # GUESS: a recipient that is not an Expo push token at all gets an error ticket of its own
+    # (the rest of the request goes through), coded as the service codes a token it does not know.
+    return {
+        "status": "error",
+        "message": f'"{token}" is not a valid Expo push token',
+        "details": {"error": "DeviceNotRegistered", "expoPushToken": token},
+    }
 
 
 class EmulatorState:
@@ -218,18 +212,42 @@ class EmulatorState:
         self._idle = threading.Condition(self._lock)
         self._in_flight = 0
         self._generation = 0
+        self._listeners: list[Callable[[], None]] = []
         self._clear()
 
     def _clear(self) -> None:
         self._counters = Stats()
         self._scripts: dict[str, _TokenScript] = {}
         self._projects: dict[str, str] = {}
+        self._registered: set[str] = set()
         self._inboxes: dict[str, list[Delivery]] = {}
+        self._feed: list[Delivery] = []
+        self._requests: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
+        self._request_count = 0
         # ticket id -> (available at, expires at, receipt)
         self._receipts: dict[str, tuple[float, float, dict[str, Any]]] = {}
         self._expiry: collections.deque[tuple[float, str]] = collections.deque()
         self._seen: set[tuple[str, bytes]] = set()
         self._buckets: dict[str, _Bucket] = {}
+
+    # -- change notification ------------------------------------------------
+
+    def subscribe(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` (from whichever thread made the change) after every change; returns the undo."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
+
+    def changed(self) -> None:
+        """Tell every listener that something changed (the HTTP layer calls it when faults change)."""
+        for listener in list(self._listeners):
+            listener()
 
     # -- time ---------------------------------------------------------------
 
@@ -243,6 +261,12 @@ class EmulatorState:
             raise ValueError(f"seconds must be a non-negative number, not {seconds!r}")
         with self._lock:
             self._offset += seconds
+        self.changed()
+
+    @property
+    def generation(self) -> int:
+        """A number that changes at every ``reset``."""
+        return self._generation
 
     # -- configuration ------------------------------------------------------
 
@@ -255,6 +279,7 @@ class EmulatorState:
             if new.rate_limit != self.settings.rate_limit:
                 self._buckets.clear()
             self.settings = new
+        self.changed()
 
     def reset(self) -> None:
         """Forget everything since construction: settings, scripts, projects, inboxes, receipts, counters, time."""
@@ -263,18 +288,33 @@ class EmulatorState:
             self._offset = 0.0
             self._generation += 1
             self._clear()
+        self.changed()
 
-    def script_token(self, tokens: Iterable[str], ticket_error: str | None, receipt_error: str | None) -> None:
-        """Set the outcome of future notifications to ``tokens`` (``None`` for both: back to normal)."""
+    def script_token(
+        self,
+        tokens: Iterable[str],
+        ticket_error: str | None,
+        receipt_error: str | None,
+        *,
+        details: dict[str, Any] | None = None,
+        receipt_lost: bool = False,
+    ) -> None:
+        """Set the outcome of future notifications to ``tokens`` (nothing set: back to normal)."""
         for name, code in (("ticket_error", ticket_error), ("receipt_error", receipt_error)):
             if code is not None and (not isinstance(code, str) or not code):
                 raise ValueError(f"{name} must be an error code such as 'DeviceNotRegistered', not {code!r}")
+        if details is not None and not isinstance(details, dict):
+            raise ValueError(f"details must be a JSON object such as {{'apns': {{...}}}}, not {details!r}")
+        if receipt_lost and (ticket_error is not None or receipt_error is not None):
+            raise ValueError("receipt_lost gives no receipt at all: it cannot come with a ticket or receipt error")
+        script = _TokenScript(ticket_error, receipt_error, details, bool(receipt_lost))
         with self._lock:
             for token in tokens:
-                if ticket_error is None and receipt_error is None:
+                if script == _TokenScript():
                     self._scripts.pop(token, None)
                 else:
-                    self._scripts[token] = _TokenScript(ticket_error, receipt_error)
+                    self._scripts[token] = script
+        self.changed()
 
     def set_project(self, tokens: Iterable[str], project: str) -> None:
         """Say that ``tokens`` belong to ``project`` ("@owner/slug")."""
@@ -283,6 +323,14 @@ class EmulatorState:
         with self._lock:
             for token in tokens:
                 self._projects[token] = project
+
+    def register(self, tokens: Iterable[str], registered: bool = True) -> None:
+        """Say that ``tokens`` belong to installed apps (``registered=False``: no longer)."""
+        with self._lock:
+            if registered:
+                self._registered.update(tokens)
+            else:
+                self._registered.difference_update(tokens)
 
     # -- inspection ---------------------------------------------------------
 
@@ -295,6 +343,19 @@ class EmulatorState:
         """Every token with at least one accepted notification, in order of first acceptance."""
         with self._lock:
             return list(self._inboxes)
+
+    def feed(self, after: int = 0, limit: int | None = None) -> list[Delivery]:
+        """Accepted notifications with ``seq`` above ``after``, oldest first; at most the newest ``limit``."""
+        with self._lock:
+            start = max(after, 0)
+            if limit is not None:
+                start = max(start, len(self._feed) - limit)
+            return self._feed[start:]
+
+    def request(self, number: int) -> dict[str, Any] | None:
+        """Send request ``number`` as received (headers and decoded body), while it is among the latest kept."""
+        with self._lock:
+            return self._requests.get(number)
 
     def stats(self) -> Stats:
         """A snapshot of the counters."""
@@ -375,66 +436,44 @@ class EmulatorState:
 
     # -- the protocol -------------------------------------------------------
 
-    def send(self, body: object, started: int | None = None) -> SendAnswer | RequestError | None:
+    def send(
+        self, body: object, started: int | None = None, received: dict[str, Any] | None = None
+    ) -> SendAnswer | RequestError | None:
         """Answer a decoded send request body: tickets, or the error that refuses it whole.
 
         ``started`` is the request's generation from ``request_started``: a
         request that began before the last ``reset`` records nothing and gets
         ``None`` (its answer belongs to nobody; the HTTP layer drops it).
+        ``received`` (headers and the like) is kept with the body for the inbox's raw view.
         """
-        if isinstance(body, dict):
-            raw_messages: list[Any] = [body]
-            single = isinstance(body.get("to"), str)
-        elif isinstance(body, list):
-            raw_messages = body
-            single = False
-        else:
-            return _validation_error(
-                f"the request body must be a message object or an array of them, not {type(body).__name__}"
-            )
-        if not raw_messages:
-            return _validation_error("the request body must contain at least one message")
-        count = 0
-        for index, raw in enumerate(raw_messages):
-            if not isinstance(raw, dict):
-                return _validation_error(f"message {index}: must be an object, not {type(raw).__name__}")
-            to = raw.get("to")
-            count += len(to) if isinstance(to, list) else 1
-        if count > MAX_NOTIFICATIONS_PER_REQUEST:
-            return RequestError(
-                400,
-                "PUSH_TOO_MANY_NOTIFICATIONS",
-                f"You are trying to send {count} push notifications in one request; "
-                f"the limit is {MAX_NOTIFICATIONS_PER_REQUEST}.",
-            )
-        try:
-            prepared = [
-                prepare_message(raw, index, check_size=False, as_service=True) for index, raw in enumerate(raw_messages)
-            ]
-        except ValidationError as exc:
-            return _validation_error(str(exc))
-
+        parsed = parse_send(body)
+        if isinstance(parsed, RequestError):
+            return parsed
+        notifications = parsed.notifications
+        count = len(notifications)
         with self._lock:
             if started is not None and started != self._generation:
                 return None
             settings = self.settings
             default_project = settings.default_project
             projects = self._projects
+            # OBSERVED: the project check covers every recipient, with each project's tokens in `details`.
             by_project: dict[str, list[str]] = {}
-            for message in prepared:
-                for token in message.recipients:
+            for notification in notifications:
+                if notification.well_formed:
+                    token = notification.token
                     tokens = by_project.setdefault(projects.get(token, default_project), [])
                     if token not in tokens:
                         tokens.append(token)
             if len(by_project) > 1:
-                return RequestError(
+                return request_error(
                     400,
                     "PUSH_TOO_MANY_EXPERIENCE_IDS",
                     "All push notification messages in the same request must be for the same project; "
                     "check the details field to investigate conflicting tokens.",
                     by_project,
                 )
-            (project,) = by_project
+            project = next(iter(by_project), default_project)
             now = self._clock() + self._offset
             rate = settings.rate_limit
             if rate is not None:
@@ -442,49 +481,95 @@ class EmulatorState:
                 if bucket is None:
                     bucket = self._buckets[project] = _Bucket(rate, now)
                 if not bucket.take(count, rate, now):
-                    return RequestError(
+                    # DOCUMENTED: 429 TOO_MANY_REQUESTS over 600 notifications per second per project.
+                    return request_error(
                         429,
                         "TOO_MANY_REQUESTS",
                         f"You are exceeding the request limit of {rate:g} notifications per second per project.",
                     )
-            available_at = now + settings.receipt_delay
-            expires_at = now + settings.receipt_retention
-            tickets: list[dict[str, Any]] = []
-            c = self._counters
-            scripts = self._scripts
-            ids = iter(ticket_ids(count))
-            for message, raw in zip(prepared, raw_messages, strict=True):
-                too_big = len(message.payload) > MAX_PAYLOAD_BYTES
-                for token in message.recipients:
-                    script = scripts.get(token)
-                    if script is not None and script.ticket_error is not None:
-                        tickets.append(error_object(script.ticket_error, token))
-                        c.ticket_errors += 1
-                        continue
-                    ticket_id = next(ids)
-                    receipt_error = (
-                        "MessageTooBig" if too_big else (script.receipt_error if script is not None else None)
-                    )
-                    if message.to_is_list:
-                        narrowed = dict(raw)
-                        narrowed["to"] = token
-                    else:
-                        narrowed = raw
-                    inbox = self._inboxes.get(token)
-                    if inbox is None:
-                        inbox = self._inboxes[token] = []
-                    inbox.append(Delivery(narrowed, ticket_id, project, receipt_error))
-                    receipt = _OK_RECEIPT if receipt_error is None else error_object(receipt_error, token)
-                    self._receipts[ticket_id] = (available_at, expires_at, receipt)
-                    self._expiry.append((expires_at, ticket_id))
-                    key = (token, message.payload)
-                    if key in self._seen:
-                        c.duplicates += 1
-                    else:
-                        self._seen.add(key)
-                    c.notifications += 1
-                    tickets.append({"status": "ok", "id": ticket_id})
-        return SendAnswer(tickets, single)
+            tickets = self._accept(notifications, project, now, received, body)
+        self.changed()
+        return SendAnswer(tickets, parsed.single)
+
+    def _accept(
+        self,
+        notifications: list[Notification],
+        project: str,
+        now: float,
+        received: dict[str, Any] | None,
+        body: object,
+    ) -> list[dict[str, Any]]:
+        settings = self.settings
+        available_at = now + settings.receipt_delay
+        expires_at = now + settings.receipt_retention
+        tickets: list[dict[str, Any]] = []
+        c = self._counters
+        scripts = self._scripts
+        registered_only = settings.registered_only
+        registered = self._registered
+        feed = self._feed
+        self._request_count += 1
+        request_number = self._request_count
+        self._requests[request_number] = {"id": request_number, "at": now, **(received or {}), "body": body}
+        if len(self._requests) > _KEPT_REQUESTS:
+            self._requests.popitem(last=False)
+        ids = iter(ticket_ids(len(notifications)))
+        for notification in notifications:
+            token = notification.token
+            if not notification.well_formed:
+                tickets.append(_malformed_ticket(token))
+                c.ticket_errors += 1
+                continue
+            script = scripts.get(token)
+            if script is not None and script.ticket_error is not None:
+                tickets.append(error_object(script.ticket_error, token, script.details))
+                c.ticket_errors += 1
+                continue
+            if registered_only and token not in registered:
+                # DOCUMENTED: the page's own example answers a made-up token with this ticket.
+                tickets.append(error_object("DeviceNotRegistered", token))
+                c.ticket_errors += 1
+                continue
+            ticket_id = next(ids)
+            # GUESS: the payload's size is judged on the message's JSON without `to`.
+            if len(notification.payload) > MAX_PAYLOAD_BYTES:
+                receipt_error: str | None = "MessageTooBig"
+            else:
+                receipt_error = script.receipt_error if script is not None else None
+            lost = script is not None and script.receipt_lost
+            delivery = Delivery(
+                notification.message,
+                ticket_id,
+                project,
+                receipt_error,
+                lost,
+                len(feed) + 1,
+                request_number,
+                now,
+                available_at,
+                expires_at,
+                token,
+            )
+            feed.append(delivery)
+            inbox = self._inboxes.get(token)
+            if inbox is None:
+                inbox = self._inboxes[token] = []
+            inbox.append(delivery)
+            if not lost:
+                if receipt_error is None:
+                    receipt = _OK_RECEIPT
+                else:
+                    receipt = error_object(receipt_error, token, script.details if script is not None else None)
+                self._receipts[ticket_id] = (available_at, expires_at, receipt)
+                self._expiry.append((expires_at, ticket_id))
+            key = (token, notification.payload)
+            if key in self._seen:
+                c.duplicates += 1
+            else:
+                self._seen.add(key)
+            c.notifications += 1
+            tickets.append({"status": "ok", "id": ticket_id})
+        return tickets
 
     def fake_tickets(self, count: int) -> list[dict[str, Any]]:
         """``count`` ok tickets whose ids have no receipt (for faults that answer without accepting)."""
@@ -492,19 +577,9 @@ class EmulatorState:
 
     def get_receipts(self, body: object) -> dict[str, Any] | RequestError:
         """Answer a decoded receipts request body: ``{"data": {id: receipt}}``, or the error that refuses it."""
-        if not isinstance(body, Mapping) or not isinstance(body.get("ids"), list):
-            return _validation_error('the request body must be an object with an "ids" array of ticket ids')
-        ids = body["ids"]
-        if len(ids) > MAX_RECEIPT_IDS_PER_REQUEST:
-            return RequestError(
-                400,
-                "PUSH_TOO_MANY_RECEIPTS",
-                f"You are trying to get {len(ids)} push receipts in one request; "
-                f"the limit is {MAX_RECEIPT_IDS_PER_REQUEST}.",
-            )
-        for position, ticket_id in enumerate(ids):
-            if not isinstance(ticket_id, str):
-                return _validation_error(f"ids[{position}]: must be a string, not {type(ticket_id).__name__}")
+        ids = parse_receipt_ids(body)
+        if isinstance(ids, RequestError):
+            return ids
         data: dict[str, Any] = {}
         with self._lock:
             now = self._clock() + self._offset
@@ -513,6 +588,7 @@ class EmulatorState:
                 self._receipts.pop(expiry.popleft()[1], None)
             receipts = self._receipts
             for ticket_id in ids:
+                # DOCUMENTED: an id with no receipt (not yet, or no longer) is left out of the answer.
                 record = receipts.get(ticket_id)
                 if record is not None and record[0] <= now < record[1]:
                     data[ticket_id] = record[2]
