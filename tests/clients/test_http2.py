@@ -109,7 +109,8 @@ def test_the_ca_file_is_a_pem_certificate_removed_at_stop() -> None:
 def test_a_drop_fault_over_http2_resets_the_stream_and_the_connection_goes_on(cleartext: Emulator) -> None:
     cleartext.reset()
     cleartext.add_fault("drop")
-    with httpx.Client(http1=False, http2=True, base_url=cleartext.url, headers={"Authorization": "Bearer h2-token"}) as h:
+    auth = {"Authorization": "Bearer h2-token"}
+    with httpx.Client(http1=False, http2=True, base_url=cleartext.url, headers=auth) as h:
         with pytest.raises(httpx.RemoteProtocolError):
             h.post("/--/api/v2/push/send", json={"to": "ExponentPushToken[a]"})
         assert h.post("/--/api/v2/push/send", json={"to": "ExponentPushToken[b]"}).status_code == 200

@@ -99,7 +99,7 @@ def test_tls_prints_the_ca_file_that_clients_trust() -> None:
 
 
 def test_binding_beyond_loopback_without_a_control_token_warns() -> None:
-    with _serve("--host", "0.0.0.0") as (process, url):
+    with _serve("--host", "0.0.0.0") as (process, _url):
         process.terminate()
         assert process.wait(timeout=10) == 0
         assert process.stderr is not None

@@ -148,18 +148,20 @@ def error_object(code: str, token: str, extra_details: dict[str, Any] | None = N
 # -- send requests ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
 class Notification:
     """One recipient of one message: the unit the service counts, accepts and gives a ticket to."""
 
-    token: str
-    """The recipient as sent, trimmed."""
-    message: dict[str, Any]
-    """The message as received, with ``to`` narrowed to this recipient (the message itself for a string ``to``)."""
-    payload: bytes
-    """The message without ``to`` as JSON: its size is what ``MessageTooBig`` is judged on (GUESS)."""
-    well_formed: bool = True
-    """Whether ``token`` looks like an Expo push token at all."""
+    __slots__ = ("message", "payload", "token", "well_formed")
+
+    def __init__(self, token: str, message: dict[str, Any], payload: bytes, well_formed: bool = True) -> None:
+        self.token = token
+        """The recipient as sent, trimmed."""
+        self.message = message
+        """The message as received, with ``to`` narrowed to this recipient (the message itself for a string ``to``)."""
+        self.payload = payload
+        """The message without ``to`` as JSON: its size is what ``MessageTooBig`` is judged on (GUESS)."""
+        self.well_formed = well_formed
+        """Whether ``token`` looks like an Expo push token at all."""
 
 
 @dataclass(frozen=True)
@@ -173,63 +175,53 @@ class SendRequest:
 
 _STRING_FIELDS = ("title", "body", "subtitle", "channelId", "categoryId", "icon", "collapseId", "tag", "threadId",
                   "targetContentId")  # fmt: skip
-_NUMBER_FIELDS = ("ttl", "expiration", "badge", "relevanceScore")
-_BOOLEAN_FIELDS = ("mutableContent", "_contentAvailable", "contentAvailable")
 _ENUMS = {
     "priority": ("default", "normal", "high"),  # DOCUMENTED
     "interruptionLevel": ("active", "critical", "passive", "time-sensitive"),  # DOCUMENTED (newer page)
 }
-
-
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if value is None:
-        return "null"
-    return "object"
+# DOCUMENTED: the type of each field (newer fields from the newer page).
+_FIELD_KINDS: dict[str, str] = {
+    **dict.fromkeys(_STRING_FIELDS, "string"),
+    **dict.fromkeys(("ttl", "expiration", "badge", "relevanceScore"), "number"),
+    **dict.fromkeys(("mutableContent", "_contentAvailable", "contentAvailable"), "boolean"),
+    **dict.fromkeys(("data", "richContent"), "object"),
+    **dict.fromkeys(_ENUMS, "enum"),
+    # DOCUMENTED: "default" or null; newer docs: a custom sound name, or an object of
+    # critical/name/volume. GUESS: other keys of the object are passed through to Apple.
+    "sound": "sound",
+}
 
 
 def _check_fields(message: dict[str, Any], where: str) -> str | None:
     """What is wrong with the documented fields of ``message`` (Joi-style), or ``None``.
 
-    DOCUMENTED: the type of each field. GUESS: ``null`` stands for an absent field (JSON
-    encoders write it for unset attributes); unknown fields are passed through, as the
-    service ignores them (OBSERVED); any JSON number is a number (``3600.0`` as much as
-    ``3600``: the service parses JSON, it does not look at how a number was written).
+    GUESS: ``null`` stands for an absent field (JSON encoders write it for unset
+    attributes); unknown fields are passed through, as the service ignores them
+    (OBSERVED); any JSON number is a number (``3600.0`` as much as ``3600``: the service
+    parses JSON, it does not look at how a number was written).
     """
-    for name in _STRING_FIELDS:
-        value = message.get(name)
-        if value is not None and not isinstance(value, str):
-            return f'"{where}{name}" must be a string'
-    for name in _NUMBER_FIELDS:
-        value = message.get(name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
-            return f'"{where}{name}" must be a number'
-    for name in _BOOLEAN_FIELDS:
-        value = message.get(name)
-        if value is not None and not isinstance(value, bool):
-            return f'"{where}{name}" must be a boolean'
-    for name, allowed in _ENUMS.items():
-        value = message.get(name)
-        if value is not None and value not in allowed:
-            return f'"{where}{name}" must be one of [{", ".join(allowed)}]'
-    data = message.get("data")
-    if data is not None and not isinstance(data, dict):
-        return f'"{where}data" must be of type object'
-    # DOCUMENTED: "default" or null; newer docs: a custom sound name, or an object of
-    # critical/name/volume. GUESS: other keys of the object are passed through to Apple.
-    sound = message.get("sound")
-    if sound is not None and not isinstance(sound, (str, dict)):
-        return f'"{where}sound" must be one of [string, object]'
-    rich = message.get("richContent")
-    if rich is not None and not isinstance(rich, dict):
-        return f'"{where}richContent" must be of type object'
+    kinds = _FIELD_KINDS
+    for name, value in message.items():
+        kind = kinds.get(name)
+        if kind is None or value is None:
+            continue
+        if kind == "string":
+            if not isinstance(value, str):
+                return f'"{where}{name}" must be a string'
+        elif kind == "number":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                return f'"{where}{name}" must be a number'
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                return f'"{where}{name}" must be a boolean'
+        elif kind == "object":
+            if not isinstance(value, dict):
+                return f'"{where}{name}" must be of type object'
+        elif kind == "enum":
+            if value not in _ENUMS[name]:
+                return f'"{where}{name}" must be one of [{", ".join(_ENUMS[name])}]'
+        elif not isinstance(value, (str, dict)):  # sound
+            return f'"{where}{name}" must be one of [string, object]'
     return None
 
 
@@ -284,14 +276,17 @@ def parse_send(body: object) -> SendRequest | RequestError:
             f"the limit is {MAX_NOTIFICATIONS_PER_REQUEST}.",
         )
     notifications: list[Notification] = []
+    append = notifications.append
+    is_token = _TOKEN.fullmatch
     for message, tokens in zip(messages, recipients, strict=True):
-        rest = {name: value for name, value in message.items() if name != "to"}
+        rest = dict(message)
+        del rest["to"]
         payload = encode_json(rest)
         listed = isinstance(message["to"], list)
         for token in tokens:
             trimmed = token.strip()
             narrowed = {**message, "to": token} if listed else message
-            notifications.append(Notification(trimmed, narrowed, payload, _TOKEN.fullmatch(trimmed) is not None))
+            append(Notification(trimmed, narrowed, payload, is_token(trimmed) is not None))
     single = isinstance(body, dict) and isinstance(body.get("to"), str)
     return SendRequest(notifications, single)
 
