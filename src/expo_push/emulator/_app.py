@@ -222,7 +222,7 @@ class EmulatorApp:
         method = request.method
         if path in (SEND_PATH, RECEIPTS_PATH):
             if method != "POST":
-                await method_not_allowed(method, ("POST",)).write(request.send)
+                await request.reply(method_not_allowed(method, ("POST",)))
                 return
             await self._serve(request, "send" if path == SEND_PATH else "receipts")
             return
@@ -232,7 +232,7 @@ class EmulatorApp:
         if self._inbox.serves(path):
             await self._inbox.handle(request)
             return
-        await not_found(path).write(request.send)
+        await request.reply(not_found(path))
 
     # -- push API -----------------------------------------------------------
 
@@ -250,6 +250,7 @@ class EmulatorApp:
             try:
                 raw = await request.body(limit)
             except BodyTooLarge:
+                request.consumed = True  # read no further: the connection closes after the answer
                 reply = error_reply(_too_large(limit), {"connection": "close"})
             except ConnectionResetError:
                 return
@@ -267,7 +268,7 @@ class EmulatorApp:
             if reply is None:
                 await abort(request.send)
             else:
-                await reply.write(request.send)
+                await request.reply(reply)
         finally:
             if not finished:
                 state.request_finished(generation, None, fault=fault is not None)

@@ -6,6 +6,7 @@ prior knowledge (h2c) and HTTP/2 over TLS (ALPN) from the same app.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -56,12 +57,13 @@ def header(scope: Scope, name: bytes) -> str | None:
 class Request:
     """One HTTP request as the emulator's handlers see it."""
 
-    __slots__ = ("path", "query", "receive", "scope", "send")
+    __slots__ = ("consumed", "path", "query", "receive", "scope", "send")
 
     def __init__(self, scope: Scope, receive: Receive, send: Send) -> None:
         self.scope = scope
         self.receive = receive
         self.send = send
+        self.consumed = False
         self.path: str = scope["path"]
         self.query: str = bytes(scope.get("query_string", b"")).decode("latin-1")
 
@@ -103,10 +105,19 @@ class Request:
                 elif chunks:
                     chunks.clear()
             more = message.get("more_body", False)
+            if not more:
+                self.consumed = True
             if limit is not None and size > limit and (not more or size > limit + _DISCARD_AT_MOST):
                 raise BodyTooLarge(size)
             if not more:
                 return b"".join(chunks)
+
+    async def reply(self, reply: Reply) -> None:
+        """Write ``reply``, first reading what is left of the body (an HTTP/1.1 connection is kept only then)."""
+        if not self.consumed:
+            with contextlib.suppress(BodyTooLarge, ConnectionResetError):
+                await self.body(0)
+        await reply.write(self.send)
 
 
 class Reply:

@@ -158,7 +158,7 @@ class ControlRoutes:
         """Serve one request whose path is under ``CONTROL_PREFIX``."""
         refusal = self.app.guard.refusal(request)
         if refusal is not None:
-            await refusal.write(request.send)
+            await request.reply(refusal)
             return
         name = request.path[len(CONTROL_PREFIX) + 1 :]
         method = request.method
@@ -166,11 +166,11 @@ class ControlRoutes:
         if name.startswith("inbox/") and method == "GET":
             token = name[len("inbox/") :]
             data = [delivery.as_dict() for delivery in self.app.state.inbox(token)]
-            await json_reply({"data": data}).write(request.send)
+            await request.reply(json_reply({"data": data}))
             return
         if name in ("feed", "events") or name.startswith("requests/"):
             if method != "GET":
-                await method_not_allowed(method, ("GET",)).write(request.send)
+                await request.reply(method_not_allowed(method, ("GET",)))
                 return
             await inbox.control(request, name)
             return
@@ -178,7 +178,7 @@ class ControlRoutes:
         if handler is None:
             allowed = tuple(m for m, n in self._routes if n == name)
             reply = method_not_allowed(method, allowed) if allowed else not_found(request.path)
-            await reply.write(request.send)
+            await request.reply(reply)
             return
         try:
             raw = await request.body(1024 * 1024)
@@ -190,7 +190,7 @@ class ControlRoutes:
             return
         except Exception as exc:  # a body too large, nested too deep...
             reply = error_reply(validation_error(f"the request body cannot be read: {type(exc).__name__}"))
-        await reply.write(request.send)
+        await request.reply(reply)
 
     # Each handler takes the decoded body and returns the answer; ValueError/_ControlError become 400.
 

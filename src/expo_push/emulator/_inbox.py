@@ -79,7 +79,7 @@ class InboxRoutes:
         body = self._assets.get(name)
         if body is None:
             body = self._assets[name] = (importlib.resources.files(__package__) / "inbox" / name).read_bytes()
-        await Reply(200, body, content_type, _PAGE_HEADERS).write(request.send)
+        await request.reply(Reply(200, body, content_type, _PAGE_HEADERS))
 
     def _snapshot(self) -> dict[str, Any]:
         app = self.app
@@ -107,13 +107,13 @@ class InboxRoutes:
             after = _int(query.get("after", ["0"])[0])
             limit = _int(query.get("limit", [str(_FIRST_BATCH)])[0])
             deliveries = self.app.state.feed(after, max(limit, 0))
-            await json_reply({**self._snapshot(), "data": [delivery_view(d) for d in deliveries]}).write(request.send)
+            await request.reply(json_reply({**self._snapshot(), "data": [delivery_view(d) for d in deliveries]}))
         elif name == "events":
             await self._events(request)
         else:
             found = self.app.state.request(_int(name[len("requests/") :]))
             reply = json_reply(found) if found is not None else not_found(request.path)
-            await reply.write(request.send)
+            await request.reply(reply)
 
     async def _events(self, request: Request) -> None:
         """A stream of server-sent events: one ``update`` each time something changes, until the page goes."""
