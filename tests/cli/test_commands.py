@@ -142,3 +142,30 @@ def test_the_demo_table_is_aligned(cli):
     table = done.out.split("\n\n")[1].splitlines()
     assert len(table) >= 10
     assert len({len(row) for row in table}) == 1, table
+
+
+def test_unknown_fields_are_sent_with_a_warning_and_strict_refuses_them(cli, expo_emulator, tmp_path):
+    lines = [{"to": TOKENS[0], "titel": "c", "bdy": "x"}, {"to": TOKENS[1], "titel": "c"}]
+    (tmp_path / "m.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    strict = cli("send", "--file", "m.jsonl", "--strict")
+    assert strict.status == 2
+    assert "m.jsonl line 1, field 'titel': is not a field of a push message; did you mean 'title'?" in strict.err
+    assert expo_emulator.stats.requests == 0
+    loose = cli("send", "--file", "m.jsonl")
+    assert loose.status == 0
+    warnings = [line for line in loose.err.splitlines() if "warning:" in line]
+    assert warnings == [
+        "expo-push send: warning: 'titel' is not a field of a push message (did you mean 'title'?), in 2 messages, "
+        "first m.jsonl line 1; the service ignores it (--strict refuses it)",
+        "expo-push send: warning: 'bdy' is not a field of a push message (did you mean 'body'?), in m.jsonl line 1; "
+        "the service ignores it (--strict refuses it)",
+    ]
+
+
+def test_a_known_field_in_the_wrong_case_is_refused_with_its_name(cli, expo_emulator, tmp_path):
+    (tmp_path / "m.csv").write_text(f"to,channel_id\n{TOKENS[0]},orders\n")
+    done = cli("send", "--file", "m.csv")
+    assert done.status == 2
+    assert "m.csv line 2, field 'channel_id'" in done.err
+    assert "'channelId'" in done.err
+    assert expo_emulator.stats.requests == 0

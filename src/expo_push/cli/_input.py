@@ -17,9 +17,18 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from .._errors import ValidationError
-from .._message import prepare_message
+from .._message import prepare_message, unknown_fields
 
-__all__ = ["FORMATS", "InputError", "InputMessage", "Source", "checked", "parse_json_object", "read_messages"]
+__all__ = [
+    "FORMATS",
+    "InputError",
+    "InputMessage",
+    "Source",
+    "checked",
+    "parse_json_object",
+    "read_messages",
+    "unknown_field_warnings",
+]
 
 FORMATS = ("jsonl", "csv", "tokens")
 _BY_SUFFIX = {".csv": "csv", ".txt": "tokens", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
@@ -180,11 +189,13 @@ def _csv_value(key: str, value: str, where: str) -> Any:
 
 
 def read_messages(
-    source: Source, template: dict[str, Any], stdin: IO[str], *, key_field: str | None = None
+    source: Source, template: dict[str, Any], stdin: IO[str], *, key_field: str | None = None, strict: bool = False
 ) -> list[InputMessage]:
     """Read and validate every message (``template`` fields first, each line's fields over them).
 
-    ``key_field``: a field taken out of each line as its outbox key. Raises
+    ``key_field``: a field taken out of each line as its outbox key. ``strict``
+    refuses fields the service does not know (else they are sent, and
+    ``unknown_field_warnings`` tells of them). Raises
     ``InputError`` naming the line and field of the first bad one, or saying
     that there are none, before anything is sent.
     """
@@ -210,7 +221,7 @@ def read_messages(
                 key = fields.pop(key_field)
                 if not isinstance(key, str) or not key:
                     raise InputError(f"{where}, field {key_field!r}: the key must be a non-empty string")
-            messages.append(InputMessage(where, checked({**template, **fields}, where), key))
+            messages.append(InputMessage(where, checked({**template, **fields}, where, strict=strict), key))
     finally:
         if close:
             raw.close()
@@ -219,14 +230,39 @@ def read_messages(
     return messages
 
 
-def checked(message: dict[str, Any], where: str) -> dict[str, Any]:
-    """``message`` if it is valid, else ``InputError`` saying ``where`` (a line, or the flags) and which field."""
+def checked(message: dict[str, Any], where: str, *, strict: bool = False) -> dict[str, Any]:
+    """``message`` if it is valid, else ``InputError`` saying ``where`` (a line, or the flags) and which field.
+
+    A known field in another case or form (``channel_id``) is always refused; with ``strict``, so is any field
+    the service does not know.
+    """
     try:
-        prepare_message(message, 0)
+        prepare_message(message, 0, strict=strict)
     except ValidationError as exc:
         field = f", field {exc.field!r}" if exc.field else ""
         raise InputError(f"{where}{field}: {exc.reason}") from None
     return message
+
+
+def unknown_field_warnings(messages: Iterable[InputMessage]) -> list[str]:
+    """One line per field the service does not know: how many messages have it, the first, and the nearest name.
+
+    The service ignores such fields; they are sent unless ``--strict``.
+    """
+    found: dict[str, tuple[int, str, str | None]] = {}
+    for entry in messages:
+        for name, nearest in unknown_fields(entry.message).items():
+            count, first, _ = found.get(name, (0, entry.where, nearest))
+            found[name] = (count + 1, first, nearest)
+    lines = []
+    for name, (count, first, nearest) in found.items():
+        hint = f" (did you mean {nearest!r}?)" if nearest else ""
+        where = first if count == 1 else f"{count:,} messages, first {first}"
+        lines.append(
+            f"warning: {name!r} is not a field of a push message{hint}, in {where}; "
+            "the service ignores it (--strict refuses it)"
+        )
+    return lines
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:

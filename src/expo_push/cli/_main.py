@@ -99,9 +99,7 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
         super().__init__(prog, max_help_position=32, width=110)
 
 
-def _command(
-    commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: str
-) -> argparse.ArgumentParser:
+def _command(commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: str) -> argparse.ArgumentParser:
     parser = commands.add_parser(name, formatter_class=_HelpFormatter, **kwargs)  # type: ignore[arg-type]
     add_verbosity_options(parser)
     return parser

@@ -22,7 +22,7 @@ __all__ = ["cmd_enqueue", "cmd_tokens", "cmd_worker"]
 
 def cmd_enqueue(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
     """``expo-push enqueue``: store messages in the ledger's outbox, for ``expo-push worker`` to send."""
-    entries = input_messages(args, stdin, key_field="key", key=args.key)
+    entries = input_messages(args, stdin, err, key_field="key", key=args.key)
     keyed = [e.key for e in entries]
     ledger = open_ledger(args.ledger, must_exist=False)
     try:

@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 import msgspec
 
 from .._errors import PushConnectionError, PushServerError
-from ._input import InputMessage, Source, checked, parse_json_object, read_messages
+from ._input import InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
 from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, quiet
 from ._progress import Progress
 
@@ -73,6 +73,11 @@ def add_message_options(parser: argparse.ArgumentParser) -> None:
         choices=["active", "critical", "passive", "time-sensitive"],
         help="how it may interrupt (iOS 15+)",
     )
+    fields.add_argument(
+        "--strict",
+        action="store_true",
+        help="refuse fields the service does not know (default: send them, with a warning; the service ignores them)",
+    )
 
 
 def _template(args: argparse.Namespace) -> dict[str, Any]:
@@ -87,18 +92,31 @@ def _template(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def input_messages(
-    args: argparse.Namespace, stdin: IO[str], *, key_field: str | None = None, key: str | None = None
+    args: argparse.Namespace,
+    stdin: IO[str],
+    err: IO[str],
+    *,
+    key_field: str | None = None,
+    key: str | None = None,
 ) -> list[InputMessage]:
-    """Every message the flags and ``--file`` give, validated (``InputError`` or ``UsageError`` otherwise)."""
+    """Every message the flags and ``--file`` give, validated (``InputError`` or ``UsageError`` otherwise).
+
+    Fields the service does not know are refused with ``--strict``, else warned of on ``err``.
+    """
     if bool(args.to) == bool(args.file):
         raise UsageError("give recipients with --to, or messages with --file (a path, or - for standard input)")
     template = _template(args)
     if args.file:
         if key is not None:
             raise UsageError("--key goes with --to; in a file, give each message a 'key' field")
-        return read_messages(Source(args.file, args.format), template, stdin, key_field=key_field)
-    message = {**template, "to": args.to[0] if len(args.to) == 1 else args.to}
-    return [InputMessage("the flags", checked(message, "the flags"), key)]
+        source = Source(args.file, args.format)
+        entries = read_messages(source, template, stdin, key_field=key_field, strict=args.strict)
+    else:
+        message = {**template, "to": args.to[0] if len(args.to) == 1 else args.to}
+        entries = [InputMessage("the flags", checked(message, "the flags", strict=args.strict), key)]
+    for line in unknown_field_warnings(entries):
+        err.write(f"expo-push {args.command}: {line}\n")
+    return entries
 
 
 def recipients(message: dict[str, Any]) -> int:
@@ -140,7 +158,7 @@ def _json_line(value: object) -> str:
 
 def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
     """``expo-push send``."""
-    messages = [m.message for m in input_messages(args, stdin)]
+    messages = [m.message for m in input_messages(args, stdin, err)]
     total = sum(recipients(m) for m in messages)
     client = make_client(args)
     progress = Progress(total, err, shown=not quiet(args))
