@@ -34,6 +34,7 @@ from ._errors import (
 from ._message import MAX_PAYLOAD_BYTES, PushMessage
 from ._models import PushReceipt, PushTicket
 from ._pacing import Pacer, PacerProtocol
+from ._public import show_as
 from ._retry import RetryPolicy
 from ._tokens import is_expo_push_token
 from ._version import __version__
@@ -79,6 +80,9 @@ __all__ = [
     "__version__",
     "is_expo_push_token",
 ]
+
+
+show_as(__name__, globals(), __all__)
 
 
 def __getattr__(name: str) -> object:

@@ -33,13 +33,15 @@ if TYPE_CHECKING:
     from typing_extensions import Self
 
 __all__ = [
+    "AnswerTooLarge",
+    "AttemptTimedOut",
+    "BaseClient",
+    "BodyReader",
     "DEFAULT_ATTEMPT_TIMEOUT",
     "DEFAULT_BASE_URL",
     "DEFAULT_INTERRUPT_GRACE",
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
-    "BaseClient",
-    "BodyReader",
     "Messages",
     "shared_ssl_context",
 ]

@@ -25,6 +25,7 @@ __all__ = [
     "PushMessage",
     "Sound",
     "message_from_dict",
+    "narrow",
     "prepare_message",
     "unknown_fields",
 ]

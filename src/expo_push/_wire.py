@@ -21,10 +21,12 @@ __all__ = [
     "HttpResponse",
     "TransportFailure",
     "encode_entries",
+    "encode_receipt_ids",
     "read_receipts_response",
     "read_send_response",
     "request_body",
     "split_by_project",
+    "transport_failed",
 ]
 
 _GZIP_LEVEL = 1  # JSON of notifications compresses ~14:1 at level 1, at two thirds the CPU of level 6.

@@ -23,7 +23,15 @@ if TYPE_CHECKING:
     from .._models import PushTicket
     from ..ledger import Ledger
 
-__all__ = ["add_message_options", "cmd_send", "input_messages", "print_send_summary", "send_tickets"]
+__all__ = [
+    "add_message_options",
+    "cmd_send",
+    "failure_line",
+    "input_messages",
+    "print_send_summary",
+    "recipients",
+    "send_tickets",
+]
 
 # --- messages from flags and files ------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ code can catch ``expo_push.DeviceNotRegisteredError`` and old code
 ``expo_push.compat.DeviceNotRegisteredError`` alike.
 """
 
+from .._public import show_as
 from ._client import AsyncPushClient, PushClient
 from ._errors import (
     DeviceNotRegisteredError,
@@ -42,3 +43,5 @@ __all__ = [
     "PushTicketError",
     "ServerResponse",
 ]
+
+show_as(__name__, globals(), __all__)

@@ -24,7 +24,7 @@ from expo_push._client import DEFAULT_TIMEOUT, shared_ssl_context
 from ._errors import PushServerError, translate_server_error
 from ._models import PushMessage, PushReceipt, PushTicket
 
-__all__ = ["AsyncPushClient", "PushClient"]
+__all__ = ["AsyncPushClient", "PushClient", "receipts_from_response"]
 
 _CLIENT_OPTIONS = ("access_token", "max_concurrency", "rate_limit", "max_retries", "split_projects", "http2")
 """Options of expo-push's clients that the compat clients pass on from their keyword arguments."""

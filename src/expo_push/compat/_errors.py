@@ -36,6 +36,9 @@ __all__ = [
     "PushServerError",
     "PushTicketError",
     "ServerResponse",
+    "mismatch_message",
+    "notification_error_class",
+    "translate_server_error",
 ]
 
 

@@ -63,6 +63,7 @@ Every accepted notification is kept (inbox, receipt, duplicate check) until
 
 from typing import TYPE_CHECKING
 
+from .._public import show_as
 from ._faults import Fault, FaultKind, FaultTarget
 from ._main import main
 from ._state import Delivery, Stats
@@ -71,6 +72,8 @@ if TYPE_CHECKING:
     from ._emulator import Emulator
 
 __all__ = ["Delivery", "Emulator", "Fault", "FaultKind", "FaultTarget", "Stats", "main"]
+
+show_as(__name__, globals(), __all__)
 
 MISSING_EXTRA = "the emulator needs hypercorn, which its extra installs: pip install 'expo-push[emulator]'"
 
@@ -83,5 +86,6 @@ def __getattr__(name: str) -> object:
             if (exc.name or "").partition(".")[0] not in ("hypercorn", "h2", "h11"):
                 raise
             raise ModuleNotFoundError(MISSING_EXTRA, name="hypercorn") from None
+        Emulator.__module__ = __name__
         return Emulator
     raise AttributeError(f"module 'expo_push.emulator' has no attribute {name!r}")

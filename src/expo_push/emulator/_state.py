@@ -26,7 +26,17 @@ from ._service import (
     request_error,
 )
 
-__all__ = ["Delivery", "EmulatorState", "RequestError", "SendAnswer", "Settings", "Stats"]
+__all__ = [
+    "Delivery",
+    "EmulatorState",
+    "RequestError",
+    "SendAnswer",
+    "Settings",
+    "Stats",
+    "error_message",
+    "error_object",
+    "ticket_ids",
+]
 
 
 _MIB = 1024 * 1024

@@ -64,6 +64,7 @@ move (PostgreSQL: the database's clock; SQLite: the machine's since boot).
 Callbacks that raise are logged and called again later; they undo nothing.
 """
 
+from .._public import show_as
 from ._ledger import CONFIG_ERRORS, Ledger
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._pacer import SharedPacer
@@ -79,3 +80,5 @@ __all__ = [
     "SharedPacer",
     "WorkerRun",
 ]
+
+show_as(__name__, globals(), __all__)

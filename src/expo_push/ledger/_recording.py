@@ -30,7 +30,7 @@ from ._store import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
 if TYPE_CHECKING:
     from ._ledger import Ledger
 
-__all__ = ["CONFIG_ERRORS", "Events", "Recorder", "owned_by_token", "per_ticket"]
+__all__ = ["CONFIG_ERRORS", "Events", "FinishRows", "Recorder", "owned_by_token", "per_ticket"]
 
 logger = logging.getLogger("expo_push.ledger")
 
