@@ -112,7 +112,7 @@ def notification_error_class(code: str | None) -> type[PushTicketError]:
         return PushTicketError
     cls = _NOTIFICATION_CLASSES.get(core.__name__)
     if cls is None:
-        namespace = {"__module__": __name__, "__qualname__": core.__name__, "__doc__": core.__doc__}
+        namespace = {"__module__": PushTicketError.__module__, "__qualname__": core.__name__, "__doc__": core.__doc__}
         cls = _NOTIFICATION_CLASSES[core.__name__] = type(core.__name__, (PushTicketError, core), namespace)
     return cls
 
@@ -231,7 +231,7 @@ def _make_error_class(core: type[expo_push.PushServerError], requests_kind: str 
         return PushServerError
     # A plain failure with a requests error gets a name of its own: "PushServerError" is the base's.
     name = f"PushServer{requests_kind}" if core is expo_push.PushServerError else core.__name__
-    namespace = {"__module__": __name__, "__qualname__": name, "__doc__": core.__doc__}
+    namespace = {"__module__": PushServerError.__module__, "__qualname__": name, "__doc__": core.__doc__}
     cls: type[PushServerError] = type(name, tuple(bases), namespace)
     return cls
 
