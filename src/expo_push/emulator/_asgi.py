@@ -17,6 +17,7 @@ from hypercorn.protocol.events import StreamClosed
 from ._service import RequestError, encode_json, request_error
 
 __all__ = [
+    "BodyTooLarge",
     "JSON_TYPE",
     "Receive",
     "Reply",

@@ -20,6 +20,7 @@ from typing import Any
 import msgspec
 
 __all__ = [
+    "validation_error",
     "MAX_NOTIFICATIONS_PER_REQUEST",
     "MAX_PAYLOAD_BYTES",
     "MAX_RECEIPT_IDS_PER_REQUEST",

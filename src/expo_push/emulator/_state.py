@@ -33,7 +33,6 @@ __all__ = [
     "SendAnswer",
     "Settings",
     "Stats",
-    "error_message",
     "error_object",
     "ticket_ids",
 ]
