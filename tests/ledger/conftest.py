@@ -115,3 +115,13 @@ def client(emulator: Emulator) -> Iterator[PushClient]:
     """A client sending to the emulator, unpaced."""
     with PushClient(base_url=emulator.url, rate_limit=None, http2=False) as push_client:
         yield push_client
+
+
+@pytest.fixture
+def quick_client(emulator: Emulator) -> Iterator[PushClient]:
+    """A client whose longest request with its retries is 80 s, for ledgers with a short lease."""
+    with PushClient(
+        base_url=emulator.url, rate_limit=None, http2=False, attempt_timeout=10, max_retries=1
+    ) as push_client:
+        assert push_client.max_request_seconds == 80
+        yield push_client

@@ -16,15 +16,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
 from expo_push import (
     AsyncPushClient,
+    MessagePart,
+    Position,
     PushClient,
     PushMessage,
     PushReceipt,
     PushServerError,
     PushTicket,
+    SendAccount,
     ValidationError,
 )
 from expo_push.emulator import Emulator
@@ -324,7 +328,7 @@ def test_enqueue_returns_at_once_and_drain_sends_and_records(
     assert (run.batches, run.sent) == (3, 250)
     assert emulator.stats.notifications == 250
     assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(250)}
-    assert ledger.stats().outbox == {"sent": 250, "resent": 0}
+    assert ledger.stats().outbox == {"sent": 250, "resent": 0, "in_doubt": 0}
 
 
 def test_the_same_idempotency_key_is_sent_once(ledger: Ledger, client: PushClient, emulator: Emulator) -> None:
@@ -407,11 +411,11 @@ def test_workers_side_by_side_never_send_the_same_notification(
             self.client = client
             self.waited = False
 
-        def iter_send(self, messages: list[PushMessage]) -> Iterator[PushTicket]:
+        def iter_send(self, messages: list[PushMessage], account: SendAccount) -> Iterator[PushTicket]:
             if not self.waited:
                 self.waited = True
                 all_claimed.wait()
-            return self.client.iter_send(messages)
+            return self.client.iter_send(messages, account=account)
 
     def work() -> None:
         try:
@@ -439,8 +443,9 @@ def test_workers_side_by_side_never_send_the_same_notification(
 
 
 def test_rows_of_a_silent_worker_are_taken_back_after_the_lease(
-    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+    ledger_url: str, quick_client: PushClient, emulator: Emulator, clock: Clock
 ) -> None:
+    client = quick_client
     with Ledger.open(ledger_url, clock=clock, lease=120) as ledger:
         ledger.enqueue([{"to": token(i)} for i in range(3)])
         ledger._store.claim(clock.now, "elsewhere:1:gone", 10)  # a worker on another machine went quiet
@@ -643,8 +648,9 @@ def test_a_worker_in_another_pid_namespace_of_the_same_host_keeps_its_rows_until
 
 
 def test_a_live_worker_slower_than_the_lease_keeps_its_rows(
-    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+    ledger_url: str, quick_client: PushClient, emulator: Emulator, clock: Clock
 ) -> None:
+    client = quick_client
     lease = 100.0
     with (
         Ledger.open(ledger_url, clock=clock, lease=lease) as slow,
@@ -656,8 +662,8 @@ def test_a_live_worker_slower_than_the_lease_keeps_its_rows(
         class SlowClient:
             """Tickets come back over more than the lease: another worker looks in meanwhile."""
 
-            def iter_send(self, messages: list[PushMessage]) -> Iterator[PushTicket]:
-                for position, ticket in enumerate(client.iter_send(messages)):
+            def iter_send(self, messages: list[PushMessage], account: SendAccount) -> Iterator[PushTicket]:
+                for position, ticket in enumerate(client.iter_send(messages, account=account)):
                     if position in (100, 250):
                         clock.advance(0.6 * lease)
                     if position == 250:  # 1.2 leases since the claim
@@ -991,8 +997,8 @@ def test_the_wall_clock_set_forward_does_not_take_rows_from_a_live_worker(
         others: list[WorkerRun] = []
 
         class ClockSetForwardMidSend:
-            def iter_send(self, messages: list[PushMessage]) -> Iterator[PushTicket]:
-                for position, ticket in enumerate(client.iter_send(messages)):
+            def iter_send(self, messages: list[PushMessage], account: SendAccount) -> Iterator[PushTicket]:
+                for position, ticket in enumerate(client.iter_send(messages, account=account)):
                     if position == 100:
                         wall.advance(700)  # beyond the 600 s lease
                         others.append(other.drain(client))
@@ -1007,8 +1013,9 @@ def test_the_wall_clock_set_forward_does_not_take_rows_from_a_live_worker(
 
 
 def test_a_silent_workers_lease_runs_out_on_the_lease_clock_whatever_the_wall_clock_does(
-    ledger_url: str, client: PushClient, emulator: Emulator
+    ledger_url: str, quick_client: PushClient, emulator: Emulator
 ) -> None:
+    client = quick_client
     wall, steady = Clock(), Clock(start=5_000.0)
     with Ledger.open(ledger_url, clock=wall, lease_clock=steady, lease=120) as ledger:
         ledger.enqueue([{"to": token(i)} for i in range(3)])
@@ -1051,3 +1058,132 @@ def test_sqlite_lease_times_of_an_earlier_boot_are_rebased_on_open(
     with Ledger.open(path) as ledger:
         run = ledger.drain(client)
     assert (run.reclaimed, run.sent) == (1, 3)
+
+
+def test_a_lease_shorter_than_the_clients_longest_request_is_refused(
+    ledger_url: str, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    with Ledger.open(ledger_url, clock=clock, lease=client.max_request_seconds) as ledger:
+        ledger.enqueue({"to": token(1)})
+        with pytest.raises(
+            ValueError, match=r"lease \(540 s\) must be longer .* \(540 s, client.max_request_seconds\)"
+        ):
+            ledger.drain(client)
+    assert emulator.stats.requests == 0
+
+
+# -- positions, and sends that end early --------------------------------------------------------------
+
+
+def _twice(count: int = 100) -> tuple[list[dict[str, Any]], list[str]]:
+    """One token with two different messages, first and last, and other notifications between."""
+    messages = [{"to": token("twice"), "title": "first"}]
+    messages += [{"to": token(i)} for i in range(count - 2)]
+    messages += [{"to": token("twice"), "title": "second"}]
+    return messages, ["first", *(f"k{i}" for i in range(count - 2)), "second"]
+
+
+class _OnlyTheLastAccepted:
+    """A client whose request carrying every message but the last fails for good (after the last one's
+    request was accepted, through the real client): tickets and account as a real send would leave them."""
+
+    def __init__(self, client: PushClient) -> None:
+        self.client = client
+
+    def _account(self, messages: list[PushMessage], account: SendAccount) -> PushServerError:
+        last = len(messages) - 1
+        accepted = self.client.send([messages[last]])[0]
+        ticket = msgspec.structs.replace(accepted, position=Position(last, 0))
+        account._add_read(len(messages))
+        account._add_tickets([ticket])
+        account._close([MessagePart(i, (0,), m) for i, m in enumerate(messages[:last])], [])
+        return PushServerError("the first request failed", tickets=[ticket], account=account)
+
+    def send(self, messages: list[PushMessage], *, account: SendAccount) -> list[PushTicket]:
+        raise self._account(messages, account)
+
+    def iter_send(self, messages: list[PushMessage], *, account: SendAccount) -> Iterator[PushTicket]:
+        raise self._account(messages, account)
+        yield  # a generator, as the client's
+
+
+def test_a_ticket_is_recorded_under_its_own_messages_key_when_one_token_has_two_messages(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    messages, keys = _twice()
+    emulator.script_token(token("twice"), receipt_error="MessageRateExceeded")
+    with pytest.raises(PushServerError):
+        ledger.send(_OnlyTheLastAccepted(client), messages, keys=keys)  # type: ignore[arg-type]
+
+    assert [(p.token, p.key) for p in ledger.pending_receipts()] == [(token("twice"), "second")]
+    clock.advance(15 * MINUTE)
+    assert ledger.check_receipts(client).resends == 1
+    emulator.script_token(token("twice"))
+    clock.advance(ledger.rate_retry_delay)
+    ledger.drain(client)
+    assert [m["title"] for m in emulator.messages(token("twice"))] == ["second", "second"]  # the message it was
+
+
+def test_the_outbox_records_a_ticket_under_its_own_row_when_one_token_has_two_messages(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    messages, keys = _twice()
+    ledger.enqueue(messages, keys=keys)
+
+    run = ledger.drain(_OnlyTheLastAccepted(client))  # type: ignore[arg-type]
+
+    assert (run.sent, run.failed_batches) == (1, 1)
+    assert [(p.token, p.key) for p in ledger.pending_receipts()] == [(token("twice"), "second")]
+    assert dict(ledger.outbox())["second"] == "sent"
+    assert {state for key, state in ledger.outbox() if key != "second"} == {"pending"}
+    clock.advance(MINUTE)
+    assert ledger.drain(client).sent == 99
+    assert sorted(m["title"] for m in emulator.messages(token("twice"))) == ["first", "second"]
+
+
+async def test_send_async_cancelled_records_every_ticket_the_service_accepted(
+    ledger: Ledger, emulator: Emulator
+) -> None:
+    emulator.latency = 0.05
+    async with AsyncPushClient(base_url=emulator.url, rate_limit=None, http2=False, max_concurrency=2) as client:
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(ledger.send_async(client, [{"to": token(i)} for i in range(3000)]), 0.3)
+    assert emulator.wait_idle(timeout=30)
+
+    accepted = emulator.stats.notifications
+    assert 0 < accepted < 3000
+    assert len(ledger.pending_receipts()) == accepted
+
+
+def test_send_interrupted_by_ctrl_c_records_every_ticket_the_service_accepted(
+    ledger: Ledger, client: PushClient, emulator: Emulator
+) -> None:
+    class CtrlCAfterTheAnswers:
+        def send(self, messages: list[PushMessage], *, account: SendAccount) -> list[PushTicket]:
+            client.send(messages, account=account)
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        ledger.send(CtrlCAfterTheAnswers(), [{"to": token(i)} for i in range(250)], keys=[f"k{i}" for i in range(250)])  # type: ignore[arg-type]
+
+    assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(250)}
+
+
+def test_outbox_notifications_in_doubt_are_kept_counted_and_sent_again(
+    ledger: Ledger, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.enqueue([{"to": token(i), "data": {"n": i}} for i in range(150)], keys=[f"k{i}" for i in range(150)])
+    emulator.add_fault("drop", accept=True)  # one request is delivered, and its answer is lost
+    with PushClient(base_url=emulator.url, rate_limit=None, max_retries=0, http2=False) as client:
+        first = ledger.drain(client)
+        assert first.in_doubt in (50, 100)
+        assert first.sent == 150 - first.in_doubt
+        assert ledger.stats().outbox["in_doubt"] == first.in_doubt
+        clock.advance(MINUTE)
+        second = ledger.drain(client)
+
+    assert second.sent == first.in_doubt  # sent again: at-least-once
+    assert emulator.stats.duplicates == first.in_doubt
+    assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(150)}
+    assert {state for _, state in ledger.outbox()} == {"sent"}
+    assert ledger.stats().outbox["in_doubt"] == first.in_doubt

@@ -12,16 +12,17 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from .._account import SendAccount
 from .._batch import iter_prepared
 from .._errors import PushServerError, ValidationError
 from .._message import PushMessage
 from .._models import PushTicket
-from ._messages import batch_and_keys, normalized, with_skipped
+from ._messages import with_skipped
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._outbox import Worker, outbox_entries
 from ._pacer import SharedPacer
 from ._receipts import check_receipts, check_receipts_async, pending_receipts
-from ._recording import CONFIG_ERRORS, Recorder, owned_by_token, per_ticket
+from ._recording import CONFIG_ERRORS, Recorder
 from ._store import Store
 
 if TYPE_CHECKING:
@@ -55,8 +56,9 @@ class Ledger:
             (rows of a worker process that died on this machine, in the same PID namespace, are taken
             back at once). A live worker renews its claim as tickets come back (every ``lease / 4``
             seconds and at each recording), so the lease must only exceed the longest a worker's
-            client can go without an answer: one request with all its retries (about 4 minutes with
-            the client's defaults: 30 s timeout, 5 retries, backoff up to 8 s).
+            client can go without an answer: one request with all its retries,
+            ``client.max_request_seconds`` (540 s with the client's defaults). A worker checks it
+            when it starts (``ValueError`` otherwise).
         clock: Seconds since the epoch (``time.time``): when tickets were sent, receipts are due, tokens
             died. Inject one to test "15 minutes later" without waiting; leases and "not before" times
             then follow it too, unless ``lease_clock`` is given.
@@ -163,19 +165,20 @@ class Ledger:
         stored with their tickets. Recipients whose token is dead are not sent
         to (unless ``skip_dead_tokens`` is off): their ticket is an error
         ``DeviceNotRegistered`` with ``details["skipped"] = True``, not recorded.
-        If the send fails part-way, what was accepted is recorded before the
-        ``PushServerError`` propagates.
+        However the send ends (it returns, a request fails for good, it is
+        cancelled, Ctrl-C, the client is closed), every ticket the service
+        answered is recorded, under the key of its own message (by position),
+        before the exception propagates.
         """
         recorder = self._recorder
-        outgoing, out_keys, skipped = recorder.skip_dead(*batch_and_keys(messages, keys))
-        outgoing = normalized(outgoing)  # once, here: the client then takes them as they are
+        plan = recorder.plan_send(messages, keys)
+        account = SendAccount()
         try:
-            tickets = client.send(outgoing)
-        except PushServerError as exc:
-            recorder.record(*owned_by_token(exc.tickets, outgoing, out_keys))
-            raise
-        recorder.record(tickets, *per_ticket(tickets, outgoing, out_keys))
-        return with_skipped(tickets, skipped)
+            tickets = client.send(plan.outgoing, account=account)
+        finally:  # however the send ended, every ticket the service answered is recorded
+            if account.tickets:
+                recorder.record(account.tickets, *plan.attribute(account.tickets))
+        return with_skipped(tickets, plan.skipped)
 
     async def send_async(
         self,
@@ -185,15 +188,15 @@ class Ledger:
     ) -> list[PushTicket]:
         """``send`` with an ``AsyncPushClient``; database work runs off the event loop (and so do callbacks)."""
         recorder = self._recorder
-        outgoing, out_keys, skipped = await asyncio.to_thread(recorder.skip_dead, *batch_and_keys(messages, keys))
-        outgoing = normalized(outgoing)  # once, here: the client then takes them as they are
+        plan = await asyncio.to_thread(recorder.plan_send, messages, keys)
+        account = SendAccount()
         try:
-            tickets = await client.send(outgoing)
-        except PushServerError as exc:
-            await asyncio.to_thread(recorder.record, *owned_by_token(exc.tickets, outgoing, out_keys))
-            raise
-        await asyncio.to_thread(recorder.record, tickets, *per_ticket(tickets, outgoing, out_keys))
-        return with_skipped(tickets, skipped)
+            tickets = await client.send(plan.outgoing, account=account)
+        finally:  # however the send ended (cancelled too), every ticket the service answered is recorded
+            if account.tickets:
+                answered = list(account.tickets)
+                await asyncio.shield(asyncio.to_thread(recorder.record, answered, *plan.attribute(answered)))
+        return with_skipped(tickets, plan.skipped)
 
     def record(
         self,

@@ -69,6 +69,9 @@ class WorkerRun:
     """Batches the service refused for good (their rows wait and are tried again later)."""
     reclaimed: int = 0
     """Outbox rows taken back from a worker that was lost mid-send (they are sent again)."""
+    in_doubt: int = 0
+    """Recipients whose request went out and whose answer never came (the send was interrupted, or the
+    connection dropped): kept in the outbox and sent again, so they may arrive twice."""
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,9 @@ class LedgerStats:
 
     outcomes: dict[tuple[str, str, str | None], int]
     outbox: dict[str, int]
-    """Outbox rows by state (``pending``, ``sending``, ``sent``, ``skipped``), and ``resent``: recipients
-    sent again because a worker was lost mid-send (an upper bound of the duplicates)."""
+    """Outbox rows by state (``pending``, ``sending``, ``sent``, ``skipped``); ``resent``: recipients
+    sent again because a worker was lost mid-send; ``in_doubt``: recipients sent again because their
+    request's answer never came (together, an upper bound of the duplicates)."""
     dead_tokens: int
 
     @property

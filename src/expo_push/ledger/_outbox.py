@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._account import SendAccount
 from .._errors import PushServerError
 from .._message import PreparedMessage, PushMessage
 from .._models import PushTicket
@@ -58,9 +59,10 @@ def outbox_entries(
 class Batch:
     """One claimed batch on its way out: what is sent for each row, and the tickets come back per row.
 
-    Tickets are collected per row; a row whose every recipient has its ticket is ready to be recorded
-    (and marked sent) with them. After a failed send, ``salvage`` takes the tickets the error carried and
-    narrows rows sent in part to their recipients still owed.
+    Tickets are collected per row, by their position in the send; a row whose every recipient has its
+    ticket is ready to be recorded (and marked sent) with them. Once the send has ended, however it ended,
+    ``settle`` takes what its account says of the other rows: tickets not yet taken, and recipients in
+    doubt, and narrows rows sent in part to their recipients still owed.
     """
 
     def __init__(self, rows: list[ClaimedRow], dead: set[str]) -> None:
@@ -69,12 +71,11 @@ class Batch:
         self.outgoing: list[PushMessage] = []
         self.skipped_rows: list[int] = []  # ids of rows whose every recipient is dead
         self.skipped_recipients = 0
+        self.in_doubt = 0  # recipients whose request went out and whose answer never came
+        self._row_of: list[int] = []  # row index of each outgoing message
         self._sent_to: dict[int, list[str]] = {}  # row index -> its recipients sent to
-        self._owner: list[int] = []  # row index of each outgoing recipient, in order
-        self._tokens: list[str] = []  # token of each outgoing recipient, in order
         self._remaining = [0] * len(rows)
         self._collected: dict[int, list[PushTicket]] = {}
-        self._position = 0  # outgoing recipients answered so far, in order
         self.settled: set[int] = set()  # ids of rows recorded as sent, or skipped
         # What the next recording stores:
         self.tickets: list[PushTicket] = []
@@ -93,59 +94,65 @@ class Batch:
             if len(kept) < len(tokens):
                 message = msgspec.structs.replace(message, to=kept if isinstance(message.to, list) else kept[0])
             self.outgoing.append(message)
+            self._row_of.append(index)
             self._sent_to[index] = kept
-            self._owner.extend([index] * len(kept))
-            self._tokens.extend(kept)
             self._remaining[index] = len(kept)
 
-    def accept(self, ticket: PushTicket) -> None:
-        """Take the next ticket of the send, in order."""
-        index = self._owner[self._position]
-        self._position += 1
-        self._collect(index, ticket)
+    def _row_index(self, ticket: PushTicket) -> int:
+        position = ticket.position
+        if position is None:
+            raise ValueError(f"a ticket without a position: {ticket!r}")
+        return self._row_of[position.message]
 
-    def _collect(self, index: int, ticket: PushTicket) -> None:
+    def accept(self, ticket: PushTicket) -> None:
+        """Take a ticket of the send (its position says whose it is)."""
+        index = self._row_index(ticket)
         self._collected.setdefault(index, []).append(ticket)
         self._remaining[index] -= 1
         if self._remaining[index] == 0:
-            self._take(index)
+            self._take(index, self._collected.pop(index))
             self.done.append(self.rows[index].id)
 
-    def _take(self, index: int) -> None:
-        """Move the tickets collected for row ``index`` to the next recording."""
+    def _take(self, index: int, tickets: list[PushTicket]) -> None:
+        """Put ``tickets`` of row ``index`` in the next recording."""
         row = self.rows[index]
         message = resend_payload(msgspec.Raw(row.message.encode()), row.recipients)
-        tickets = self._collected.pop(index)
         self.tickets.extend(tickets)
         self.keys.extend([row.ref] * len(tickets))
         self.payloads.extend([message] * len(tickets))
         self.retries.extend([row.retries] * len(tickets))
 
-    def salvage(self, exc: PushServerError) -> None:
-        """After a failed send: keep the accepted tickets ``exc`` carries, and narrow rows sent in part.
+    def settle(self, account: SendAccount) -> None:
+        """After the send ended: take, from its account, the rows not complete yet.
 
-        A ticket is kept when its owner is unambiguous (the same token twice among the recipients not yet
-        answered is sent again: at-least-once). A row with some tickets keeps only its recipients still owed
-        (what ``exc.unsent`` holds for it), so a retry resends nothing that was accepted.
+        A row answered in full is recorded as sent. A row answered in part records its tickets and keeps
+        only its recipients still owed, so a retry resends nothing that was accepted; its recipients in
+        doubt (their request went out, its answer never came) are counted with the row, and resent with it
+        (at-least-once). Rows never answered stay as they are.
         """
-        rest = range(self._position, len(self._owner))
-        counts = Counter(self._tokens[p] for p in rest)
-        where = {self._tokens[p]: p for p in rest}
-        for ticket in exc.tickets:
-            if ticket.to is not None and counts.get(ticket.to) == 1:
-                self._collect(self._owner[where[ticket.to]], ticket)
-        for index in list(self._collected):
-            owed = Counter(self._sent_to[index])
-            owed.subtract(t.to or "" for t in self._collected[index])
+        taken = {self.rows[i].id for i in range(len(self.rows))} & (self.settled | set(self.done))
+        answered: dict[int, dict[int, PushTicket]] = {}
+        for ticket in account.tickets:
+            index = self._row_index(ticket)
+            if self.rows[index].id not in taken:
+                answered.setdefault(index, {})[ticket.position.recipient if ticket.position else 0] = ticket
+        doubt: Counter[int] = Counter()
+        for part in account.in_doubt:
+            doubt[self._row_of[part.index]] += len(part.recipients)
+        self.in_doubt += sum(doubt.values())
+        self._collected.clear()
+        for index in sorted(answered.keys() | doubt.keys()):
+            kept = self._sent_to[index]
+            tickets = answered.get(index, {})
+            if len(tickets) == len(kept):
+                self._take(index, [tickets[r] for r in sorted(tickets)])
+                self.done.append(self.rows[index].id)
+                continue
+            still = [token for r, token in enumerate(kept) if r not in tickets]
             message = self.messages[index]
-            still: list[str] = []
-            for recipient in message.recipients:
-                if owed[recipient] > 0:
-                    owed[recipient] -= 1
-                    still.append(recipient)
-            narrowed = message_json(msgspec.structs.replace(message, to=still))
-            self.narrowed.append(NarrowedRow(self.rows[index].id, narrowed, len(still)))
-            self._take(index)
+            owed = msgspec.structs.replace(message, to=still if isinstance(message.to, list) else still[0])
+            self.narrowed.append(NarrowedRow(self.rows[index].id, message_json(owed), len(still), doubt[index]))
+            self._take(index, [tickets[r] for r in sorted(tickets)])
 
     @property
     def to_record(self) -> bool:
@@ -171,6 +178,14 @@ class Worker:
     def __init__(self, ledger: Ledger, client: PushClient, batch_size: int) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
+        longest = getattr(client, "max_request_seconds", None)
+        if isinstance(longest, (int, float)) and not ledger.lease > longest:
+            raise ValueError(
+                f"the ledger's lease ({ledger.lease:g} s) must be longer than the longest one request of the"
+                f" worker's client can take with its retries ({longest:g} s, client.max_request_seconds), or"
+                " another worker could take and resend a live worker's notifications: raise lease, or lower the"
+                " client's attempt_timeout or max_retries"
+            )
         self.ledger = ledger
         self.store = ledger._store
         self.client = client
@@ -216,10 +231,11 @@ class Worker:
             batch.settled.update(batch.skipped_rows)
         self._renewed_at = ledger._lease_clock()
         failure = "the worker stopped before recording the tickets"
-        client = self._client_for(claimed[0].project)
+        account = SendAccount()
+        tickets = self._client_for(claimed[0].project).iter_send(batch.outgoing, account=account)
         try:
             try:
-                for ticket in client.iter_send(batch.outgoing):
+                for ticket in tickets:
                     self._keep_claim()
                     batch.accept(ticket)
                     if len(batch.tickets) >= _FLUSH_TICKETS:
@@ -230,14 +246,25 @@ class Worker:
                 logger.error(
                     "expo-push: the outbox worker's send failed; those notifications wait and are tried again: %s", exc
                 )
-                batch.salvage(exc)
-            if batch.to_record:
-                self._record(batch)
+            finally:  # however the send ended: its account says what became of every recipient
+                close = getattr(tickets, "close", None)
+                if close is not None:
+                    close()
+                batch.settle(account)
+                if batch.to_record:
+                    self._record(batch)
         finally:
             unsettled = batch.unsettled()
             if unsettled:
                 retry_at = ledger._lease_clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
                 store.release(unsettled, self.name, retry_at, failure)
+            if batch.in_doubt:
+                self.run.in_doubt += batch.in_doubt
+                logger.warning(
+                    "expo-push: %d outbox notifications are in doubt (their request went out, its answer never"
+                    " came): they are sent again (at-least-once)",
+                    batch.in_doubt,
+                )
         return True
 
     def _client_for(self, project: str | None) -> PushClient:

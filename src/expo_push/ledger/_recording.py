@@ -11,15 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from .._message import PushMessage
 from .._models import PushTicket
 from ._messages import (
     QueuedTickets,
     all_recipients,
+    batch_and_keys,
     decode_message,
     encode,
     message_json,
     narrow,
+    normalized,
     payload_text,
     recipients,
     resend_payload,
@@ -30,7 +31,7 @@ from ._store import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
 if TYPE_CHECKING:
     from ._ledger import Ledger
 
-__all__ = ["CONFIG_ERRORS", "Events", "FinishRows", "Recorder", "owned_by_token", "per_ticket"]
+__all__ = ["CONFIG_ERRORS", "Events", "FinishRows", "Recorder", "SendPlan"]
 
 logger = logging.getLogger("expo_push.ledger")
 
@@ -59,45 +60,38 @@ class FinishRows:
     narrowed: Sequence[NarrowedRow] = ()
 
 
-def per_ticket(
-    tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
-) -> tuple[Sequence[str | None], Sequence[Any]]:
-    """The key and message of each ticket of a complete send (tickets come one per recipient, in order)."""
-    if len(tickets) == len(messages):  # one recipient each: nothing to expand
-        return keys, messages
-    ticket_keys: list[str | None] = []
-    ticket_messages: list[Any] = []
-    for message, key in zip(messages, keys, strict=True):
-        to = message.to if isinstance(message, PushMessage) else message["to"]
-        count = 1 if isinstance(to, str) else len(to)
-        kept = resend_payload(message, count)
-        ticket_keys.extend([key] * count)
-        ticket_messages.extend([kept] * count)
-    return ticket_keys, ticket_messages
+class SendPlan:
+    """One recorded send: the messages that go out (dead recipients removed), and the key of each; tickets
+    are then attributed to their message by position, never by token."""
 
+    def __init__(self, outgoing: list[Any], keys: Sequence[str | None], skipped: list[tuple[int, str]]) -> None:
+        self.outgoing = outgoing
+        self.keys = keys
+        self.skipped = skipped
+        """(ticket position, token) of each recipient not sent to because its token is dead."""
+        self._counts = [len(recipients(m) or ()) for m in outgoing]
+        self._recipients = sum(self._counts)
+        self._payloads: dict[int, Any] = {}
 
-def owned_by_token(
-    tickets: Sequence[PushTicket], messages: Sequence[Any], keys: Sequence[str | None]
-) -> tuple[list[PushTicket], list[str | None], list[Any]]:
-    """The accepted tickets of a send that failed part-way, with the key and message of each one's token's
-    first message not yet matched (the error keeps the tickets' order but not their positions)."""
-    owners: dict[str, list[tuple[str | None, Any]]] = {}
-    for message, key in zip(messages, keys, strict=True):
-        tokens = recipients(message) or []
-        kept = resend_payload(message, len(tokens))
-        for token in tokens:
-            owners.setdefault(token, []).append((key, kept))
-    owned: list[PushTicket] = []
-    owned_keys: list[str | None] = []
-    owned_messages: list[Any] = []
-    for ticket in tickets:
-        candidates = owners.get(ticket.to or "")
-        if candidates:
-            key, message = candidates.pop(0)
-            owned.append(ticket)
-            owned_keys.append(key)
-            owned_messages.append(message)
-    return owned, owned_keys, owned_messages
+    def _payload(self, index: int) -> Any:
+        payload = self._payloads.get(index)
+        if payload is None:
+            payload = self._payloads[index] = resend_payload(self.outgoing[index], self._counts[index])
+        return payload
+
+    def attribute(self, tickets: Sequence[PushTicket]) -> tuple[Sequence[str | None], Sequence[Any]]:
+        """The key and message (as kept to resend) of each ticket, by the ticket's position."""
+        if len(tickets) == self._recipients and len(tickets) == len(self.outgoing):
+            return self.keys, self.outgoing  # every recipient answered, one per message: in input order
+        keys: list[str | None] = []
+        payloads: list[Any] = []
+        for ticket in tickets:
+            position = ticket.position
+            if position is None or not 0 <= position.message < len(self.outgoing):
+                raise ValueError(f"a ticket without a position in this send: {ticket!r}")
+            keys.append(self.keys[position.message])
+            payloads.append(self._payload(position.message))
+        return keys, payloads
 
 
 class Recorder:
@@ -298,7 +292,13 @@ class Recorder:
             return False
         return True
 
-    def skip_dead(
+    def plan_send(self, messages: Any, keys: Sequence[str | None] | None) -> SendPlan:
+        """What a recorded send sends: the messages (dead recipients removed, each made the ``PushMessage`` the
+        client would), and their keys."""
+        outgoing, out_keys, skipped = self._skip_dead(*batch_and_keys(messages, keys))
+        return SendPlan(normalized(outgoing), out_keys, skipped)
+
+    def _skip_dead(
         self, batch: list[Any], keys: Sequence[str | None] | None
     ) -> tuple[list[Any], Sequence[str | None], list[tuple[int, str]]]:
         """The messages to send (dead recipients removed), their keys, and (ticket position, token) of those skipped."""

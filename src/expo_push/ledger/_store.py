@@ -146,11 +146,13 @@ class ClaimedRow(NamedTuple):
 
 
 class NarrowedRow(NamedTuple):
-    """An outbox row sent in part: the message to its recipients still owed."""
+    """An outbox row sent in part: the message to its recipients still owed, of whom ``in_doubt`` were in a
+    request whose answer never came."""
 
     id: int
     message: str
     recipients: int
+    in_doubt: int = 0
 
 
 class Claim(NamedTuple):
@@ -811,10 +813,10 @@ class Store:
         if rows:
             cur.executemany(
                 self.q(
-                    "UPDATE expo_push_outbox SET message = ?, recipients = ?"
+                    "UPDATE expo_push_outbox SET message = ?, recipients = ?, in_doubt = in_doubt + ?"
                     " WHERE id = ? AND state = 'sending' AND claimed_by = ?"
                 ),
-                [(row.message, row.recipients, row.id, worker) for row in rows],
+                [(row.message, row.recipients, row.in_doubt, row.id, worker) for row in rows],
             )
 
     def renew(self, cur: Cursor, now: float, worker: str) -> None:
@@ -863,12 +865,16 @@ class Store:
         return count
 
     def outbox_counts(self) -> dict[str, int]:
-        """Rows per outbox state, plus ``"resent"``: recipients of rows re-sent after a worker was lost."""
+        """Rows per outbox state, plus ``"resent"``: recipients of rows re-sent after a worker was lost, and
+        ``"in_doubt"``: recipients sent again because the answer to their request never came."""
         with self.transaction(write=False) as cur:
             cur.execute("SELECT state, COUNT(*) FROM expo_push_outbox GROUP BY state")
             counts = {str(state): int(n) for state, n in cur.fetchall()}
-            cur.execute("SELECT COALESCE(SUM(reclaims * recipients), 0) FROM expo_push_outbox")
-            counts["resent"] = int(cur.fetchone()[0])
+            cur.execute(
+                "SELECT COALESCE(SUM(reclaims * recipients), 0), COALESCE(SUM(in_doubt), 0) FROM expo_push_outbox"
+            )
+            resent, in_doubt = cur.fetchone()
+            counts["resent"], counts["in_doubt"] = int(resent), int(in_doubt)
         return counts
 
     def projects_of(self, tokens: Sequence[str]) -> dict[str, str]:
