@@ -57,7 +57,7 @@ def test_three_workers_sharing_the_ledgers_budget_draw_no_429_and_lose_nothing(
         assert stats.rate_limited == 0
         assert stats.notifications == NOTIFICATIONS
         assert stats.duplicates == 0
-        assert ledger.stats().outbox == {"sent": NOTIFICATIONS, "resent": 0}
+        assert ledger.stats().outbox == {"sent": NOTIFICATIONS, "resent": 0, "in_doubt": 0}
     finally:
         ledger.close()
 
