@@ -50,8 +50,10 @@ a worker killed mid-send loses nothing; its claimed rows are sent again when
 a worker next starts on the same machine and PID namespace (otherwise after
 ``lease`` seconds, 600 by default, which a live worker renews as tickets come
 back), and ``stats().outbox["resent"]`` counts those recipients. A send that
-fails part-way records what was accepted and keeps only the recipients still
-owed, so a retry resends none of them.
+ends part-way, however it ends, records what was accepted (by position, never
+matched by token) and keeps only the recipients still owed, so a retry resends
+none of them; recipients in doubt (request out, answer never back) are sent
+again and counted in ``stats().outbox["in_doubt"]``.
 
 Numbers: ``stats(since=None, until=None)`` counts tickets by status, receipt
 and error code over a time range, with the outbox and dead tokens.
