@@ -1192,3 +1192,32 @@ def test_outbox_notifications_in_doubt_are_kept_counted_and_sent_again(
     assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(150)}
     assert {state for _, state in ledger.outbox()} == {"sent"}
     assert ledger.stats().outbox["in_doubt"] == first.in_doubt
+
+
+def test_an_outbox_worker_stopped_by_ctrl_c_mid_batch_records_what_was_accepted_and_keeps_the_rest(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Clock
+) -> None:
+    ledger.enqueue([{"to": token(i)} for i in range(300)], keys=[f"k{i}" for i in range(300)])
+
+    class CtrlCMidBatch:
+        def iter_send(self, messages: list[PushMessage], account: SendAccount) -> Iterator[PushTicket]:
+            tickets = client.iter_send(messages, account=account)
+            try:
+                for position, ticket in enumerate(tickets):
+                    if position == 150:
+                        raise KeyboardInterrupt
+                    yield ticket
+            finally:
+                tickets.close()  # as the client does on Ctrl-C: its account is complete
+
+    with pytest.raises(KeyboardInterrupt):
+        ledger.drain(CtrlCMidBatch(), batch_size=300)  # type: ignore[arg-type]
+
+    accepted = emulator.stats.notifications
+    assert 150 <= accepted <= 300
+    assert len(ledger.pending_receipts()) == accepted  # every accepted ticket recorded
+    assert sum(state == "sent" for _, state in ledger.outbox()) == accepted
+    clock.advance(MINUTE)
+    assert ledger.drain(client).sent == 300 - accepted  # the rest, once
+    assert emulator.stats.duplicates == 0
+    assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(300)}
