@@ -5,6 +5,7 @@
     python -m bench --smoke      # tiny workloads, expo-push only, no installs; writes no RESULTS.md
     python -m bench --only throughput,limit --clients "expo-push async,expo-server-sdk (Node)"
     python -m bench --only outbox  # four outbox workers on one throwaway PostgreSQL (needs its binaries)
+    python -m bench --only coldstart   # import and send one notification, a new process per run, with the peers
 
 Run from the repository root with the project installed (``pip install -e .[emulator]``).
 """
@@ -22,13 +23,16 @@ from pathlib import Path
 from types import FrameType
 
 from bench.clients import BENCH, all_clients
+from bench.cold_start import ColdStart, cold_start_markdown, run_cold_start
 from bench.emulator import EmulatorProcess
 from bench.outbox_scale import OutboxRun, as_dicts, outbox_markdown, run_outbox_scale
 from bench.report import Result, machine, markdown, summarize
 from bench.runner import Measurement, as_dict, run_once
 from bench.workloads import workloads
 
-GROUPS = ("throughput", "limit", "faults", "scale", "outbox")
+GROUPS = ("throughput", "limit", "faults", "scale", "outbox", "coldstart")
+COLD_RUNS = {"smoke": 3, "quick": 15, "full": 40}
+"""Runs of each client in the cold-start workload."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,7 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # stop the emulator and the driver running, as on Ctrl-C
     size = "smoke" if args.smoke else "quick" if args.quick else "full"
     groups = [group.strip() for group in args.only.split(",") if group.strip()] or [
-        group for group in GROUPS if not (args.smoke and group == "outbox")  # the smoke starts no PostgreSQL
+        group
+        for group in GROUPS
+        if not (args.smoke and group == "outbox")  # the smoke starts no PostgreSQL
     ]
     unknown = set(groups) - set(GROUPS)
     if unknown:
@@ -101,6 +107,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"[{time.monotonic() - started:6.0f} s] {text}", file=sys.stderr, flush=True)
 
             outbox_runs = run_outbox_scale(emulator, size, progress=progress)
+        cold_runs: list[ColdStart] = []
+        if "coldstart" in groups:
+            cold_runs = run_cold_start(
+                emulator,
+                clients,
+                COLD_RUNS[size],
+                lambda text: print(f"[{time.monotonic() - started:6.0f} s] {text}", file=sys.stderr, flush=True),
+            )
 
     command = "python -m bench" + "".join(
         f" {shlex.quote(arg)}" for arg in (argv if argv is not None else sys.argv[1:])
@@ -114,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = markdown(results, command=command, machine_text=machine(), repeats=repeats_text)
     if outbox_runs:
         text += "\n" + outbox_markdown(outbox_runs)
+    if cold_runs:
+        text += "\n" + cold_start_markdown(cold_runs, COLD_RUNS[size])
     print(text)
     print(f"(took {time.monotonic() - started:.0f} s)", file=sys.stderr)
     output = args.output or (None if args.smoke else BENCH / "RESULTS.md")
@@ -126,6 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for result in results
         ]  # fmt: skip
         raw += [{"workload": "outbox scale-out", "group": "outbox", **run} for run in as_dicts(outbox_runs)]
+        raw += [{"workload": "cold start", "group": "coldstart", **vars(run)} for run in cold_runs]
         args.json.write_text(json.dumps(raw, indent=1))
     return 0
 

@@ -268,8 +268,9 @@ class BaseClient:
 
     def _ssl_verify(self) -> ssl.SSLContext | bool:
         # The CA bundle is loaded only when the service is reached over TLS: a cold start against an
-        # http:// service (the emulator, a test) does not pay for it.
-        return shared_ssl_context() if self.base_url.startswith("https:") else True
+        # http:// service (the emulator, a test) does not pay for it. (httpx loads it for verify=True; every
+        # request goes to base_url, so with an http:// one no TLS is ever spoken and there is nothing to verify.)
+        return shared_ssl_context() if self.base_url.startswith("https:") else False
 
     def _limits(self) -> httpx.Limits:
         return httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)

@@ -7,7 +7,6 @@ once. Requests are then assembled from those bytes without re-encoding.
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
@@ -166,6 +165,8 @@ def _nearest(name: str) -> str | None:
     wire = _misspelt(name)
     if wire is not None:
         return wire
+    import difflib  # here: only a mistaken name needs it, and it costs a cold start
+
     close = difflib.get_close_matches(name, _WIRE_NAMES, n=1, cutoff=0.6)
     if not close:
         close = difflib.get_close_matches(_folded(name), list(_FOLDED_TO_WIRE), n=1, cutoff=0.6)

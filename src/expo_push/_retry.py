@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import email.utils
 import math
 from dataclasses import dataclass
 
@@ -56,6 +55,8 @@ def parse_retry_after(value: str | None, now_epoch: float) -> float | None:
         seconds = float(value)
     except ValueError:
         try:
+            import email.utils  # here: only a Retry-After date needs it, and it costs a cold start
+
             when = email.utils.parsedate_to_datetime(value)
         except (TypeError, ValueError, IndexError):
             return None
