@@ -15,8 +15,9 @@ from typing import IO
 
 from .._client import PushClient
 from .._errors import PushServerError
+from .._models import PushTicket
 from ._progress import Progress
-from ._send import send_tickets
+from ._send import deliver
 
 __all__ = ["run_demo"]
 
@@ -74,15 +75,20 @@ def run_demo(*, count: int, rate_limit: float | None, out: IO[str], err: IO[str]
         accepted = errors = 0
         with PushClient(base_url=emulator.url, rate_limit=rate_limit) as client:
             progress = Progress(count, err, shown=not quiet)
+
+            def on_ticket(ticket: PushTicket) -> None:
+                nonlocal accepted, errors
+                accepted += ticket.ok
+                errors += not ticket.ok
+                progress.advance()
+
             try:
-                for ticket in send_tickets(client, messages, ledger):
-                    accepted += ticket.ok
-                    errors += not ticket.ok
-                    progress.advance()
-            except PushServerError as exc:
-                failure = exc
+                delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket)
             finally:
                 progress.close()
+            failure = delivery.failure
+            if delivery.interrupted:
+                raise KeyboardInterrupt
             send_seconds = time.monotonic() - started
             clock.offset += 15 * 60
             check = ledger.check_receipts(client)

@@ -7,30 +7,37 @@ or the options are wrong (nothing is sent then).
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
 from .._errors import PushConnectionError, PushServerError
 from ._input import InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
-from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, quiet
+from ._options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, make_client, open_ledger, quiet
 from ._progress import Progress
 
 if TYPE_CHECKING:
+    from .._account import MessagePart, Position, SendAccount
     from .._client import PushClient
     from .._models import PushTicket
     from ..ledger import Ledger
 
 __all__ = [
+    "Delivery",
     "add_message_options",
     "cmd_send",
+    "deliver",
     "failure_line",
     "input_messages",
     "print_send_summary",
     "recipients",
-    "send_tickets",
 ]
 
 # --- messages from flags and files ------------------------------------------------------------------
@@ -134,74 +141,245 @@ def recipients(message: dict[str, Any]) -> int:
 
 # --- sending -----------------------------------------------------------------------------------------
 
-LEDGER_BATCH = 1000
-"""Messages per ``Ledger.send`` call when the CLI records a send, so that progress moves."""
+RECORD_EVERY = 500
+"""Tickets recorded in the ledger at a time while a send runs."""
 
 
-def send_tickets(
-    client: PushClient, messages: list[dict[str, Any]], ledger: Ledger | None = None
-) -> Iterator[PushTicket]:
-    """Send ``messages``, recorded in ``ledger`` if given; yield the tickets in input order.
+@dataclass
+class Delivery:
+    """How a send through the CLI ended: its account, the recipients skipped as dead, and what stopped it.
 
-    A ``PushServerError`` that ends the send lists in ``.unsent`` every
-    recipient not accepted, including those of batches not yet started.
+    ``account`` positions count in ``sent`` (the messages sent, after dead
+    recipients were taken out); ``origin[i]`` is the input index of ``sent[i]``.
     """
-    if ledger is None:
-        yield from client.iter_send(messages)
-        return
-    from .._message import prepare_message
 
-    for start in range(0, len(messages), LEDGER_BATCH):
+    account: SendAccount
+    sent: list[dict[str, Any]]
+    origin: list[int]
+    skipped: list[PushTicket] = field(default_factory=list)
+    failure: PushServerError | None = None
+    interrupted: bool = False
+
+    def parts(self, kind: str) -> list[MessagePart]:
+        """The account's ``unsent`` or ``in_doubt`` parts."""
+        parts: list[MessagePart] = getattr(self.account, kind)
+        return parts
+
+    def unread(self) -> list[dict[str, Any]]:
+        """Messages an interrupted send never read (it reads ahead of its requests only so far): not sent."""
+        covered = {t.position.message for t in self.account.tickets if t.position is not None}
+        covered.update(part.index for part in (*self.account.unsent, *self.account.in_doubt))
+        last = max(covered, default=-1)
+        return self.sent[last + 1 :]
+
+    def first_unsent_input(self) -> int | None:
+        """The input index of the first message with a recipient not sent, or ``None``."""
+        indices = [self.origin[part.index] for part in self.account.unsent]
+        if self.unread():
+            indices.append(self.origin[len(self.sent) - len(self.unread())])
+        return min(indices) if indices else None
+
+
+def _without_dead(messages: list[dict[str, Any]], dead: set[str]) -> tuple[list[dict[str, Any]], list[int], list[str]]:
+    """The messages narrowed to live recipients, the input index of each, and the dead tokens taken out."""
+    if not dead:
+        return messages, list(range(len(messages))), []
+    sent: list[dict[str, Any]] = []
+    origin: list[int] = []
+    skipped: list[str] = []
+    for index, message in enumerate(messages):
+        tokens = _tokens(message)
+        kept = [t for t in tokens if t not in dead]
+        skipped += [t for t in tokens if t in dead]
+        if kept:
+            sent.append(message if len(kept) == len(tokens) else {**message, "to": kept})
+            origin.append(index)
+    return sent, origin, skipped
+
+
+def deliver(
+    client: PushClient,
+    messages: list[dict[str, Any]],
+    *,
+    ledger: Ledger | None = None,
+    on_ticket: Callable[[PushTicket], None] = lambda ticket: None,
+) -> Delivery:
+    """Send ``messages`` (recorded in ``ledger`` if given: recipients it knows dead are skipped) and account for all.
+
+    ``on_ticket`` sees every ticket once: as the service answers, then those
+    that came back while an interrupted send let its requests in flight finish.
+    A ``PushServerError`` or Ctrl-C (``KeyboardInterrupt``; a second one stops
+    the wait at once) ends the send without raising: the ``Delivery`` says so,
+    and its account holds every ticket, every recipient not sent and every one
+    in doubt. Every ticket is recorded in the ledger, however the send ends.
+    """
+    from .._account import SendAccount
+
+    dead: set[str] = set()
+    if ledger is not None and ledger.skip_dead_tokens:
+        dead = {entry.token for entry in ledger.dead_tokens()}
+    sent, origin, dead_skipped = _without_dead(messages, dead)
+    delivery = Delivery(SendAccount(), sent, origin)
+    if dead_skipped:
+        from ..ledger._messages import skipped_ticket
+
+        delivery.skipped = [skipped_ticket(token) for token in dead_skipped]
+    for ticket in delivery.skipped:
+        on_ticket(ticket)
+    seen: set[Position] = set()
+    unrecorded: list[PushTicket] = []
+
+    def take(ticket: PushTicket) -> None:
+        if ticket.position is not None:
+            seen.add(ticket.position)
+        on_ticket(ticket)
+        if ledger is not None:
+            unrecorded.append(ticket)
+            if len(unrecorded) >= RECORD_EVERY:
+                ledger.record(unrecorded)
+                unrecorded.clear()
+
+    stream = client.iter_send(sent, account=delivery.account)
+    try:
         try:
-            yield from ledger.send(client, messages[start : start + LEDGER_BATCH])
-        except PushServerError as exc:
-            rest = messages[start + LEDGER_BATCH :]
-            exc.unsent.extend(prepare_message(message, index).message for index, message in enumerate(rest))
-            raise
+            for ticket in stream:
+                take(ticket)
+        finally:
+            close = getattr(stream, "close", None)
+            if close is not None:
+                close()  # an interrupted loop: the requests in flight get their grace to come back
+    except KeyboardInterrupt:
+        delivery.interrupted = True
+    except PushServerError as exc:
+        delivery.failure = exc
+    for ticket in delivery.account.tickets:
+        if ticket.position not in seen:
+            take(ticket)
+    if ledger is not None and unrecorded:
+        ledger.record(unrecorded)
+    return delivery
 
 
 def _json_line(value: object) -> str:
     return msgspec.json.encode(value).decode() + "\n"
 
 
+class _StoppedSendWarning(logging.Filter):
+    """Drops the client's warning about a send stopped early: the command's own summary gives those numbers."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "stopped before it finished" not in str(record.msg)
+
+
+@contextmanager
+def _own_summary() -> Iterator[None]:
+    logger = logging.getLogger("expo_push")
+    quiet_filter = _StoppedSendWarning()
+    logger.addFilter(quiet_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet_filter)
+
+
+class _Interrupts:
+    """Ctrl-C during a send: the first says what happens now, and each raises ``KeyboardInterrupt`` for the client."""
+
+    def __init__(self, err: IO[str], grace: float) -> None:
+        self.presses = 0
+        self._err = err
+        self._grace = grace
+        self._previous: Any = None
+
+    def __enter__(self) -> _Interrupts:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        except ValueError:  # not the main thread: Python's own handling stays
+            self._previous = None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
+        self.presses += 1
+        if self.presses == 1:
+            self._err.write(
+                f"expo-push send: interrupted: no new request starts; waiting up to {self._grace:g} s for those in "
+                "flight (Ctrl-C again to stop now)\n"
+            )
+            self._err.flush()
+        raise KeyboardInterrupt
+
+
 def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
     """``expo-push send``."""
-    messages = [m.message for m in input_messages(args, stdin, err)]
+    entries = input_messages(args, stdin, err)
+    messages = [m.message for m in entries]
     total = sum(recipients(m) for m in messages)
     client = make_client(args)
     progress = Progress(total, err, shown=not quiet(args))
-    tickets: list[PushTicket] = []
-    failure: PushServerError | None = None
-    with client:
-        ledger = open_ledger(args.ledger, must_exist=False) if args.ledger else None
-        try:
-            with progress.counting_retries():
-                for ticket in send_tickets(client, messages, ledger):
-                    tickets.append(ticket)
-                    progress.advance()
-                    if args.json:
-                        out.write(_json_line(ticket))
-        except PushServerError as exc:
-            failure = exc
-            tickets.extend(exc.tickets)
-            progress.advance(len(exc.tickets))
-            if args.json:
-                for ticket in exc.tickets:
-                    out.write(_json_line(ticket))
-        finally:
-            progress.close()
-            if ledger is not None:
-                ledger.close()
-    unsent = [t for m in failure.unsent for t in m.recipients] if failure else []
+
+    def on_ticket(ticket: PushTicket) -> None:
+        progress.advance()
+        if args.json:
+            out.write(_json_line(ticket))
+
+    ledger = open_ledger(args.ledger, must_exist=False) if args.ledger else None
+    try:
+        with progress.counting_retries(), _Interrupts(err, client.interrupt_grace), _own_summary():
+            delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket)
+    finally:
+        progress.close()
+        if ledger is not None:
+            ledger.close()
+    if not (delivery.interrupted and delivery.account.in_doubt):
+        client.close()  # else threads still wait on answers that will not come: the process exits without them
+    return _report(args, out, err, entries, delivery, total, client.base_url)
+
+
+def _report(
+    args: argparse.Namespace,
+    out: IO[str],
+    err: IO[str],
+    entries: list[InputMessage],
+    delivery: Delivery,
+    total: int,
+    base_url: str,
+) -> int:
+    failure = delivery.failure
+    tickets = [*delivery.skipped, *delivery.account.tickets]
+    unsent = [t for part in delivery.account.unsent for t in part.message.recipients]
+    unsent += [t for message in delivery.unread() for t in _tokens(message)]
+    in_doubt = [t for part in delivery.account.in_doubt for t in part.message.recipients]
     if args.json:
         code = failure.code if failure else None
         for token in unsent:
             out.write(_json_line({"to": token, "status": "unsent", "code": code}))
+        for token in in_doubt:
+            out.write(_json_line({"to": token, "status": "in_doubt"}))
     else:
-        print_send_summary(out, total, tickets, unsent)
+        print_send_summary(out, total, tickets, unsent, in_doubt)
     if failure is not None:
-        err.write(f"expo-push send: {failure_line(failure, client.base_url)}\n")
-    return EXIT_OK if not unsent and all(t.ok for t in tickets) else EXIT_FAILED
+        err.write(f"expo-push send: {failure_line(failure, base_url)}\n")
+    if delivery.interrupted:
+        first = delivery.first_unsent_input()
+        resume = "" if first is None else f"; to resume, send again from {entries[first].where}"
+        doubt = (
+            f", {len(in_doubt):,} in doubt (their answer never came: they may have been delivered)" if in_doubt else ""
+        )
+        err.write(
+            f"expo-push send: interrupted: {sum(t.ok for t in tickets):,} accepted, {len(unsent):,} not sent"
+            f"{doubt}{resume}\n"
+        )
+        err.flush()
+        return EXIT_INTERRUPTED
+    return EXIT_OK if not unsent and not in_doubt and all(t.ok for t in tickets) else EXIT_FAILED
+
+
+def _tokens(message: dict[str, Any]) -> list[str]:
+    return [message["to"]] if isinstance(message["to"], str) else list(message["to"])
 
 
 def failure_line(failure: PushServerError, base_url: str) -> str:
@@ -212,18 +390,18 @@ def failure_line(failure: PushServerError, base_url: str) -> str:
 
 
 def print_send_summary(
-    out: IO[str],
-    total: int,
-    tickets: Sequence[PushTicket],
-    unsent: Sequence[str],
+    out: IO[str], total: int, tickets: Sequence[PushTicket], unsent: Sequence[str], in_doubt: Sequence[str] = ()
 ) -> None:
-    """The table printed after a send: what was read, accepted, refused and not sent."""
+    """The table printed after a send: what was read, accepted, refused, not sent and in doubt."""
     accepted = sum(t.ok for t in tickets)
     codes = Counter(t.error_code or "error" for t in tickets if not t.ok)
     dead = [t.to for t in tickets if t.error_code == "DeviceNotRegistered"]
     rows = [("recipients", total), ("accepted", accepted), ("failed", len(tickets) - accepted)]
     rows += [(f"  {code}", count) for code, count in codes.most_common()]
-    rows += [("not sent", len(unsent)), ("dead tokens", len(dead))]
+    rows += [("not sent", len(unsent))]
+    if in_doubt:
+        rows += [("in doubt", len(in_doubt))]
+    rows += [("dead tokens", len(dead))]
     for label, value in rows:
         out.write(f"{label:<24}{value:>10,}\n")
     shown = [t for t in tickets if not t.ok][:10]
