@@ -65,9 +65,9 @@ class Batch:
     doubt, and narrows rows sent in part to their recipients still owed.
     """
 
-    def __init__(self, rows: list[ClaimedRow], dead: set[str]) -> None:
+    def __init__(self, rows: list[ClaimedRow], messages: list[PushMessage], dead: set[str]) -> None:
         self.rows = rows
-        self.messages = [decode_message(row.message) for row in rows]
+        self.messages = messages  # each row's, decoded
         self.outgoing: list[PushMessage] = []
         self.skipped_rows: list[int] = []  # ids of rows whose every recipient is dead
         self.skipped_recipients = 0
@@ -220,10 +220,11 @@ class Worker:
             return False
         self._last_project = claimed[0].project or ""
         self.run.batches += 1
+        messages = [decode_message(row.message) for row in claimed]
         dead: set[str] = set()
         if ledger.skip_dead_tokens:
-            dead = store.dead_among([t for row in claimed for t in decode_message(row.message).recipients])
-        batch = Batch(claimed, dead)
+            dead = store.dead_among([t for m in messages for t in m.recipients])
+        batch = Batch(claimed, messages, dead)
         self.run.skipped += batch.skipped_recipients
         if batch.skipped_rows:
             with store.transaction() as cur:

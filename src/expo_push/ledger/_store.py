@@ -289,8 +289,9 @@ class Store:
     """Every query of the ledger over a backend's connections; subclasses say how to connect.
 
     Connections are per thread. A method that takes a ``Cursor`` runs inside the caller's transaction
-    (opened with ``transaction()``) and commits with it; every other public method opens, and commits,
-    one transaction of its own.
+    (opened with ``transaction()``) and commits with it; ``enqueue_with`` runs inside the application's
+    own open transaction, on its connection, and commits nothing; every other method that reads or writes
+    the tables opens, and commits, one transaction of its own.
     """
 
     placeholder = "?"
