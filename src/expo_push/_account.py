@@ -70,9 +70,11 @@ class SendAccount:
     (``balanced()``).
     """
 
-    __slots__ = ("_lock", "done", "in_doubt", "read", "tickets", "unsent")
+    __slots__ = ("_accepted", "_keep_tickets", "_lock", "done", "in_doubt", "read", "tickets", "unsent")
 
     def __init__(self) -> None:
+        self._keep_tickets = True
+        self._accepted = 0
         self.tickets: list[PushTicket] = []
         self.unsent: list[MessagePart] = []
         self.in_doubt: list[MessagePart] = []
@@ -82,9 +84,22 @@ class SendAccount:
 
     def __repr__(self) -> str:
         return (
-            f"expo_push.SendAccount(read={self.read}, accepted={len(self.tickets)}, "
+            f"expo_push.SendAccount(read={self.read}, accepted={self.accepted}, "
             f"unsent={_count(self.unsent)}, in_doubt={_count(self.in_doubt)}, done={self.done})"
         )
+
+    @classmethod
+    def _counting(cls) -> SendAccount:
+        """An account that counts the tickets handed out without keeping them (``iter_send`` with no account
+        given: a stream of millions stays in bounded memory)."""
+        account = cls()
+        account._keep_tickets = False
+        return account
+
+    @property
+    def accepted(self) -> int:
+        """Recipients the service answered with a ticket (``ok`` or ``error``)."""
+        return self._accepted
 
     @property
     def unsent_count(self) -> int:
@@ -108,6 +123,8 @@ class SendAccount:
 
     def balanced(self) -> bool:
         """Whether tickets, unsent and in-doubt recipients cover each position read exactly once."""
+        if not self._keep_tickets:
+            return self._accepted + self.unsent_count + self.in_doubt_count == self.read
         seen: set[Position] = set()
         count = 0
         for position in self._all_positions():
@@ -120,7 +137,7 @@ class SendAccount:
     def summary(self) -> str:
         """One line of exact numbers, e.g. ``accepted 1200, not sent 300, in doubt 100 of 1600 read``."""
         return (
-            f"accepted {len(self.tickets)}, not sent {self.unsent_count}, "
+            f"accepted {self.accepted}, not sent {self.unsent_count}, "
             f"in doubt {self.in_doubt_count} of {self.read} read"
         )
 
@@ -137,9 +154,11 @@ class SendAccount:
         with self._lock:
             self.read += count
 
-    def _add_tickets(self, tickets: Iterable[PushTicket]) -> None:
+    def _add_tickets(self, tickets: Sequence[PushTicket]) -> None:
         with self._lock:
-            self.tickets.extend(tickets)
+            self._accepted += len(tickets)
+            if self._keep_tickets:
+                self.tickets.extend(tickets)
 
     def _close(self, unsent: Sequence[MessagePart], in_doubt: Sequence[MessagePart]) -> None:
         with self._lock:

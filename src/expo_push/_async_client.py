@@ -22,11 +22,12 @@ from ._base_client import (
     BaseClient,
     BodyReader,
     Messages,
+    abandon,
 )
-from ._batch import NotStarted, SendBatch, check_receipt_ids, merge_receipts, receipt_groups
+from ._batch import SendBatch, check_receipt_ids, merge_receipts, receipt_groups
 from ._chunks import Chunk
 from ._errors import SendInterrupted
-from ._flows import Action, ChunkFailed, Post, Result, receipts_flow, send_flow
+from ._flows import Action, NotStarted, Post, Result, receipts_flow, send_flow
 from ._models import PushReceipt, PushTicket
 from ._pacing import PacerProtocol
 from ._retry import RetryPolicy
@@ -226,8 +227,10 @@ class AsyncPushClient(BaseClient):
             batch.check_start()
             try:
                 tickets = await self._drive(send_flow(chunk, self._context), batch)
-            except ChunkFailed as failure:
-                self._observe_chunk(chunk.tickets, chunk.count, failure)
+            except NotStarted:
+                raise
+            except Exception as exc:  # failed for good, or unexpectedly: no further chunk starts
+                self._observe_chunk(chunk.tickets, chunk.count, exc)
                 batch.chunk_failed()
                 raise
             self._observe_chunk(tickets, chunk.count)
@@ -248,11 +251,11 @@ class AsyncPushClient(BaseClient):
                 while delay > 0:
                     await asyncio.sleep(delay)
                     if batch is not None and batch.stopped:
-                        raise NotStarted
+                        abandon(flow, action)
                     delay = self._delay_for(action) if isinstance(action, Post) else 0.0
                 if isinstance(action, Post):
                     if batch is not None and batch.stopped:
-                        raise NotStarted
+                        abandon(flow, action)
                     started = time.monotonic()
                     result = await self._post(action)
                     self._observe_attempt(action, result, started)

@@ -14,12 +14,12 @@ import math
 import os
 import ssl
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import httpx
 
-from ._flows import Action, ChunkFailed, FlowContext, Hold, Pace, Post, Refund, Result, Sleep
+from ._flows import Action, ChunkFailed, FlowContext, Hold, NotStarted, Pace, Post, Refund, Result, Sleep
 from ._message import PushMessage
 from ._models import PushTicket
 from ._pacing import Pacer, PacerProtocol
@@ -43,6 +43,7 @@ __all__ = [
     "DEFAULT_MAX_RETRIES",
     "DEFAULT_TIMEOUT",
     "Messages",
+    "abandon",
     "shared_ssl_context",
 ]
 
@@ -123,6 +124,13 @@ class BodyReader:
     def answer(self, response: httpx.Response) -> HttpResponse:
         """The whole answer, for the core."""
         return HttpResponse(response.status_code, response.headers, b"".join(self._parts))
+
+
+def abandon(flow: Generator[Action, Result, Any], action: Action) -> NoReturn:
+    """Give up a flow before carrying out ``action``; a ``Post`` is told it never went out."""
+    if isinstance(action, Post):
+        flow.throw(NotStarted())
+    raise NotStarted
 
 
 class BaseClient:
@@ -339,9 +347,10 @@ class BaseClient:
         if isinstance(action, (Sleep, Hold)):
             self._metrics.retry(retry_reason(previous.status_code if isinstance(previous, HttpResponse) else None))
 
-    def _observe_chunk(self, answered: list[PushTicket], count: int, failure: ChunkFailed | None = None) -> None:
-        """Report a chunk's tickets, and its notifications not sent when it failed for good."""
+    def _observe_chunk(self, answered: list[PushTicket], count: int, failure: Exception | None = None) -> None:
+        """Report a chunk's tickets, and its notifications not accepted when it failed."""
         self._metrics.tickets(answered)
         if failure is not None:
-            error = failure.error
-            self._metrics.failed(count - len(answered), error.code or type(error).__name__)
+            error = failure.error if isinstance(failure, ChunkFailed) else failure
+            code = getattr(error, "code", None)
+            self._metrics.failed(count - len(answered), code or type(error).__name__)

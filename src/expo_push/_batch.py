@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from ._account import MessagePart, SendAccount
 from ._chunks import Chunk, Chunker
 from ._errors import PushServerError, ValidationError
-from ._flows import ChunkFailed
+from ._flows import ChunkFailed, NotStarted
 from ._message import PreparedMessage, PushMessage, prepare_message
 from ._models import PushReceipt, PushTicket
 from ._service import MAX_RECEIPT_IDS_PER_REQUEST
@@ -30,10 +30,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("expo_push")
-
-
-class NotStarted(Exception):
-    """A chunk was not sent (or stopped before its request went out) because its send was ending."""
 
 
 class SendBatch:
@@ -59,7 +55,9 @@ class SendBatch:
         and the error holds only the tickets not handed out. ``strict``
         refuses unknown keys of dict messages (``prepare_message``).
         """
-        self.account = account if account is not None else SendAccount()
+        if account is None:
+            account = SendAccount() if whole else SendAccount._counting()
+        self.account = account
         if self.account.done or self.account.read:
             raise ValueError("a SendAccount records one send: pass a new one")
         prepared = iter_prepared(messages, strict=strict)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import queue
 import threading
 import time
 from collections import deque
@@ -26,12 +27,13 @@ from ._base_client import (
     BaseClient,
     BodyReader,
     Messages,
+    abandon,
     shared_ssl_context,
 )
-from ._batch import NotStarted, SendBatch, check_receipt_ids, merge_receipts, receipt_groups
+from ._batch import SendBatch, check_receipt_ids, merge_receipts, receipt_groups
 from ._chunks import Chunk
 from ._errors import SendInterrupted
-from ._flows import Action, ChunkFailed, Post, Result, receipts_flow, send_flow
+from ._flows import Action, NotStarted, Post, Result, receipts_flow, send_flow
 from ._models import PushReceipt, PushTicket
 from ._pacing import PacerProtocol
 from ._retry import RetryPolicy
@@ -42,6 +44,82 @@ from .metrics import SendObserver
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "PushClient", "shared_ssl_context"]
 
 T = TypeVar("T")
+
+
+class _Pump:
+    """One sync send's bookkeeping thread, and the hand-over of its tickets to the caller's thread."""
+
+    def __init__(self, client: PushClient, batch: SendBatch) -> None:
+        self.batch = batch
+        self.stop = threading.Event()
+        """Set: start no new request (the caller stopped, or the client is closing)."""
+        self.hurry = threading.Event()
+        """Set: do not wait for the requests out either (a second Ctrl-C)."""
+        self.caller_stopped = False
+        self.outcome: BaseException | None = None
+        self._tickets: queue.Queue[list[PushTicket] | None] = queue.Queue(maxsize=client._window)
+        self._thread = threading.Thread(target=self._run, args=(client,), name="expo-push-send", daemon=True)
+        self._finished = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self, client: PushClient) -> None:
+        try:
+            client._run_pump(self.batch, self)
+        finally:
+            self._finished.set()
+            self._put(None)
+
+    def _put(self, item: list[PushTicket] | None) -> bool:
+        while True:
+            try:
+                self._tickets.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                if self.stop.is_set() and item is not None:
+                    return False  # nobody takes them any more; they are in the account
+
+    def give(self, tickets: list[PushTicket]) -> bool:
+        """Hand tickets to the caller (waiting while the caller is behind); ``False`` once stopped."""
+        return self._put(tickets)
+
+    def wait_for(self, future: Future[list[PushTicket]]) -> bool:
+        """Wait until ``future`` is done; ``False`` if the send was stopped first."""
+        while not self.stop.is_set():
+            try:
+                future.exception(timeout=0.05)
+                return True
+            except concurrent.futures.TimeoutError:
+                continue
+        return future.done()
+
+    def take(self) -> list[PushTicket] | None:
+        """The next tickets for the caller, or ``None`` when the send is over."""
+        return self._tickets.get()
+
+    def raise_outcome(self) -> None:
+        self._finished.wait()
+        if self.outcome is not None:
+            raise self.outcome
+
+    def wind_down(self) -> None:
+        """The caller stopped: no new request starts; let the pump finish (a second Ctrl-C hurries it)."""
+        self.caller_stopped = True
+        self.stop.set()
+        if self._thread.ident is None:  # stopped before the pump could start: nothing went out
+            self.batch.interrupt(())
+            return
+        try:
+            self._drain_until_finished()
+        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting for the requests out
+            self.hurry.set()
+            self._drain_until_finished()
+
+    def _drain_until_finished(self) -> None:
+        while not self._finished.is_set():
+            with contextlib.suppress(queue.Empty):
+                self._tickets.get(timeout=0.05)
 
 
 class PushClient(BaseClient):
@@ -225,55 +303,79 @@ class PushClient(BaseClient):
             return future
 
     def _send_chunks(self, batch: SendBatch) -> Iterator[PushTicket]:
+        # The bookkeeping runs on a thread of its own (the pump), so that a KeyboardInterrupt, which Python
+        # raises in the main thread only, always lands here, between two batches of tickets, never in the
+        # middle of the bookkeeping; the pump then winds the send down and closes the account.
         self._check_open()
-        stop = threading.Event()
+        pump = _Pump(self, batch)
         with self._lock:
-            self._sends.add(stop)
+            self._check_open()
+            self._sends.add(pump.stop)
+        try:
+            pump.start()
+            while (tickets := pump.take()) is not None:
+                yield from tickets
+            pump.raise_outcome()
+        except BaseException:  # Ctrl-C, the caller stopping (GeneratorExit), or what the send raised
+            pump.wind_down()
+            raise
+        finally:
+            with self._lock:
+                self._sends.discard(pump.stop)
+
+    def _run_pump(self, batch: SendBatch, pump: _Pump) -> None:
+        """The send's bookkeeping: start chunks, settle them in input order, hand tickets to ``pump``."""
         window: deque[tuple[Chunk, Future[list[PushTicket]]]] = deque()
         try:
             while True:
-                if stop.is_set():
+                if pump.stop.is_set():
                     batch.stop()
+                    break
                 chunk = batch.next_chunk() if len(window) < self._window else None
                 if chunk is not None:
-                    window.append((chunk, self._submit(chunk, batch, stop)))
+                    window.append((chunk, self._submit(chunk, batch, pump.stop)))
                     continue
                 if not window:
                     break
                 done, future = window[0]
-                error = future.exception()  # Ctrl-C lands here, while requests are out
+                if not pump.wait_for(future):
+                    continue  # stopped meanwhile
                 window.popleft()
-                yield from batch.settle(done, error if error is not None else future.result())
-            if stop.is_set() and self._closed:
-                batch.interrupt(())
-                raise SendInterrupted("the client was closed during the send", account=batch.account)
-            batch.finish()
-        except BaseException:
-            # KeyboardInterrupt, the caller stopping (GeneratorExit), or anything unexpected: no new request
-            # starts; those in flight get a grace to come back, then the account is closed.
-            if not batch.account.done:
-                batch.stop()
-                stop.set()
-                self._grace(future for _, future in window)
+                error = future.exception()
+                tickets = batch.settle(done, error if error is not None else future.result())
+                if tickets and not pump.give(tickets):
+                    continue
+            if pump.stop.is_set():
+                self._grace([future for _, future in window], pump.hurry)
                 batch.interrupt(chunk for chunk, _ in window)
-            raise
-        finally:
-            with self._lock:
-                self._sends.discard(stop)
+                if self._closed and not pump.caller_stopped:
+                    raise SendInterrupted("the client was closed during the send", account=batch.account)
+                return
+            batch.finish()
+        except BaseException as exc:
+            if not batch.account.done:  # a fault of our own: still close the account
+                batch.interrupt(chunk for chunk, _ in window)
+            pump.outcome = exc
 
-    def _grace(self, futures: Iterable[Future[list[PushTicket]]]) -> None:
-        """Wait up to ``interrupt_grace`` for the requests in flight; a second Ctrl-C stops the wait."""
+    def _grace(self, futures: list[Future[list[PushTicket]]], hurry: threading.Event) -> None:
+        """Wait up to ``interrupt_grace`` for the requests out to come back, or until ``hurry`` is set."""
+        deadline = time.monotonic() + self.interrupt_grace
         pending = [future for future in futures if not future.done()]
-        if pending and self.interrupt_grace > 0:
-            with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop waiting
-                concurrent.futures.wait(pending, timeout=self.interrupt_grace)
+        while pending and not hurry.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            _, still = concurrent.futures.wait(pending, timeout=min(left, 0.05))
+            pending = list(still)
 
     def _send_chunk(self, chunk: Chunk, batch: SendBatch, stop: threading.Event) -> list[PushTicket]:
         batch.check_start()
         try:
             tickets = self._drive(send_flow(chunk, self._context), stop)
-        except ChunkFailed as failure:
-            self._observe_chunk(chunk.tickets, chunk.count, failure)
+        except NotStarted:
+            raise
+        except Exception as exc:  # failed for good, or unexpectedly: no further chunk starts
+            self._observe_chunk(chunk.tickets, chunk.count, exc)
             batch.chunk_failed()
             raise
         self._observe_chunk(tickets, chunk.count)
@@ -291,11 +393,11 @@ class PushClient(BaseClient):
                     if stop is None:
                         time.sleep(delay)
                     elif stop.wait(delay):
-                        raise NotStarted
+                        abandon(flow, action)
                     delay = self._delay_for(action) if isinstance(action, Post) else 0.0
                 if isinstance(action, Post):
                     if stop is not None and stop.is_set():
-                        raise NotStarted
+                        abandon(flow, action)
                     started = time.monotonic()
                     result = self._post(action)
                     self._observe_attempt(action, result, started)

@@ -39,6 +39,7 @@ __all__ = [
     "ChunkFailed",
     "FlowContext",
     "Hold",
+    "NotStarted",
     "Pace",
     "Post",
     "Refund",
@@ -95,6 +96,14 @@ Action = Post | Pace | Sleep | Hold | Refund
 Result = HttpResponse | TransportFailure | None
 
 
+class NotStarted(Exception):
+    """A request did not go out because its send was ending (or its chunk never started).
+
+    A client that gives up on a ``Post`` throws this into the flow, so the
+    flow knows the request never left.
+    """
+
+
 class ChunkFailed(Exception):
     """A chunk failed for good: ``error`` says why; the chunk itself holds what was answered."""
 
@@ -140,7 +149,12 @@ def _attempts(
         yield Pace(notifications, project)
         if chunk is not None:
             chunk.in_flight = entries
-        result = yield Post(path, body, headers, notifications, project)
+        try:
+            result = yield Post(path, body, headers, notifications, project)
+        except NotStarted:  # the client did not send it after all
+            if chunk is not None:
+                chunk.in_flight = ()
+            raise
         if isinstance(result, HttpResponse):
             outcome = read(result)
         else:

@@ -5,9 +5,20 @@ import json
 import pytest
 
 from expo_push import PushServerError, PushTicket, RetryPolicy, UnauthorizedError
-from expo_push._batch import NotStarted, SendBatch
+from expo_push._batch import SendBatch
 from expo_push._chunks import Chunker
-from expo_push._flows import ChunkFailed, FlowContext, Hold, Pace, Post, Refund, Sleep, receipts_flow, send_flow
+from expo_push._flows import (
+    ChunkFailed,
+    FlowContext,
+    Hold,
+    NotStarted,
+    Pace,
+    Post,
+    Refund,
+    Sleep,
+    receipts_flow,
+    send_flow,
+)
 from expo_push._message import prepare_message
 from expo_push._wire import HttpResponse, TransportFailure
 
