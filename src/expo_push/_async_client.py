@@ -96,7 +96,7 @@ class AsyncPushClient(BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(
-            http2=http2, timeout=self.timeout, limits=self._limits(), verify=self._ssl_verify()
+            http2=self._use_http2(), timeout=self.timeout, limits=self._limits(), verify=self._ssl_verify()
         )
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -280,6 +280,11 @@ class BaseClient:
         # request goes to base_url, so with an http:// one no TLS is ever spoken and there is nothing to verify.)
         return shared_ssl_context() if self.base_url.startswith("https:") else False
 
+    def _use_http2(self) -> bool:
+        # HTTP/2 is negotiated in the TLS handshake: an http:// service is spoken to in HTTP/1.1 whatever the
+        # setting, so there h2 is not even imported (a cold start's saving).
+        return self._http2 and self.base_url.startswith("https:")
+
     def _limits(self) -> httpx.Limits:
         return httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
 

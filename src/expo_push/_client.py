@@ -211,7 +211,7 @@ class PushClient(BaseClient):
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(
-            http2=http2, timeout=self.timeout, limits=self._limits(), verify=self._ssl_verify()
+            http2=self._use_http2(), timeout=self.timeout, limits=self._limits(), verify=self._ssl_verify()
         )
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
