@@ -17,7 +17,7 @@ from expo_push.compat import (
     PushServerError,
     PushTicket,
 )
-from expo_push.compat._client import _Route, _session_headers_hook
+from expo_push.compat._client import _Batch, _Route, _session_headers_hook
 from expo_push.emulator import Emulator
 
 from .conftest import tokens
@@ -317,3 +317,13 @@ def test_session_headers_are_copied_but_not_those_the_client_or_http2_must_own()
 def test_force_fcm_v1_requests_still_reach_the_service(emu: Emulator) -> None:
     assert client(emu, force_fcm_v1=True).publish(PushMessage(to=tokens(1)[0])).is_success()
     assert emu.stats.notifications == 1
+
+
+def test_a_failed_publish_gives_each_accepted_ticket_its_own_message_by_position():
+    token = "ExponentPushToken[same-device]"
+    first, second = PushMessage(to=token, title="first"), PushMessage(to=token, title="second")
+    batch = _Batch([first, second])
+    accepted = expo_push.PushTicket(status="ok", id="t-2", to=token, position=expo_push.Position(1, 0))
+    error = expo_push.PushServerError("failed", tickets=[accepted])
+    (ticket,) = batch.failure(error).push_tickets
+    assert ticket.push_message is second  # the token alone would have named the first

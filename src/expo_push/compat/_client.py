@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
@@ -151,26 +150,25 @@ class _Batch:
                 self.payloads.append(message.get_payload())
             except expo_push.ValidationError as exc:
                 raise expo_push.ValidationError(exc.reason, field=exc.field, index=index) from None
-        self.owners: list[tuple[Any, Any]] = []  # (token, message addressed to it), one per recipient
-        for message, payload in zip(self.messages, self.payloads, strict=True):
+        # The message each recipient came from, by its position (message index, index in its ``to``).
+        self.owners: dict[tuple[int, int], Any] = {}
+        for index, (message, payload) in enumerate(zip(self.messages, self.payloads, strict=True)):
             listed = isinstance(payload.get("to"), (list, tuple))
-            for token in _recipients(payload.get("to")):
+            for recipient, token in enumerate(_recipients(payload.get("to"))):
                 narrowed = message._replace(to=token) if listed and hasattr(message, "_replace") else message
-                self.owners.append((token, narrowed))
+                self.owners[index, recipient] = narrowed
+
+    def _owner(self, ticket: expo_push.PushTicket) -> Any:
+        return self.owners.get(ticket.position) if ticket.position is not None else None
 
     def tickets(self, tickets: Sequence[expo_push.PushTicket]) -> list[PushTicket]:
         """The compat tickets of a send that went through: one per recipient, in order."""
-        return [_ticket(t, owner) for t, (_, owner) in zip(tickets, self.owners, strict=True)]
+        return [_ticket(t, self._owner(t)) for t in tickets]
 
     def failure(self, exc: expo_push.PushServerError) -> PushServerError:
         """The compat error of a failed send, with a compat ticket for each recipient that was accepted."""
         error = translate_server_error(exc)
-        by_token: dict[Any, deque[Any]] = {}
-        for token, owner in self.owners:
-            by_token.setdefault(token, deque()).append(owner)
-        for t in exc.tickets:
-            owners = by_token.get(t.to)
-            error.push_tickets.append(_ticket(t, owners.popleft() if owners else None))
+        error.push_tickets.extend(_ticket(t, self._owner(t)) for t in exc.tickets)
         return error
 
 
