@@ -1,6 +1,9 @@
 """A local emulator of the Expo Push service, for tests, demos and benchmarks (``pip install expo-push[emulator]``).
 
-It speaks the service's wire protocol on ``POST /--/api/v2/push/send`` and
+It judges requests with its own model of the service (``_service.py``: documented, observed or
+guessed behaviour, nothing from the client's validation), serves HTTP/1.1 and HTTP/2 (h2c, or TLS
+with ``tls=True``: ``ca_file`` / ``ssl_context()`` to trust it), and shows every accepted
+notification on its inbox page at ``url``. It speaks the service's wire protocol on ``POST /--/api/v2/push/send`` and
 ``POST /--/api/v2/push/getReceipts``, so any client pointed at its URL (with
 ``EXPO_BASE_URL`` or ``base_url=``) behaves as against the service: tickets,
 receipts after ``receipt_delay``, gzip request bodies (and gzip answers to
@@ -16,6 +19,8 @@ From Python::
         emu.url                                 # "http://127.0.0.1:PORT"
         emu.script_token(token, ticket_error="DeviceNotRegistered")
         emu.script_token(other, receipt_error="MessageTooBig")    # any code
+        emu.script_token(lost, receipt_lost=True)   # its receipt never comes
+        emu.registered_only = True; emu.register([a, b])  # others: DeviceNotRegistered
         emu.set_project([a, b], "@acme/other")  # others are in "@test/app"
         emu.add_fault("server_error", status=503, count=2)
         emu.add_fault("rate_limit", retry_after=1)
@@ -46,7 +51,9 @@ decisions, not which requests fail), once ``after`` of them went through;
 ``accept=True`` handles the request normally before replacing its answer, as
 when a timed-out request went through.
 
-Over HTTP (JSON, under ``/--/emulator/``): ``GET stats``, ``GET inbox/{token}``,
+Over HTTP (JSON, under ``/--/emulator/``, refused to other sites' pages; ``control_token``
+when given): ``GET stats``, ``GET inbox/{token}``, ``GET feed``, ``GET events``,
+``GET requests/{n}``, ``POST register``,
 ``GET|POST|DELETE faults`` (POST a fault object or a list, same names as
 ``Fault``), ``POST release``, ``POST script`` (``{"token"|"tokens", "ticket_error",
 "receipt_error", "project"}``), ``POST project``, ``GET|POST config``
