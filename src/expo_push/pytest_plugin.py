@@ -10,8 +10,9 @@ until a fixture is used; the emulator needs ``pip install 'expo-push[emulator]'`
   pytest-asyncio), closed after the test.
 
 ``@pytest.mark.expo_emulator(rate_limit=200, latency=0.01, receipt_delay=5,
-receipt_retention=60, access_tokens=["secret"])`` sets the emulator up for one
-test (the clients then send the first access token).
+receipt_retention=60, access_tokens=["secret"], registered_only=True,
+max_body_bytes=10_000)`` sets the emulator up for one test (the clients then
+send the first access token).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["async_expo_push_client", "expo_emulator", "expo_emulator_server", "expo_push_client"]
 
 _MARKER = "expo_emulator"
-_SETTINGS = ("rate_limit", "latency", "receipt_delay", "receipt_retention", "access_tokens")
+_SETTINGS = ("rate_limit", "latency", "receipt_delay", "receipt_retention", "access_tokens", "registered_only",
+             "max_body_bytes")  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
