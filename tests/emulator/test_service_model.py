@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import ast
 import gzip
 import json
 import resource
 import zlib
+from pathlib import Path
 
 import httpx
 import pytest
 
+import expo_push.emulator
 from expo_push.emulator import Emulator
 
 from .conftest import RECEIPTS, SEND, token
@@ -235,3 +238,17 @@ def test_json_error_bodies_are_json(http: httpx.Client) -> None:
     for response in (http.get("/nothing"), http.put(SEND, content=b"{}")):
         assert response.headers["content-type"].startswith("application/json")
         json.loads(response.content)
+
+
+def test_the_emulator_imports_nothing_of_the_clients_validation() -> None:
+    # Tests of the client against the emulator must not agree by construction.
+    allowed = {"expo_push._arguments", "expo_push._public"}  # command-line parsing and public names only
+    for path in Path(expo_push.emulator.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                assert f"expo_push.{node.module}" in allowed, (path.name, node.module)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                assert not node.module.startswith("expo_push") or node.module.startswith("expo_push.emulator"), (
+                    path.name,
+                    node.module,
+                )
