@@ -8,7 +8,7 @@ once. Requests are then assembled from those bytes without re-encoding.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -225,14 +225,14 @@ def message_from_dict(
             if strict:
                 raise _unknown_error(key, index)
             extra[key] = value
-        elif attr in known:  # contentAvailable and _contentAvailable: one field, two names
-            raise ValidationError(
-                f"is given twice, as {_ATTR_TO_WIRE[attr]!r} and as {key!r}", field=_ATTR_TO_WIRE[attr], index=index
-            )
         else:
             known[attr] = value
     if "to" not in known:
         raise ValidationError("is required", field="to", index=index)
+    if "contentAvailable" in raw and "_contentAvailable" in raw:  # the one field with two names
+        raise ValidationError(
+            "is given twice, as '_contentAvailable' and as 'contentAvailable'", field="_contentAvailable", index=index
+        )
     if extra:
         known["extra"] = extra
     return PushMessage(**known)
@@ -342,16 +342,16 @@ class _NotJson(Exception):
         self.path: list[str] = []
 
 
-def _check_json_value(value: object, room: int, max_int: float) -> None:
+def _check_json_value(value: object, room: int) -> None:
     """Raise ``_NotJson`` if ``value`` would not reach the app as it is, or nests more than ``room`` deep.
 
     Encoders would quietly turn bytes into base64, NaN into null and sets into
-    lists, and the service reads integers beyond 2**53 (``max_int``) as rounded doubles.
+    lists, and the service reads integers beyond 2**53 as rounded doubles.
     """
     if value is None or isinstance(value, (str, bool)):
         return
     if isinstance(value, int):
-        if not -max_int <= value <= max_int:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             raise _NotJson(
                 f"holds the integer {value}, beyond the {MAX_SAFE_INTEGER} a JSON number carries exactly "
                 "(the service reads numbers as doubles); send it as a string"
@@ -365,25 +365,34 @@ def _check_json_value(value: object, room: int, max_int: float) -> None:
         if room <= 0:
             raise _NotJson(f"is nested more than {MAX_JSON_DEPTH} deep")
         if isinstance(value, dict):
-            for key, item in value.items():
-                if not isinstance(key, str):
-                    raise _NotJson(f"has a key {key!r} that is not a string (it is sent as a JSON object)")
-                try:
-                    _check_json_value(item, room - 1, max_int)
-                except _NotJson as exc:
-                    exc.path.append(f"[{key!r}]")
-                    raise
+            _check_json_items(value.items(), room - 1, keyed=True)
         else:
-            for position, item in enumerate(value):
-                try:
-                    _check_json_value(item, room - 1, max_int)
-                except _NotJson as exc:
-                    exc.path.append(f"[{position}]")
-                    raise
+            _check_json_items(enumerate(value), room - 1, keyed=False)
         return
     raise _NotJson(
         f"holds a {type(value).__name__}, which is not a JSON value (use str, int, float, bool, None, list, dict)"
     )
+
+
+def _check_json_items(items: Iterable[tuple[object, object]], room: int, *, keyed: bool) -> None:
+    """``_check_json_value`` for each item of a dict (``keyed``: keys must be strings) or a list (by position)."""
+    for key, item in items:
+        if keyed and type(key) is not str and not isinstance(key, str):
+            raise _NotJson(f"has a key {key!r} that is not a string (it is sent as a JSON object)")
+        # The common values are decided here by their type alone, without a call.
+        kind = type(item)
+        if not (
+            kind is str
+            or kind is bool
+            or item is None
+            or (kind is int and -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER)  # type: ignore[operator]
+            or (kind is float and item - item == 0.0)  # type: ignore[operator]  # finite: inf - inf and nan - nan are nan
+        ):
+            try:
+                _check_json_value(item, room)
+            except _NotJson as exc:
+                exc.path.append(f"[{key!r}]")
+                raise
 
 
 def _check_json_object(field: str, value: object, index: int, what: str = "a JSON object (a dict)") -> dict[str, Any]:
@@ -391,7 +400,7 @@ def _check_json_object(field: str, value: object, index: int, what: str = "a JSO
     if not isinstance(value, dict):
         raise ValidationError(f"must be {what}, not {type(value).__name__}", field=field, index=index)
     try:
-        _check_json_value(value, MAX_JSON_DEPTH, MAX_SAFE_INTEGER)
+        _check_json_items(value.items(), MAX_JSON_DEPTH - 1, keyed=True)
     except _NotJson as exc:
         path = exc.path[::-1]
         if len(path) > 6:
