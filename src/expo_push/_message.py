@@ -202,15 +202,11 @@ def _unknown_error(name: str, index: int) -> ValidationError:
     return ValidationError(f"is not a field of a push message{hint}", field=_shown(name), index=index)
 
 
-def message_from_dict(
-    raw: Mapping[str, Any], index: int, *, strict: bool = False, as_service: bool = False
-) -> PushMessage:
+def message_from_dict(raw: Mapping[str, Any], index: int, *, strict: bool = False) -> PushMessage:
     """Build a ``PushMessage`` from a camelCase wire dict; unknown keys go to ``extra``.
 
     A known field spelt in another case or form (``channel_id`` for
     ``channelId``) is refused; with ``strict``, every unknown key is.
-    ``as_service`` judges names as the service does (the emulator): any
-    unknown key, misspelt or not, passes to ``extra``.
     """
     known: dict[str, Any] = {}
     extra: dict[str, Any] = {}
@@ -219,7 +215,7 @@ def message_from_dict(
             raise ValidationError(f"is a key that is not a string ({type(key).__name__})", field=repr(key), index=index)
         attr = _WIRE_TO_ATTR.get(key)
         if attr is None:
-            wire = None if as_service else _misspelt(key)
+            wire = _misspelt(key)
             if wire is not None:
                 raise _misspelt_error(key, wire, "", index)
             if strict:
@@ -522,27 +518,24 @@ def prepare_message(
     *,
     check_size: bool = True,
     strict: bool = False,
-    as_service: bool = False,
 ) -> PreparedMessage:
     """Validate one message and encode its payload; raise ``ValidationError`` naming ``index`` and the field.
 
-    ``check_size=False`` skips the 4096-byte payload bound (the emulator answers
-    an oversized payload with a ``MessageTooBig`` receipt, as the service does).
+    ``check_size=False`` skips the 4096-byte payload bound (the service itself
+    answers an oversized payload with a ``MessageTooBig`` ticket).
     ``strict`` refuses keys of a dict message that are no field of the service
     (see ``message_from_dict``); fields set in ``PushMessage.extra`` are sent
-    either way, since putting them there says they are meant. ``as_service``
-    lets a known field in another spelling through as the service does (it
-    ignores it): the emulator's view.
+    either way, since putting them there says they are meant.
     """
     if isinstance(message, PushMessage):
         msg = message
     elif isinstance(message, Mapping):
-        msg = message_from_dict(message, index, strict=strict, as_service=as_service)
+        msg = message_from_dict(message, index, strict=strict)
     else:
         raise ValidationError(f"must be a PushMessage or a dict, not {type(message).__name__}", index=index)
     recipients, to_is_list = _check_recipients(msg.to, index)
     _check_fields(msg, index)
-    if msg.extra and not as_service:
+    if msg.extra:
         _check_extra_names(msg.extra, index)
     payload = _encode_payload(msg, index)
     if check_size and len(payload) > MAX_PAYLOAD_BYTES:

@@ -367,11 +367,6 @@ def test_unknown_fields_lists_each_with_its_nearest_known_name():
     assert unknown_fields({"to": TOKEN, "contentAvailable": True, "_contentAvailable": True}) == {}
 
 
-def test_the_service_view_lets_misspelt_fields_through_as_unknown_ones():
-    prepared = prepare_message({"to": TOKEN, "channel_id": "orders"}, 0, as_service=True)
-    assert prepared.message.extra == {"channel_id": "orders"}
-
-
 def test_content_available_given_under_both_its_names_is_refused():
     error = _refusal({"to": TOKEN, "contentAvailable": True, "_contentAvailable": False})
     assert error.field == "_contentAvailable"
