@@ -264,3 +264,20 @@ def _share_of_pixels_that_differ(page: object, before: bytes, after: bytes) -> f
             [base64.b64encode(before).decode(), base64.b64encode(after).decode()],
         )
     )
+
+
+def test_with_a_control_token_the_page_opened_with_it_is_live_and_without_it_is_not(browser: object) -> None:
+    with Emulator(control_token="s3cret") as emu:
+        context = browser.new_context()  # type: ignore[attr-defined]
+        without, with_token = context.new_page(), context.new_page()
+        without.goto(emu.url)
+        with_token.goto(emu.url + "/?token=s3cret")
+        expect(with_token.locator("#live")).to_have_attribute("data-state", "live")
+        with PushClient(base_url=emu.url) as client:
+            client.send({"to": token(1), "title": "for the token holder"})
+        expect(cards(with_token).locator(".ios .title")).to_have_text(["for the token holder"])
+        with_token.click("#clear-faults")
+        expect(with_token.locator("#action-result")).to_have_text("faults cleared")
+        expect(without.locator("#live")).to_have_attribute("data-state", "reconnecting")
+        expect(cards(without)).to_have_count(0)
+        context.close()

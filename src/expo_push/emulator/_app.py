@@ -190,8 +190,8 @@ class EmulatorApp:
         self.guard = Guard(control_token, loopback)
         self.closing: asyncio.Event | None = None
         self.started = threading.Event()
-        self._control = ControlRoutes(self)
-        self._inbox = InboxRoutes(self)
+        self.control = ControlRoutes(self)
+        self.inbox = InboxRoutes(self)
 
     def reset(self) -> None:
         """Back to the state of construction: no faults, held stalls dropped, state cleared."""
@@ -227,10 +227,10 @@ class EmulatorApp:
             await self._serve(request, "send" if path == SEND_PATH else "receipts")
             return
         if path.startswith(CONTROL_PREFIX + "/"):
-            await self._control.handle(request)
+            await self.control.handle(request)
             return
-        if self._inbox.serves(path):
-            await self._inbox.handle(request)
+        if self.inbox.serves(path):
+            await self.inbox.handle(request)
             return
         await request.reply(not_found(path))
 

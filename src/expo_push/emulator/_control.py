@@ -162,7 +162,7 @@ class ControlRoutes:
             return
         name = request.path[len(CONTROL_PREFIX) + 1 :]
         method = request.method
-        inbox = self.app._inbox
+        inbox = self.app.inbox
         if name.startswith("inbox/") and method == "GET":
             token = name[len("inbox/") :]
             data = [delivery.as_dict() for delivery in self.app.state.inbox(token)]
