@@ -1221,3 +1221,17 @@ def test_an_outbox_worker_stopped_by_ctrl_c_mid_batch_records_what_was_accepted_
     assert ledger.drain(client).sent == 300 - accepted  # the rest, once
     assert emulator.stats.duplicates == 0
     assert {p.key for p in ledger.pending_receipts()} == {f"k{i}" for i in range(300)}
+
+
+def test_opening_a_ledger_on_a_current_database_waits_for_no_worker(ledger_url: str) -> None:
+    with Ledger.open(ledger_url) as first:
+        opened: list[Ledger] = []
+        with first._store.transaction() as cur:  # a worker's claim in progress holds the outbox
+            cur.execute("SELECT COUNT(*) FROM expo_push_outbox")
+            cur.fetchone()
+            opening = threading.Thread(target=lambda: opened.append(Ledger.open(ledger_url)))
+            opening.start()
+            opening.join(10)
+            assert opened  # no DDL, no table lock: it did not wait for the claim to end
+        opening.join(60)
+        opened[0].close()

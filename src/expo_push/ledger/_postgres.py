@@ -64,6 +64,10 @@ class PostgresStore(Store):
                 f" underlying one) for a PostgreSQL ledger, not {type(connection).__name__}"
             )
 
+    def _table_exists(self, cur: Cursor, table: str) -> bool:
+        cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+        return bool(cur.fetchone()[0])
+
     def _add_column(self, cur: Cursor, table: str, column: str, kind: str) -> None:
         cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
 

@@ -41,7 +41,7 @@ __all__ = [
     "WaitingTicket",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class TicketRow(NamedTuple):
@@ -250,6 +250,9 @@ _MIGRATIONS: dict[int, list[str]] = {
         "UPDATE expo_push_dead_tokens SET reported_at = died_at",
         "ALTER TABLE expo_push_outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",
     ],
+    # From 2: the outbox's project column and its index (``_ADDED_COLUMNS``, ``_AFTER_ADDED_COLUMNS``, which
+    # every opening of an older database applies).
+    2: [],
 }
 """Statements bringing a database of each older schema version to the next."""
 
@@ -386,7 +389,16 @@ class Store:
         ]
 
     def create_schema(self) -> None:
-        """Create the tables if they are missing; refuse a database of a newer schema version."""
+        """Create the tables if they are missing, or bring an older schema up to date; refuse a database of a
+        newer schema version.
+
+        A database already at this version is only read: no DDL runs, so opening a ledger never takes a
+        table lock that a worker's claim could deadlock with. (Any change to the schema therefore bumps
+        ``SCHEMA_VERSION``, with its statements in ``_MIGRATIONS`` or ``_ADDED_COLUMNS``.)
+        """
+        with self.transaction(write=False) as cur:
+            if self._schema_current(cur) and self._lease_timeline_current(cur):
+                return
         with self.transaction() as cur:
             self._before_schema(cur)
             for statement in _schema(self.primary_key):
@@ -436,6 +448,23 @@ class Store:
     def lease_timeline(self) -> str:
         """Which timeline ``lease_now`` counts on; lease times of another timeline are meaningless here."""
         return f"boot:{boot_id()}"
+
+    def _table_exists(self, cur: Cursor, table: str) -> bool:
+        cur.execute(self.q("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"), (table,))
+        return cur.fetchone() is not None
+
+    def _schema_current(self, cur: Cursor) -> bool:
+        """Whether the tables exist at this schema version (read only)."""
+        if not self._table_exists(cur, "expo_push_meta"):
+            return False
+        cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("schema_version",))
+        row = cur.fetchone()
+        return row is not None and row[0] == str(SCHEMA_VERSION)
+
+    def _lease_timeline_current(self, cur: Cursor) -> bool:
+        cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("lease_timeline",))
+        row = cur.fetchone()
+        return row is not None and row[0] == self.lease_timeline()
 
     def _check_lease_timeline(self, cur: Cursor) -> None:
         """Rebase the outbox's lease times when they were written on another timeline (the machine booted
