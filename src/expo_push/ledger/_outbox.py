@@ -98,15 +98,16 @@ class Batch:
             self._sent_to[index] = kept
             self._remaining[index] = len(kept)
 
-    def _row_index(self, ticket: PushTicket) -> int:
+    def _whose(self, ticket: PushTicket) -> tuple[int, int]:
+        """The row index of a ticket, and the index of its recipient among those the row was sent to."""
         position = ticket.position
         if position is None:
             raise ValueError(f"a ticket without a position: {ticket!r}")
-        return self._row_of[position.message]
+        return self._row_of[position.message], position.recipient
 
     def accept(self, ticket: PushTicket) -> None:
         """Take a ticket of the send (its position says whose it is)."""
-        index = self._row_index(ticket)
+        index = self._whose(ticket)[0]
         self._collected.setdefault(index, []).append(ticket)
         self._remaining[index] -= 1
         if self._remaining[index] == 0:
@@ -130,12 +131,12 @@ class Batch:
         doubt (their request went out, its answer never came) are counted with the row, and resent with it
         (at-least-once). Rows never answered stay as they are.
         """
-        taken = {self.rows[i].id for i in range(len(self.rows))} & (self.settled | set(self.done))
-        answered: dict[int, dict[int, PushTicket]] = {}
+        taken = self.settled | set(self.done)  # rows recorded, or waiting in the next recording
+        answered: dict[int, dict[int, PushTicket]] = {}  # row index -> its tickets by recipient index
         for ticket in account.tickets:
-            index = self._row_index(ticket)
+            index, recipient = self._whose(ticket)
             if self.rows[index].id not in taken:
-                answered.setdefault(index, {})[ticket.position.recipient if ticket.position else 0] = ticket
+                answered.setdefault(index, {})[recipient] = ticket
         doubt: Counter[int] = Counter()
         for part in account.in_doubt:
             doubt[self._row_of[part.index]] += len(part.recipients)
