@@ -142,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for result in results
         ]  # fmt: skip
         raw += [{"workload": "outbox scale-out", "group": "outbox", **run} for run in as_dicts(outbox_runs)]
-        raw += [{"workload": "cold start", "group": "coldstart", **vars(run)} for run in cold_runs]
+        raw += [{"workload": "cold start", "group": "coldstart", "client": run.label, **vars(run)} for run in cold_runs]
         args.json.write_text(json.dumps(raw, indent=1))
     return 0
 

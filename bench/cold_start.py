@@ -107,4 +107,16 @@ def cold_start_markdown(runs: list[ColdStart], repeats: int) -> str:
             f"| {run.label} | {statistics.median(run.wall) * 1000:.0f} ms | {min(run.wall) * 1000:.0f} ms "
             f"| {statistics.median(run.cpu) * 1000:.0f} ms | {run.ok}/{len(run.wall)} |"
         )
+    by_label = {run.label: run for run in runs if run.wall}
+    peer = by_label.get("exponent-server-sdk 2.2.0")
+    if peer is not None:
+        lines.append("")
+        for label in ("expo-push (library)", "expo-push send (command line)"):
+            if label in by_label:
+                ours, theirs = statistics.median(by_label[label].cpu), statistics.median(peer.cpu)
+                verdict = "met" if ours <= theirs else f"not met ({ours / theirs - 1:.0%} more CPU)"
+                lines.append(
+                    f"- Target, {label} no slower than exponent-server-sdk (median CPU): "
+                    f"{ours * 1000:.0f} ms against {theirs * 1000:.0f} ms: {verdict}."
+                )
     return "\n".join(lines) + "\n"

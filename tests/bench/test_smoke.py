@@ -56,6 +56,7 @@ def test_smoke_prints_a_table_per_workload_and_the_targets(smoke: tuple[str, lis
         "Under faults (503, 429 with Retry-After, dropped connections)",
         "Scale, streaming from a generator",
         "Targets",
+        "Cold start",
     ]
     assert all(rows for rows in tables.values())
 
@@ -86,3 +87,14 @@ def test_smoke_raw_figures_match_the_emulator_counts(smoke: tuple[str, list[dict
             assert run["lost"] == run["duplicated"] == 0
             assert run["requests"] == run["delivered"] // 100
             assert min(run["cpu"], run["rss_mb"], run["wall"]) > 0
+
+
+def test_smoke_measures_the_cold_start_of_the_library_and_the_command(
+    smoke: tuple[str, list[dict[str, object]]],
+) -> None:
+    rows = _tables(smoke[0])["Cold start: import and send one notification"]
+    assert [row["client"] for row in rows] == ["expo-push (library)", "expo-push send (command line)"]
+    for row in rows:
+        sent, runs = row["sent"].split("/")
+        assert sent == runs != "0"
+        assert int(row["CPU, median"].removesuffix(" ms")) > 0
