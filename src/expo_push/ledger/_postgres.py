@@ -68,8 +68,13 @@ class PostgresStore(Store):
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
         return bool(cur.fetchone()[0])
 
-    def _add_column(self, cur: Cursor, table: str, column: str, kind: str) -> None:
-        cur.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {kind}")
+    def _columns(self, cur: Cursor, table: str) -> set[str]:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema()"
+            " AND table_name = %s",
+            (table,),
+        )
+        return {str(row[0]) for row in cur.fetchall()}
 
     def is_disconnect(self, exc: Exception) -> bool:
         import psycopg

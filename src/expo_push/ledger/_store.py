@@ -401,10 +401,13 @@ class Store:
                 return
         with self.transaction() as cur:
             self._before_schema(cur)
+            # Columns missing from tables of an older release are added first, before any statement below
+            # takes a lock on those tables that the ALTER would then have to upgrade: PostgreSQL reports
+            # that as a deadlock against a worker already running. Tables created just now get them after.
+            self._add_columns(cur)
             for statement in _schema(self.primary_key):
                 cur.execute(statement)
-            for table, column, kind in _ADDED_COLUMNS:
-                self._add_column(cur, table, column, kind)
+            self._add_columns(cur)
             for statement in _AFTER_ADDED_COLUMNS:
                 cur.execute(statement)
             cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("schema_version",))
@@ -493,11 +496,18 @@ class Store:
             ("lease_timeline", timeline),
         )
 
-    def _add_column(self, cur: Cursor, table: str, column: str, kind: str) -> None:
-        """Add ``column`` to ``table`` unless it has it (SQLite has no ``ADD COLUMN IF NOT EXISTS``)."""
+    def _add_columns(self, cur: Cursor) -> None:
+        """Add the columns of ``_ADDED_COLUMNS`` that tables existing now lack (reading the catalog takes no
+        lock on a table that has them all)."""
+        for table, column, kind in _ADDED_COLUMNS:
+            columns = self._columns(cur, table)
+            if columns and column not in columns:
+                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+
+    def _columns(self, cur: Cursor, table: str) -> set[str]:
+        """The columns of ``table`` (none if it does not exist)."""
         cur.execute(f"PRAGMA table_info({table})")
-        if column not in {row[1] for row in cur.fetchall()}:
-            cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        return {str(row[1]) for row in cur.fetchall()}
 
     def _before_schema(self, cur: Cursor) -> None:
         """Hook run in the schema transaction before the tables are created."""
