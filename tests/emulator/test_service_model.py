@@ -252,3 +252,11 @@ def test_the_emulator_imports_nothing_of_the_clients_validation() -> None:
                     path.name,
                     node.module,
                 )
+
+
+def test_a_gzip_body_of_several_members_is_read_whole(emu: Emulator, http: httpx.Client) -> None:
+    raw = json.dumps([{"to": token(i), "body": "x"} for i in range(3)]).encode()
+    body = gzip.compress(raw[:20]) + gzip.compress(raw[20:])  # what `gzip -c a b` writes
+    response = http.post(SEND, content=body, headers={"Content-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert len(response.json()["data"]) == 3

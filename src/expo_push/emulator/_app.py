@@ -128,21 +128,28 @@ def _inflate(raw: bytes, encoding: str, limit: int) -> bytes | RequestError:
     """``raw`` decompressed, never inflating more than ``limit`` bytes (a small gzip body can expand to GiBs)."""
     if encoding in ("", "identity"):
         return raw
-    if encoding == "gzip":
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-    elif encoding == "deflate":
-        inflater = zlib.decompressobj()
-    else:
+    if encoding not in ("gzip", "deflate"):
         return validation_error(f"unsupported Content-Encoding {encoding!r}")
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    parts: list[bytes] = []
+    size = 0
+    rest = raw
     try:
-        out = inflater.decompress(raw, limit + 1)
-        if len(out) > limit or inflater.unconsumed_tail:
-            return _too_large(limit)
-        if not inflater.eof:
-            return validation_error(f"the request body is not valid {encoding} data: it ends too early")
+        # A gzip body may hold several members one after another (gzip -c a b); each is inflated in turn.
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            part = inflater.decompress(rest, limit + 1 - size)
+            size += len(part)
+            if size > limit or inflater.unconsumed_tail:
+                return _too_large(limit)
+            if not inflater.eof:
+                return validation_error(f"the request body is not valid {encoding} data: it ends too early")
+            parts.append(part)
+            rest = inflater.unused_data
+            if encoding == "deflate" or not rest:
+                return b"".join(parts)
     except zlib.error as exc:
         return validation_error(f"the request body is not valid {encoding} data: {exc}")
-    return out
 
 
 def _decode(request: Request, raw: bytes, limit: int) -> object | RequestError:
