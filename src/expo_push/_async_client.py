@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Generator, Iterable
@@ -74,6 +75,7 @@ class AsyncPushClient(BaseClient):
         project: str | None = None,
         metrics: SendObserver | None = None,
         strict_fields: bool = False,
+        verify: ssl.SSLContext | str | None = None,
         http_client: httpx.AsyncClient | None = None,
     ) -> None:
         super().__init__(
@@ -93,6 +95,7 @@ class AsyncPushClient(BaseClient):
             project=project,
             metrics=metrics,
             strict_fields=strict_fields,
+            verify=verify,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.AsyncClient(

@@ -74,6 +74,15 @@ def shared_ssl_context() -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
+@functools.cache
+def _trusting(ca_file: str) -> ssl.SSLContext:
+    """A TLS context that trusts the certificates of the PEM file ``ca_file`` (an emulator's CA, a proxy's)."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"verify: cannot read the CA file {ca_file!r}: {exc}") from None
+
+
 _NOT_RETRYABLE = (httpx.DecodingError, httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL)
 """Failures a retry cannot mend: an unreadable answer, or a request this side cannot even send."""
 _NEVER_SENT = (
@@ -157,6 +166,7 @@ class BaseClient:
         project: str | None = None,
         metrics: SendObserver | None = None,
         strict_fields: bool = False,
+        verify: ssl.SSLContext | str | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "access_token": access_token,
@@ -175,6 +185,7 @@ class BaseClient:
             "project": project,
             "metrics": metrics,
             "strict_fields": strict_fields,
+            "verify": verify,
         }
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
@@ -275,6 +286,11 @@ class BaseClient:
             raise RuntimeError(f"this {type(self).__name__} is closed; make a new one")
 
     def _ssl_verify(self) -> ssl.SSLContext | bool:
+        verify = self._options["verify"]
+        if isinstance(verify, ssl.SSLContext):
+            return verify
+        if isinstance(verify, str):
+            return _trusting(verify)
         # The CA bundle is loaded only when the service is reached over TLS: a cold start against an
         # http:// service (the emulator, a test) does not pay for it. (httpx loads it for verify=True; every
         # request goes to base_url, so with an http:// one no TLS is ever spoken and there is nothing to verify.)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import queue
+import ssl
 import threading
 import time
 from collections import deque
@@ -164,6 +165,9 @@ class PushClient(BaseClient):
             that is no field of the service, naming the nearest known one;
             by default such keys are sent (the service ignores them). A known
             field in another spelling (``channel_id``) is refused either way.
+        verify: How to check the service's TLS certificate: ``None`` (the
+            system's CA bundle), the path of a PEM file of CAs to trust (an
+            emulator's ``ca_file``), or an ``ssl.SSLContext``.
         http_client: Your own ``httpx.Client`` (its headers, proxies and
             certificates are used; you close it).
     """
@@ -189,6 +193,7 @@ class PushClient(BaseClient):
         project: str | None = None,
         metrics: SendObserver | None = None,
         strict_fields: bool = False,
+        verify: ssl.SSLContext | str | None = None,
         http_client: httpx.Client | None = None,
     ) -> None:
         super().__init__(
@@ -208,6 +213,7 @@ class PushClient(BaseClient):
             project=project,
             metrics=metrics,
             strict_fields=strict_fields,
+            verify=verify,
         )
         self._owns_http = http_client is None
         self._http = http_client or httpx.Client(

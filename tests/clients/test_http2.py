@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from expo_push import AsyncPushClient, PushClient
+from expo_push import AsyncPushClient, PushClient, PushConnectionError
 from expo_push.emulator import Emulator
 
 MESSAGES = [{"to": f"ExponentPushToken[h2-{i}]", "title": "over HTTP/2", "data": {"i": i}} for i in range(1000)]
@@ -80,6 +80,27 @@ def test_the_async_client_over_tls_negotiates_http2(tls: Emulator) -> None:
             return await c.send(MESSAGES)
 
     check(asyncio.run(run()), tls)
+
+
+@pytest.mark.parametrize("trust", ["path", "context"])
+def test_verify_trusts_the_emulators_ca_without_a_client_of_ones_own(tls: Emulator, trust: str) -> None:
+    tls.reset()
+    assert tls.ca_file is not None
+    verify = tls.ca_file if trust == "path" else tls.ssl_context()
+    with PushClient("h2-token", base_url=tls.url, rate_limit=None, verify=verify) as client:
+        check(client.send(MESSAGES), tls)
+
+
+def test_without_verify_the_emulators_certificate_is_refused(tls: Emulator) -> None:
+    with PushClient("h2-token", base_url=tls.url, max_retries=0) as client, pytest.raises(PushConnectionError) as info:
+        client.send(MESSAGES[0])
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    assert info.value.unsent  # no TLS session, so nothing reached the service
+
+
+def test_a_ca_file_that_cannot_be_read_is_a_clear_error(tmp_path) -> None:
+    with pytest.raises(ValueError, match="cannot read the CA file"):
+        PushClient(base_url="https://127.0.0.1:9", verify=str(tmp_path / "missing.pem"))
 
 
 def test_a_client_offering_http11_only_is_served_over_tls(tls: Emulator) -> None:
