@@ -169,3 +169,18 @@ def test_a_known_field_in_the_wrong_case_is_refused_with_its_name(cli, expo_emul
     assert "m.csv line 2, field 'channel_id'" in done.err
     assert "'channelId'" in done.err
     assert expo_emulator.stats.requests == 0
+
+
+def test_send_with_a_ledger_skips_tokens_it_knows_dead_and_says_so(cli, expo_emulator):
+    expo_emulator.script_token(TOKENS[1], ticket_error="DeviceNotRegistered")
+    first = cli("send", "--ledger", "push.db", "--to", TOKENS[0], "--to", TOKENS[1], "--title", "t")
+    assert first.status == 1
+    requests = expo_emulator.stats.requests
+    again = cli("send", "--ledger", "push.db", "--to", TOKENS[1], "--to", TOKENS[2], "--title", "t", "--json")
+    assert again.status == 1
+    lines = [json.loads(line) for line in again.out.splitlines()]
+    assert [(line["to"], line["status"]) for line in lines] == [(TOKENS[1], "error"), (TOKENS[2], "ok")]
+    assert lines[0]["details"]["skipped"] is True
+    assert expo_emulator.messages(TOKENS[1]) == []  # refused the first time, never sent the second
+    assert expo_emulator.stats.requests == requests + 1
+    assert expo_emulator.messages(TOKENS[2]) == [{"to": TOKENS[2], "title": "t"}]
