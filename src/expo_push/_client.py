@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import queue
 import ssl
 import threading
@@ -48,19 +47,31 @@ T = TypeVar("T")
 
 
 class _Pump:
-    """One sync send's bookkeeping thread, and the hand-over of its tickets to the caller's thread."""
+    """One sync send's bookkeeping thread, and the hand-over of its tickets to the caller's thread.
+
+    The caller's thread (where Ctrl-C lands) touches no lock the pump also takes: a KeyboardInterrupt can
+    leave a lock of Python's threading module held (raised just after ``Condition.__enter__`` acquired
+    it), and the pump would then wait on it for ever. So the caller takes tickets from a
+    ``SimpleQueue`` (its ``get`` is C code, safe to interrupt) and speaks to the pump through plain
+    attributes, which the pump polls; ``stop`` is set by the pump itself.
+    """
+
+    _POLL = 0.02  # seconds between looks at the caller's word, and at a full hand-over
 
     def __init__(self, client: PushClient, batch: SendBatch) -> None:
         self.batch = batch
         self.stop = threading.Event()
-        """Set: start no new request (the caller stopped, or the client is closing)."""
-        self.hurry = threading.Event()
-        """Set: do not wait for the requests out either (a second Ctrl-C)."""
+        """Set: start no new request (the caller stopped, or the client is closing). Waited on by requests."""
         self.caller_stopped = False
+        """The caller's word: stop (Ctrl-C, GeneratorExit, ...)."""
+        self.caller_hurries = False
+        """The caller's word: do not wait for the requests out either (a second Ctrl-C)."""
         self.outcome: BaseException | None = None
-        self._tickets: queue.Queue[list[PushTicket] | None] = queue.Queue(maxsize=client._window)
+        self.over = False
+        """The pump has finished: the account is closed."""
+        self._room = client._window
+        self._tickets: queue.SimpleQueue[list[PushTicket] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, args=(client,), name="expo-push-send", daemon=True)
-        self._finished = threading.Event()
 
     def start(self) -> None:
         self._thread.start()
@@ -69,27 +80,29 @@ class _Pump:
         try:
             client._run_pump(self.batch, self)
         finally:
-            self._finished.set()
-            self._put(None)
+            self.over = True
+            self._tickets.put(None)
 
-    def _put(self, item: list[PushTicket] | None) -> bool:
-        while True:
-            try:
-                self._tickets.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                if self.stop.is_set() and item is not None:
-                    return False  # nobody takes them any more; they are in the account
+    def stopping(self) -> bool:
+        """Whether the send is to stop (the pump's side: it turns the caller's word into ``stop``)."""
+        if self.caller_stopped and not self.stop.is_set():
+            self.stop.set()
+        return self.stop.is_set()
 
     def give(self, tickets: list[PushTicket]) -> bool:
-        """Hand tickets to the caller (waiting while the caller is behind); ``False`` once stopped."""
-        return self._put(tickets)
+        """Hand tickets to the caller, waiting while the caller is behind; ``False`` once stopped."""
+        while self._tickets.qsize() >= self._room:
+            if self.stopping():
+                return False  # nobody takes them any more; they are in the account
+            time.sleep(self._POLL)
+        self._tickets.put(tickets)
+        return True
 
     def wait_for(self, future: Future[list[PushTicket]]) -> bool:
         """Wait until ``future`` is done; ``False`` if the send was stopped first."""
-        while not self.stop.is_set():
+        while not self.stopping():
             try:
-                future.exception(timeout=0.05)
+                future.exception(timeout=self._POLL)
                 return True
             except concurrent.futures.TimeoutError:
                 continue
@@ -100,27 +113,24 @@ class _Pump:
         return self._tickets.get()
 
     def raise_outcome(self) -> None:
-        self._finished.wait()
         if self.outcome is not None:
             raise self.outcome
 
     def wind_down(self) -> None:
-        """The caller stopped: no new request starts; let the pump finish (a second Ctrl-C hurries it)."""
-        self.caller_stopped = True
-        self.stop.set()
-        if self._thread.ident is None:  # stopped before the pump could start: nothing went out
-            self.batch.interrupt(())
-            return
-        try:
-            self._drain_until_finished()
-        except KeyboardInterrupt:  # a second Ctrl-C: stop waiting for the requests out
-            self.hurry.set()
-            self._drain_until_finished()
+        """Unless the send is over: start no new request, and wait for the pump to finish.
 
-    def _drain_until_finished(self) -> None:
-        while not self._finished.is_set():
-            with contextlib.suppress(queue.Empty):
-                self._tickets.get(timeout=0.05)
+        A KeyboardInterrupt met here (Ctrl-C pressed again) only hurries the pump: the account is closed
+        before this returns, whatever is pressed meanwhile.
+        """
+        while not self.over:
+            try:
+                self.caller_stopped = True
+                if self._thread.ident is None:  # stopped before the pump could start: nothing went out
+                    self.batch.interrupt(())
+                    return
+                time.sleep(self._POLL)
+            except KeyboardInterrupt:
+                self.caller_hurries = True
 
 
 class PushClient(BaseClient):
@@ -299,9 +309,9 @@ class PushClient(BaseClient):
                 self._pool = ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="expo-push")
             return self._pool
 
-    def _submit(self, chunk: Chunk, batch: SendBatch, stop: threading.Event) -> Future[list[PushTicket]]:
+    def _submit(self, chunk: Chunk, batch: SendBatch, pump: _Pump) -> Future[list[PushTicket]]:
         try:
-            return self._executor().submit(self._send_chunk, chunk, batch, stop)
+            return self._executor().submit(self._send_chunk, chunk, batch, pump)
         except RuntimeError:  # closed meanwhile: the chunk never starts
             batch.stop()
             future: Future[list[PushTicket]] = Future()
@@ -322,10 +332,10 @@ class PushClient(BaseClient):
             while (tickets := pump.take()) is not None:
                 yield from tickets
             pump.raise_outcome()
-        except BaseException:  # Ctrl-C, the caller stopping (GeneratorExit), or what the send raised
-            pump.wind_down()
-            raise
         finally:
+            # However this ends (Ctrl-C, the caller stopping with GeneratorExit, what the send raised): no new
+            # request starts, those out get their grace, and the account is closed before anything goes on.
+            pump.wind_down()
             with self._lock:
                 self._sends.discard(pump.stop)
 
@@ -334,12 +344,12 @@ class PushClient(BaseClient):
         window: deque[tuple[Chunk, Future[list[PushTicket]]]] = deque()
         try:
             while True:
-                if pump.stop.is_set():
+                if pump.stopping():
                     batch.stop()
                     break
                 chunk = batch.next_chunk() if len(window) < self._window else None
                 if chunk is not None:
-                    window.append((chunk, self._submit(chunk, batch, pump.stop)))
+                    window.append((chunk, self._submit(chunk, batch, pump)))
                     continue
                 if not window:
                     break
@@ -351,8 +361,8 @@ class PushClient(BaseClient):
                 tickets = batch.settle(done, error if error is not None else future.result())
                 if tickets and not pump.give(tickets):
                     continue
-            if pump.stop.is_set():
-                self._grace([future for _, future in window], pump.hurry)
+            if pump.stopping():
+                self._grace([future for _, future in window], pump)
                 batch.interrupt(chunk for chunk, _ in window)
                 if self._closed and not pump.caller_stopped:
                     raise SendInterrupted("the client was closed during the send", account=batch.account)
@@ -363,21 +373,23 @@ class PushClient(BaseClient):
                 batch.interrupt(chunk for chunk, _ in window)
             pump.outcome = exc
 
-    def _grace(self, futures: list[Future[list[PushTicket]]], hurry: threading.Event) -> None:
-        """Wait up to ``interrupt_grace`` for the requests out to come back, or until ``hurry`` is set."""
+    def _grace(self, futures: list[Future[list[PushTicket]]], pump: _Pump) -> None:
+        """Wait up to ``interrupt_grace`` for the requests out to come back, or until the caller hurries."""
         deadline = time.monotonic() + self.interrupt_grace
         pending = [future for future in futures if not future.done()]
-        while pending and not hurry.is_set():
+        while pending and not pump.caller_hurries:
             left = deadline - time.monotonic()
             if left <= 0:
                 return
-            _, still = concurrent.futures.wait(pending, timeout=min(left, 0.05))
+            _, still = concurrent.futures.wait(pending, timeout=min(left, _Pump._POLL))
             pending = list(still)
 
-    def _send_chunk(self, chunk: Chunk, batch: SendBatch, stop: threading.Event) -> list[PushTicket]:
+    def _send_chunk(self, chunk: Chunk, batch: SendBatch, pump: _Pump) -> list[PushTicket]:
+        if pump.stopping():
+            raise NotStarted
         batch.check_start()
         try:
-            tickets = self._drive(send_flow(chunk, self._context), stop)
+            tickets = self._drive(send_flow(chunk, self._context), pump)
         except NotStarted:
             raise
         except Exception as exc:  # failed for good, or unexpectedly: no further chunk starts
@@ -387,7 +399,7 @@ class PushClient(BaseClient):
         self._observe_chunk(tickets, chunk.count)
         return tickets
 
-    def _drive(self, flow: Generator[Action, Result, T], stop: threading.Event | None) -> T:
+    def _drive(self, flow: Generator[Action, Result, T], pump: _Pump | None) -> T:
         result: Result = None
         try:
             while True:
@@ -395,14 +407,18 @@ class PushClient(BaseClient):
                 self._observe_step(action, result)
                 result = None
                 delay = self._delay_for(action)
+                until = time.monotonic() + delay
                 while delay > 0:
-                    if stop is None:
+                    if pump is None:
                         time.sleep(delay)
-                    elif stop.wait(delay):
-                        abandon(flow, action)
-                    delay = self._delay_for(action) if isinstance(action, Post) else 0.0
+                    else:  # the caller's word is looked at every _POLL
+                        pump.stop.wait(min(delay, _Pump._POLL))
+                        if pump.stopping():
+                            abandon(flow, action)
+                    # before a Post, the rest of a hold, which may have grown meanwhile
+                    delay = self._delay_for(action) if isinstance(action, Post) else until - time.monotonic()
                 if isinstance(action, Post):
-                    if stop is not None and stop.is_set():
+                    if pump is not None and pump.stopping():
                         abandon(flow, action)
                     started = time.monotonic()
                     result = self._post(action)

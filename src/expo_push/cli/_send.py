@@ -334,8 +334,8 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
         progress.close()
         if ledger is not None:
             ledger.close()
-    if not (delivery.interrupted and delivery.account.in_doubt):
-        client.close()  # else threads still wait on answers that will not come: the process exits without them
+    if not delivery.interrupted:
+        client.close()  # else threads may still wait on answers that will not come: the process exits without them
     return _report(args, out, err, entries, delivery, total, client.base_url)
 
 
