@@ -65,12 +65,15 @@ class SendAccount:
       (cancelled in flight, cut off, timed out, answered unreadably): the
       service may have delivered them. Resending may duplicate them.
     - ``read``: recipients read from the input; ``done``: whether the send ended.
+    - ``projects``: the Expo project (``@owner/slug``) of each token that the
+      service named during the send (it does when it refuses a request for
+      mixing projects), so that later sends can be paced per project.
 
     Once ``done``, the three cover every position read exactly once
     (``balanced()``).
     """
 
-    __slots__ = ("_accepted", "_keep_tickets", "_lock", "done", "in_doubt", "read", "tickets", "unsent")
+    __slots__ = ("_accepted", "_keep_tickets", "_lock", "done", "in_doubt", "projects", "read", "tickets", "unsent")
 
     def __init__(self) -> None:
         self._keep_tickets = True
@@ -78,6 +81,7 @@ class SendAccount:
         self.tickets: list[PushTicket] = []
         self.unsent: list[MessagePart] = []
         self.in_doubt: list[MessagePart] = []
+        self.projects: dict[str, str] = {}
         self.read = 0
         self.done = False
         self._lock = threading.Lock()
@@ -159,6 +163,11 @@ class SendAccount:
             self._accepted += len(tickets)
             if self._keep_tickets:
                 self.tickets.extend(tickets)
+
+    def _add_projects(self, projects: dict[str, str]) -> None:
+        if projects:
+            with self._lock:
+                self.projects.update(projects)
 
     def _close(self, unsent: Sequence[MessagePart], in_doubt: Sequence[MessagePart]) -> None:
         with self._lock:

@@ -102,6 +102,7 @@ class SendBatch:
 
     def settle(self, chunk: Chunk, result: list[PushTicket] | BaseException) -> list[PushTicket]:
         """Take a finished chunk, in input order; return the tickets to give the caller now."""
+        self.account._add_projects(chunk.projects)
         if isinstance(result, list):
             self.account._add_tickets(result)
             if self._error is None and self._unexpected is None:  # next in input order: hand them out
@@ -124,6 +125,7 @@ class SendBatch:
         """Account for a chunk that did not finish: its tickets so far, and the rest unsent or in doubt."""
         tickets = list(chunk.tickets)
         self.account._add_tickets(tickets)
+        self.account._add_projects(dict(chunk.projects))
         self._held_back.extend(tickets)
         unsent, in_doubt = chunk.account_parts()
         self._unsent.extend(unsent)

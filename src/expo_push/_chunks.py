@@ -50,7 +50,7 @@ class Chunk:
     ``account_parts`` turns that into accepted, unsent and in-doubt parts.
     """
 
-    __slots__ = ("count", "doubtful", "entries", "in_flight", "seq", "tickets")
+    __slots__ = ("count", "doubtful", "entries", "in_flight", "projects", "seq", "tickets")
 
     def __init__(self, entries: list[Entry], count: int, seq: int = 0) -> None:
         self.entries = entries
@@ -60,6 +60,8 @@ class Chunk:
         self.tickets: list[PushTicket] = []
         self.in_flight: Sequence[Entry] = ()
         self.doubtful: list[Entry] = []
+        self.projects: dict[str, str] = {}
+        """Token -> Expo project, as the service named them when it refused the chunk for mixing projects."""
 
     @property
     def recipients(self) -> list[str]:

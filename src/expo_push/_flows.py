@@ -208,6 +208,9 @@ def send_flow(chunk: Chunk, ctx: FlowContext) -> Generator[Action, Result, list[
             if parts is None:
                 raise ChunkFailed(outcome.error)
             yield Refund(count, project)  # refused for mixing projects, so none of them counted
+            for named, group in parts:
+                if named is not None:
+                    chunk.projects.update((token, named) for entry in group for token in entry.recipients)
             groups[:0] = [(named or ctx.project, group) for named, group in parts]
             split = True
     if split:

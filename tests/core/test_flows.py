@@ -118,6 +118,7 @@ def test_mixed_projects_are_split_by_the_details_map_and_tickets_keep_input_orde
     assert posts[2] == [{"to": [C]}, {"to": D, "title": "x"}]
     assert [t.to for t in tickets] == [A, C, D, B, A]
     assert [t.position for t in tickets] == [(0, 0), (0, 1), (1, 0), (2, 0), (2, 1)]
+    assert chunk.projects == {A: "@o/one", B: "@o/one", C: "@o/two", D: "@o/two"}  # as the service named them
 
 
 def test_split_can_be_turned_off():

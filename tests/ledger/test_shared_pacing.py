@@ -11,6 +11,7 @@ import pytest
 
 from expo_push import PushClient, ValidationError
 from expo_push._pacing import PacerProtocol
+from expo_push.emulator import Emulator
 from expo_push.ledger import Ledger, SharedPacer
 
 from .conftest import token
@@ -185,6 +186,28 @@ def test_a_message_to_tokens_of_a_known_project_is_enqueued_under_it(ledger: Led
     rows = [row for _ in range(4) for row in ledger._store.claim(ledger._lease_clock(), "w", 10)]
     by_id = {row.id: row.project for row in rows}
     assert [by_id[i] for i in sorted(by_id)] == ["@acme/orders", None, None, "@acme/orders"]
+
+
+@pytest.mark.parametrize("way", ["send", "outbox"])
+def test_the_projects_the_service_names_are_remembered_for_later_sends(
+    ledger: Ledger, emulator: Emulator, way: str
+) -> None:
+    # The service refuses a request mixing projects and names each token's; the client splits it, and the
+    # ledger learns the names, so that what is enqueued later is paced under the right budget.
+    emulator.set_project([token("a1"), token("a2")], "@acme/orders")
+    emulator.set_project(token("b1"), "@acme/news")
+    mixed = [{"to": [token("a1"), token("b1")], "body": "x"}, {"to": token("a2"), "body": "y"}]
+    with PushClient(base_url=emulator.url, rate_limit=None) as client:
+        if way == "send":
+            tickets = ledger.send(client, mixed)
+        else:
+            ledger.enqueue(mixed)
+            ledger.drain(client)
+            tickets = []
+    assert all(t.ok for t in tickets)
+    ledger.enqueue([{"to": token("a2"), "body": "later"}, {"to": token("b1"), "body": "later"}])
+    rows = ledger._store.claim(ledger._lease_clock(), "w", 10) + ledger._store.claim(ledger._lease_clock(), "w", 10)
+    assert sorted(row.project or "" for row in rows) == ["@acme/news", "@acme/orders"]
 
 
 @pytest.mark.parametrize("project", ["", "  ", 17])

@@ -178,6 +178,7 @@ class Ledger:
         finally:  # however the send ended, every ticket the service answered is recorded
             if account.tickets:
                 recorder.record(account.tickets, *plan.attribute(account.tickets))
+            self._learn_projects(account)
         return with_skipped(tickets, plan.skipped)
 
     async def send_async(
@@ -196,6 +197,8 @@ class Ledger:
             if account.tickets:
                 answered = list(account.tickets)
                 await asyncio.shield(asyncio.to_thread(recorder.record, answered, *plan.attribute(answered)))
+            if account.projects:
+                await asyncio.shield(asyncio.to_thread(self._learn_projects, account))
         return with_skipped(tickets, plan.skipped)
 
     def record(
@@ -335,6 +338,16 @@ class Ledger:
         if connection is not None:
             return self._store.enqueue_with(connection, rows)
         return self._store.enqueue(rows)
+
+    def _learn_projects(self, account: SendAccount) -> None:
+        """Remember the projects the service named for tokens during a send (a hint: a failure is only logged)."""
+        if not account.projects:
+            return
+        try:
+            self._store.remember_projects(sorted(account.projects.items()))
+        except Exception:
+            logger.exception("expo-push: could not remember the projects the service named for %d tokens",
+                             len(account.projects))
 
     def set_project(self, tokens: str | Iterable[str], project: str) -> None:
         """Remember that ``tokens`` belong to the Expo project ``project`` (``"@owner/slug"``): messages to them

@@ -253,6 +253,7 @@ class Worker:
                 if close is not None:
                     close()
                 batch.settle(account)
+                ledger._learn_projects(account)
                 if batch.to_record:
                     self._record(batch)
         finally:
