@@ -178,7 +178,7 @@ class SendInterrupted(ExpoPushError):
 
 
 def _count_recipients(messages: Sequence[PushMessage]) -> int:
-    return sum(1 if isinstance(m.to, str) else len(m.to) for m in messages)
+    return sum(len(m.recipients) for m in messages)
 
 
 class PushConnectionError(PushServerError):

@@ -17,6 +17,7 @@ from ._errors import ValidationError
 from ._tokens import token_problem
 
 __all__ = [
+    "recipients_of",
     "MAX_JSON_DEPTH",
     "MAX_PAYLOAD_BYTES",
     "MAX_SAFE_INTEGER",
@@ -546,6 +547,20 @@ def prepare_message(
             index=index,
         )
     return PreparedMessage(index, msg, recipients, to_is_list, payload)
+
+
+def recipients_of(message: PushMessage | Mapping[str, Any]) -> list[str] | None:
+    """The recipient tokens of a message or message dict, or ``None`` when its ``to`` is malformed.
+
+    The one place that reads ``to`` without validating the message (counting, matching dead tokens);
+    ``prepare_message`` says what is wrong with a malformed one.
+    """
+    to = message.to if isinstance(message, PushMessage) else message.get("to")
+    if isinstance(to, str):
+        return [to]
+    if isinstance(to, (list, tuple)) and all(isinstance(t, str) for t in to):
+        return list(to)
+    return None
 
 
 def narrow(message: PushMessage, recipients: Sequence[str], to_is_list: bool) -> PushMessage:

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 import msgspec
 
 from .._errors import PushConnectionError, PushServerError
+from .._message import recipients_of
 from ._input import InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
 from ._options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, make_client, open_ledger, quiet
 from ._progress import Progress
@@ -136,7 +137,7 @@ def input_messages(
 
 def recipients(message: dict[str, Any]) -> int:
     """How many recipients a message dict has."""
-    return 1 if isinstance(message["to"], str) else len(message["to"])
+    return len(_tokens(message))
 
 
 # --- sending -----------------------------------------------------------------------------------------
@@ -379,7 +380,7 @@ def _report(
 
 
 def _tokens(message: dict[str, Any]) -> list[str]:
-    return [message["to"]] if isinstance(message["to"], str) else list(message["to"])
+    return recipients_of(message) or []
 
 
 def failure_line(failure: PushServerError, base_url: str) -> str:

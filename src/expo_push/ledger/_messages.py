@@ -8,7 +8,7 @@ from typing import Any
 import msgspec
 
 from .._errors import ValidationError
-from .._message import PushMessage, message_from_dict
+from .._message import PushMessage, message_from_dict, recipients_of
 from .._models import PushTicket
 
 __all__ = [
@@ -23,7 +23,6 @@ __all__ = [
     "narrow",
     "normalized",
     "payload_text",
-    "recipients",
     "resend_payload",
     "skipped_ticket",
     "with_skipped",
@@ -57,21 +56,11 @@ def message_json(message: PushMessage | Mapping[str, Any]) -> str:
     return encode(message).decode()
 
 
-def recipients(message: PushMessage | Mapping[str, Any]) -> list[str] | None:
-    """The recipient tokens of a message, or ``None`` when its ``to`` is malformed (the client names why)."""
-    to = message.to if isinstance(message, PushMessage) else message.get("to")
-    if isinstance(to, str):
-        return [to]
-    if isinstance(to, list) and all(isinstance(t, str) for t in to):
-        return to
-    return None
-
-
 def all_recipients(batch: list[Any]) -> list[str]:
     """Every recipient token of well-formed messages, flat (the hot path of the dead-token check)."""
     out: list[str] = []
     for message in batch:
-        to = message.get("to") if type(message) is dict else recipients(message)
+        to = message.get("to") if type(message) is dict else recipients_of(message)
         if type(to) is str:
             out.append(to)
         elif type(to) is list:

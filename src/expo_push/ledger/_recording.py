@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._message import recipients_of
 from .._models import PushTicket
 from ._messages import (
     QueuedTickets,
@@ -22,7 +23,6 @@ from ._messages import (
     narrow,
     normalized,
     payload_text,
-    recipients,
     resend_payload,
 )
 from ._models import DeadToken
@@ -69,7 +69,7 @@ class SendPlan:
         self.keys = keys
         self.skipped = skipped
         """(ticket position, token) of each recipient not sent to because its token is dead."""
-        self._counts = [len(recipients(m) or ()) for m in outgoing]
+        self._counts = [len(recipients_of(m) or ()) for m in outgoing]
         self._recipients = sum(self._counts)
         self._payloads: dict[int, Any] = {}
 
@@ -313,7 +313,7 @@ class Recorder:
         skipped: list[tuple[int, str]] = []
         position = 0
         for message, key in zip(batch, out_keys, strict=True):
-            tokens = recipients(message)
+            tokens = recipients_of(message)
             if tokens is None or dead.isdisjoint(tokens):
                 outgoing.append(message)
                 kept_keys.append(key)
