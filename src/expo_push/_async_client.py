@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Generator, Iterable
@@ -14,10 +13,6 @@ import httpx
 
 from ._account import SendAccount
 from ._base_client import (
-    DEFAULT_ATTEMPT_TIMEOUT,
-    DEFAULT_INTERRUPT_GRACE,
-    DEFAULT_MAX_RETRIES,
-    DEFAULT_TIMEOUT,
     AnswerTooLarge,
     AttemptTimedOut,
     BaseClient,
@@ -30,18 +25,14 @@ from ._chunks import Chunk
 from ._errors import SendInterrupted
 from ._flows import Action, NotStarted, Post, Result, receipts_flow, send_flow
 from ._models import PushReceipt, PushTicket
-from ._pacing import PacerProtocol
-from ._retry import RetryPolicy
-from ._service import MAX_RESPONSE_BYTES
 from ._wire import HttpResponse, TransportFailure
-from .metrics import SendObserver
 
 __all__ = ["AsyncPushClient"]
 
 T = TypeVar("T")
 
 
-class AsyncPushClient(BaseClient):
+class AsyncPushClient(BaseClient[httpx.AsyncClient]):
     """The asyncio twin of ``PushClient``: the same options, with ``await`` and ``async with``.
 
     ``send``, ``get_receipts`` and ``aclose`` are coroutines; ``iter_send`` is
@@ -54,53 +45,10 @@ class AsyncPushClient(BaseClient):
     to come back, closes its ``account``, and then lets the cancellation through.
     """
 
-    _http: httpx.AsyncClient
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(**self._http_options())
 
-    def __init__(
-        self,
-        access_token: str | None = None,
-        *,
-        base_url: str | None = None,
-        max_concurrency: int = 6,
-        rate_limit: float | None = 600,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
-        split_projects: bool = True,
-        http2: bool = True,
-        retry_policy: RetryPolicy | None = None,
-        pacer: PacerProtocol | None = None,
-        project: str | None = None,
-        metrics: SendObserver | None = None,
-        strict_fields: bool = False,
-        verify: ssl.SSLContext | str | None = None,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            access_token,
-            base_url=base_url,
-            max_concurrency=max_concurrency,
-            rate_limit=rate_limit,
-            max_retries=max_retries,
-            timeout=timeout,
-            attempt_timeout=attempt_timeout,
-            max_response_bytes=max_response_bytes,
-            interrupt_grace=interrupt_grace,
-            split_projects=split_projects,
-            http2=http2,
-            retry_policy=retry_policy,
-            pacer=pacer,
-            project=project,
-            metrics=metrics,
-            strict_fields=strict_fields,
-            verify=verify,
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
-            http2=self._use_http2(), timeout=self.timeout, limits=self._limits(), verify=self._ssl_verify()
-        )
+    def _init_io(self) -> None:
         self._slots: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sends: dict[SendBatch, asyncio.Event] = {}  # running sends, and the event set when each ends

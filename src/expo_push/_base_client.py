@@ -15,7 +15,7 @@ import os
 import ssl
 import time
 from collections.abc import Generator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import httpx
 
@@ -142,10 +142,15 @@ def abandon(flow: Generator[Action, Result, Any], action: Action) -> NoReturn:
     raise NotStarted
 
 
-class BaseClient:
-    """Configuration and everything the two clients share but the I/O itself."""
+HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
 
-    _http: httpx.Client | httpx.AsyncClient
+
+class BaseClient(Generic[HttpClient]):
+    """Configuration and everything the two clients share but the I/O itself.
+
+    The one constructor of both clients: each says only how it makes its
+    httpx client (``_new_http``) and what it keeps for its I/O (``_init_io``).
+    """
 
     def __init__(
         self,
@@ -167,6 +172,7 @@ class BaseClient:
         metrics: SendObserver | None = None,
         strict_fields: bool = False,
         verify: ssl.SSLContext | str | None = None,
+        http_client: HttpClient | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "access_token": access_token,
@@ -233,6 +239,26 @@ class BaseClient:
         if access_token is not None:
             self._headers["Authorization"] = f"Bearer {access_token}"
         self._closed = False
+        self._owns_http = http_client is None
+        self._http: HttpClient = http_client if http_client is not None else self._new_http()
+        self._init_io()
+
+    def _new_http(self) -> HttpClient:
+        """The httpx client this client makes when none is handed in."""
+        raise NotImplementedError
+
+    def _init_io(self) -> None:
+        """Set up what the client keeps for its I/O (thread pool, semaphore, ...)."""
+        raise NotImplementedError
+
+    def _http_options(self) -> dict[str, Any]:
+        """What an httpx client made by expo-push is configured with."""
+        return {
+            "http2": self._use_http2(),
+            "timeout": self.timeout,
+            "limits": self._limits(),
+            "verify": self._ssl_verify(),
+        }
 
     def with_options(self, **changes: Any) -> Self:
         """A copy of this client with some options changed, e.g. ``client.with_options(max_retries=0)``.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import queue
-import ssl
 import threading
 import time
 from collections import deque
@@ -17,10 +16,7 @@ import httpx
 
 from ._account import SendAccount
 from ._base_client import (
-    DEFAULT_ATTEMPT_TIMEOUT,
     DEFAULT_BASE_URL,
-    DEFAULT_INTERRUPT_GRACE,
-    DEFAULT_MAX_RETRIES,
     DEFAULT_TIMEOUT,
     AnswerTooLarge,
     AttemptTimedOut,
@@ -35,11 +31,7 @@ from ._chunks import Chunk
 from ._errors import SendInterrupted
 from ._flows import Action, NotStarted, Post, Result, receipts_flow, send_flow
 from ._models import PushReceipt, PushTicket
-from ._pacing import PacerProtocol
-from ._retry import RetryPolicy
-from ._service import MAX_RESPONSE_BYTES
 from ._wire import HttpResponse, TransportFailure
-from .metrics import SendObserver
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "PushClient", "shared_ssl_context"]
 
@@ -133,7 +125,7 @@ class _Pump:
                 self.caller_hurries = True
 
 
-class PushClient(BaseClient):
+class PushClient(BaseClient[httpx.Client]):
     """Sends notifications and fetches receipts, blocking; safe to share between threads.
 
     Requests run side by side on a pool of ``max_concurrency`` threads over
@@ -182,53 +174,10 @@ class PushClient(BaseClient):
             certificates are used; you close it).
     """
 
-    _http: httpx.Client
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(**self._http_options())
 
-    def __init__(
-        self,
-        access_token: str | None = None,
-        *,
-        base_url: str | None = None,
-        max_concurrency: int = 6,
-        rate_limit: float | None = 600,
-        max_retries: int = DEFAULT_MAX_RETRIES,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
-        attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
-        max_response_bytes: int = MAX_RESPONSE_BYTES,
-        interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
-        split_projects: bool = True,
-        http2: bool = True,
-        retry_policy: RetryPolicy | None = None,
-        pacer: PacerProtocol | None = None,
-        project: str | None = None,
-        metrics: SendObserver | None = None,
-        strict_fields: bool = False,
-        verify: ssl.SSLContext | str | None = None,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(
-            access_token,
-            base_url=base_url,
-            max_concurrency=max_concurrency,
-            rate_limit=rate_limit,
-            max_retries=max_retries,
-            timeout=timeout,
-            attempt_timeout=attempt_timeout,
-            max_response_bytes=max_response_bytes,
-            interrupt_grace=interrupt_grace,
-            split_projects=split_projects,
-            http2=http2,
-            retry_policy=retry_policy,
-            pacer=pacer,
-            project=project,
-            metrics=metrics,
-            strict_fields=strict_fields,
-            verify=verify,
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            http2=self._use_http2(), timeout=self.timeout, limits=self._limits(), verify=self._ssl_verify()
-        )
+    def _init_io(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._sends: set[threading.Event] = set()  # the stop signals of the sends running now
