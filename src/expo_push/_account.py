@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
+
+import msgspec
 
 if TYPE_CHECKING:
     from ._message import PushMessage
@@ -33,8 +34,7 @@ class Position(NamedTuple):
     recipient: int
 
 
-@dataclass(frozen=True, slots=True)
-class MessagePart:
+class MessagePart(msgspec.Struct, frozen=True, gc=False):
     """Some recipients of one input message: message ``index``, recipients at ``recipients``, as ``message``.
 
     ``message`` is the input message narrowed to those recipients, ready to be

@@ -12,8 +12,9 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Generator, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from ._chunks import Chunk, Entry
 from ._errors import PushServerError
@@ -50,8 +51,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Post:
+class Post(msgspec.Struct, frozen=True, gc=False):
     """Action: POST ``body`` to ``path`` (relative to the base URL) with ``headers`` added."""
 
     path: str
@@ -61,31 +61,27 @@ class Post:
     project: str | None = None
 
 
-@dataclass(frozen=True)
-class Pace:
+class Pace(msgspec.Struct, frozen=True, gc=False):
     """Action: wait for the pacer's slot for ``notifications`` of ``project`` (0 asks for no slot)."""
 
     notifications: int
     project: str | None = None
 
 
-@dataclass(frozen=True)
-class Sleep:
+class Sleep(msgspec.Struct, frozen=True, gc=False):
     """Action: wait ``seconds`` before going on (backoff of this request alone)."""
 
     seconds: float
 
 
-@dataclass(frozen=True)
-class Refund:
+class Refund(msgspec.Struct, frozen=True, gc=False):
     """Action: give back the pacer's slot of ``notifications`` that the service refused whole."""
 
     notifications: int
     project: str | None = None
 
 
-@dataclass(frozen=True)
-class Hold:
+class Hold(msgspec.Struct, frozen=True, gc=False):
     """Action: start no request of ``project`` for ``seconds`` (the service said 429)."""
 
     seconds: float
@@ -116,15 +112,14 @@ def _redact_nothing(text: str) -> str:
     return text
 
 
-@dataclass
-class FlowContext:
+class FlowContext(msgspec.Struct):
     """What a flow needs to know of its client: retries, splitting, its project, a clock, randomness, redaction."""
 
     retry: RetryPolicy
     split_projects: bool = True
     project: str | None = None
     now_epoch: Callable[[], float] = time.time
-    rand: Callable[[], float] = field(default=random.random)
+    rand: Callable[[], float] = random.random
     redact: Redact = _redact_nothing
 
 

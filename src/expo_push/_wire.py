@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -65,8 +64,7 @@ def request_body(payload: bytes) -> tuple[bytes, dict[str, str]]:
 # --- what came back -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class HttpResponse:
+class HttpResponse(msgspec.Struct, frozen=True, gc=False):
     """What came back: status, headers (case-insensitive mapping) and the decoded body."""
 
     status_code: int
@@ -74,8 +72,7 @@ class HttpResponse:
     content: bytes
 
 
-@dataclass(frozen=True)
-class TransportFailure:
+class TransportFailure(msgspec.Struct, frozen=True):
     """No usable answer: the connection failed, timed out, was dropped, or the answer could not be read.
 
     ``retryable`` is false for failures a retry cannot mend (a body that could
@@ -91,8 +88,7 @@ class TransportFailure:
     """The answer came but breaks the protocol (too large, undecodable): a ``PushResponseError``."""
 
 
-@dataclass(frozen=True)
-class Failed:
+class Failed(msgspec.Struct, frozen=True):
     """Why an attempt failed: the error to raise if it is the last, and what the failure allows."""
 
     error: PushServerError
