@@ -137,3 +137,14 @@ def test_a_drop_fault_over_http2_resets_the_stream_and_the_connection_goes_on(cl
         assert h.post("/--/api/v2/push/send", json={"to": "ExponentPushToken[b]"}).status_code == 200
     assert cleartext.stats.dropped == 1
     assert cleartext.tokens() == ["ExponentPushToken[b]"]
+
+
+def test_one_http2_connection_carries_more_than_a_thousand_requests(cleartext: Emulator) -> None:
+    # hypercorn's default closes a connection after 1,000 requests with a GOAWAY that fails the streams in
+    # flight; the service keeps its connections, and so must the emulator.
+    with httpx.Client(http1=False, http2=True, headers={"Authorization": "Bearer h2-token"}) as http:
+        statuses = {
+            http.post(cleartext.url + "/--/api/v2/push/getReceipts", json={"ids": ["none"]}).status_code
+            for _ in range(1_050)
+        }
+    assert statuses == {200}
