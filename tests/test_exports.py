@@ -28,6 +28,7 @@ KEPT_IN_THEIR_MODULE = {
     "expo_push.compat.PushMessage",
     "expo_push.emulator.Delivery",
     "expo_push.emulator.Fault",
+    "expo_push.MessagePart",  # a msgspec struct: msgspec reads its annotations in its own module
 }
 
 

@@ -376,7 +376,6 @@ class BaseClient(Generic[HttpClient]):
         if isinstance(action, Refund):
             pacer.refund(action.notifications, action.project)
             return 0.0
-        logger.info("expo-push: retrying a request in %.2f s", action.seconds)
         if isinstance(action, Hold):
             pacer.hold(action.seconds, action.project)
             return 0.0
@@ -392,7 +391,10 @@ class BaseClient(Generic[HttpClient]):
     def _observe_step(self, action: Action, previous: Result) -> None:
         """Report a retry: the flow backs off (``Sleep``) or holds (``Hold``) after the attempt ``previous``."""
         if isinstance(action, (Sleep, Hold)):
-            self._metrics.retry(retry_reason(previous.status_code if isinstance(previous, HttpResponse) else None))
+            status = previous.status_code if isinstance(previous, HttpResponse) else None
+            why = f"HTTP {status}" if status is not None else getattr(previous, "description", "no answer")
+            logger.info("expo-push: retrying a request in %.2f s (%s)", action.seconds, why)
+            self._metrics.retry(retry_reason(status))
 
     def _observe_chunk(self, answered: list[PushTicket], count: int, failure: Exception | None = None) -> None:
         """Report a chunk's tickets, and its notifications not accepted when it failed."""

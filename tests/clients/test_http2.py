@@ -34,7 +34,11 @@ def tls() -> Iterator[Emulator]:
 def check(tickets: list[Any], emu: Emulator, version: str = "2") -> None:
     assert [t.to for t in tickets] == [m["to"] for m in MESSAGES]
     assert all(t.ok for t in tickets)
-    assert [d.ticket_id for m in MESSAGES for d in emu.inbox(m["to"])] == [t.id for t in tickets]
+    # Every ticket is a delivery of its own message. At least once, not exactly once: on a loaded machine
+    # hypercorn now and then drops a new HTTP/2 connection over TLS with streams on it, and the client's
+    # retry of a request the emulator had taken delivers it twice (the service is at-least-once too).
+    for message, ticket in zip(MESSAGES, tickets, strict=True):
+        assert ticket.id in [d.ticket_id for d in emu.inbox(message["to"])]
     requests = [emu.request(n) for n in range(1, 11)]
     assert [r["httpVersion"] for r in requests if r] == [version] * 10
     assert sorted(len(r["body"]) for r in requests if r) == [100] * 10

@@ -227,24 +227,32 @@ def deliver(
         delivery.skipped = [skipped_ticket(token) for token in dead_skipped]
     for ticket in delivery.skipped:
         on_ticket(ticket)
-    seen: set[Position] = set()
+    # A Ctrl-C raises KeyboardInterrupt wherever this thread is, in this bookkeeping too: what was printed and
+    # what was recorded are kept apart, and made whole from the account once the send has ended.
+    printed: set[Position | None] = set()
+    recorded: set[Position | None] = set()
     unrecorded: list[PushTicket] = []
 
-    def take(ticket: PushTicket) -> None:
-        if ticket.position is not None:
-            seen.add(ticket.position)
-        on_ticket(ticket)
-        if ledger is not None:
-            unrecorded.append(ticket)
-            if len(unrecorded) >= RECORD_EVERY:
-                ledger.record(unrecorded)
-                unrecorded.clear()
+    def show(ticket: PushTicket) -> None:
+        if ticket.position not in printed:
+            on_ticket(ticket)
+            printed.add(ticket.position)
+
+    def record(final: bool = False) -> None:
+        if ledger is not None and unrecorded and (final or len(unrecorded) >= RECORD_EVERY):
+            batch = list(unrecorded)
+            ledger.record(batch)
+            recorded.update(t.position for t in batch)
+            unrecorded.clear()
 
     stream = client.iter_send(sent, account=delivery.account)
     try:
         try:
             for ticket in stream:
-                take(ticket)
+                show(ticket)
+                if ledger is not None:
+                    unrecorded.append(ticket)
+                    record()
         finally:
             close = getattr(stream, "close", None)
             if close is not None:
@@ -254,10 +262,10 @@ def deliver(
     except PushServerError as exc:
         delivery.failure = exc
     for ticket in delivery.account.tickets:
-        if ticket.position not in seen:
-            take(ticket)
-    if ledger is not None and unrecorded:
-        ledger.record(unrecorded)
+        show(ticket)
+    if ledger is not None:
+        unrecorded[:] = [t for t in delivery.account.tickets if t.position not in recorded]
+        record(final=True)
     return delivery
 
 

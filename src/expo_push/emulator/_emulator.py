@@ -184,6 +184,8 @@ class Emulator:
         # hypercorn closes a connection after 1,000 requests by default (an HTTP/2 GOAWAY that fails the streams
         # in flight on it); the service keeps its connections, and a long send must not meet that here.
         config.keep_alive_max_requests = 2**31
+        # and keeps an idle connection 5 s: a client reusing one just then sees it dropped under its request
+        config.keep_alive_timeout = 75.0
         if self._certificate is not None:
             config.certfile = config.keyfile = self._certificate.server_file
         await serve(self._app, config, shutdown_trigger=self._shutdown.wait)  # type: ignore[arg-type]
