@@ -43,7 +43,9 @@ def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[s
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # Not stop.set() here: the handler runs in the main thread, which may hold the event's lock just then
+        # (inside stop.wait()), and the lock is not reentrant. Another thread sets it once the lock is free.
+        threading.Thread(target=stop.set, name="expo-push-signal").start()
 
     problem = worker_usage_problem(args)
     if problem is not None:

@@ -110,7 +110,9 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
+        # Not stop.set() here: the handler runs in the main thread, which may hold the event's lock just then
+        # (inside stop.wait()), and the lock is not reentrant. Another thread sets it once the lock is free.
+        threading.Thread(target=stop.set, name="expo-push-signal").start()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
