@@ -178,11 +178,8 @@ class AsyncPushClient(BaseClient[httpx.AsyncClient]):
             batch.check_start()
             try:
                 tickets = await self._drive(send_flow(chunk, self._context), batch)
-            except NotStarted:
-                raise
-            except Exception as exc:  # failed for good, or unexpectedly: no further chunk starts
-                self._observe_chunk(chunk.tickets, chunk.count, exc)
-                batch.chunk_failed()
+            except Exception as exc:
+                self._chunk_raised(chunk, batch, exc)
                 raise
             self._observe_chunk(tickets, chunk.count)
             return tickets

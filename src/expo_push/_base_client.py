@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import httpx
 
+from ._batch import SendBatch
+from ._chunks import Chunk
 from ._flows import Action, ChunkFailed, FlowContext, Hold, NotStarted, Pace, Post, Refund, Result, Sleep
 from ._message import PushMessage
 from ._models import PushTicket
@@ -395,6 +397,12 @@ class BaseClient(Generic[HttpClient]):
             why = f"HTTP {status}" if status is not None else getattr(previous, "description", "no answer")
             logger.info("expo-push: retrying a request in %.2f s (%s)", action.seconds, why)
             self._metrics.retry(retry_reason(status))
+
+    def _chunk_raised(self, chunk: Chunk, batch: SendBatch, exc: Exception) -> None:
+        """A chunk's flow raised: unless the chunk never went out, no further chunk of the send starts."""
+        if not isinstance(exc, NotStarted):
+            self._observe_chunk(chunk.tickets, chunk.count, exc)
+            batch.chunk_failed()
 
     def _observe_chunk(self, answered: list[PushTicket], count: int, failure: Exception | None = None) -> None:
         """Report a chunk's tickets, and its notifications not accepted when it failed."""

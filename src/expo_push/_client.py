@@ -339,11 +339,8 @@ class PushClient(BaseClient[httpx.Client]):
         batch.check_start()
         try:
             tickets = self._drive(send_flow(chunk, self._context), pump)
-        except NotStarted:
-            raise
-        except Exception as exc:  # failed for good, or unexpectedly: no further chunk starts
-            self._observe_chunk(chunk.tickets, chunk.count, exc)
-            batch.chunk_failed()
+        except Exception as exc:
+            self._chunk_raised(chunk, batch, exc)
             raise
         self._observe_chunk(tickets, chunk.count)
         return tickets

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -183,19 +183,32 @@ def transport_failed(failure: TransportFailure) -> Failed:
     )
 
 
+Body = TypeVar("Body", _SendBody, _ReceiptsBody)
+
+
+def _answer_body(
+    response: HttpResponse, decoder: msgspec.json.Decoder[Body], what: str, now_epoch: float, redact: Redact
+) -> Body | Failed:
+    """The decoded body of a 2xx answer to ``what``, or why the request failed (status, malformed, refused)."""
+    if not 200 <= response.status_code < 300:
+        return _failed_status(response, now_epoch, redact)
+    try:
+        body = decoder.decode(response.content)
+    except msgspec.DecodeError as exc:
+        return _malformed(f"the service answered {what} with a malformed body: {exc}", response.status_code)
+    if body.errors:
+        refusal = _request_error(response.status_code, body.errors, "the service refused the request", redact)
+        return Failed(refusal, False)
+    return body
+
+
 def read_send_response(
     response: HttpResponse, entries: Sequence[Entry], now_epoch: float, redact: Redact = _no_redaction
 ) -> list[PushTicket] | Failed:
     """Tickets for the recipients of ``entries`` (in order, each with ``.to`` and ``.position``), or why not."""
-    if not 200 <= response.status_code < 300:
-        return _failed_status(response, now_epoch, redact)
-    try:
-        body = _SEND_DECODER.decode(response.content)
-    except msgspec.DecodeError as exc:
-        return _malformed(f"the service answered a send with a malformed body: {exc}", response.status_code)
-    if body.errors:
-        refusal = _request_error(response.status_code, body.errors, "the service refused the request", redact)
-        return Failed(refusal, False)
+    body = _answer_body(response, _SEND_DECODER, "a send", now_epoch, redact)
+    if isinstance(body, Failed):
+        return body
     data = body.data
     tickets = [data] if isinstance(data, PushTicket) else (data or [])
     count = sum(len(entry.recipients) for entry in entries)
@@ -227,15 +240,9 @@ def read_receipts_response(
     response: HttpResponse, now_epoch: float, redact: Redact = _no_redaction
 ) -> dict[str, PushReceipt] | Failed:
     """Receipts by id (ids without a receipt are absent), or why the request failed."""
-    if not 200 <= response.status_code < 300:
-        return _failed_status(response, now_epoch, redact)
-    try:
-        body = _RECEIPTS_DECODER.decode(response.content)
-    except msgspec.DecodeError as exc:
-        return _malformed(f"the service answered a receipts request with a malformed body: {exc}", response.status_code)
-    if body.errors:
-        refusal = _request_error(response.status_code, body.errors, "the service refused the request", redact)
-        return Failed(refusal, False)
+    body = _answer_body(response, _RECEIPTS_DECODER, "a receipts request", now_epoch, redact)
+    if isinstance(body, Failed):
+        return body
     receipts = body.data or {}
     for receipt_id, receipt in receipts.items():
         receipt.id = receipt_id
