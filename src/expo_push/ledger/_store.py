@@ -23,6 +23,7 @@ from typing import Any, NamedTuple, Protocol
 
 from ._models import DeadToken
 from ._process import boot_id, boottime
+from ._schema import SCHEMA_VERSION, AddColumn, create_statements, migration_steps
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -40,8 +41,6 @@ __all__ = [
     "TicketRow",
     "WaitingTicket",
 ]
-
-SCHEMA_VERSION = 3
 
 
 class TicketRow(NamedTuple):
@@ -177,114 +176,6 @@ class Cursor(Protocol):
     def rowcount(self) -> int: ...
 
 
-def _schema(pk: str) -> list[str]:
-    return [
-        "CREATE TABLE IF NOT EXISTS expo_push_meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
-        f"""CREATE TABLE IF NOT EXISTS expo_push_tickets (
-            id {pk},
-            key TEXT,
-            token TEXT NOT NULL,
-            ticket_id TEXT,
-            status TEXT NOT NULL,
-            error_code TEXT,
-            error_message TEXT,
-            sent_at DOUBLE PRECISION NOT NULL,
-            receipt_due_at DOUBLE PRECISION,
-            receipt_status TEXT,
-            receipt_error TEXT,
-            receipt_message TEXT,
-            receipt_at DOUBLE PRECISION,
-            message TEXT,
-            retries INTEGER NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX IF NOT EXISTS expo_push_tickets_due ON expo_push_tickets (receipt_due_at)"
-        " WHERE receipt_due_at IS NOT NULL",
-        f"""CREATE TABLE IF NOT EXISTS expo_push_receipt_queue (
-            id {pk},
-            sent_at DOUBLE PRECISION NOT NULL,
-            due_at DOUBLE PRECISION NOT NULL,
-            tickets INTEGER NOT NULL,
-            entries TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS expo_push_receipt_queue_due ON expo_push_receipt_queue (due_at)",
-        "CREATE INDEX IF NOT EXISTS expo_push_receipt_queue_sent_at ON expo_push_receipt_queue (sent_at)",
-        "CREATE INDEX IF NOT EXISTS expo_push_tickets_sent_at ON expo_push_tickets (sent_at)",
-        """CREATE TABLE IF NOT EXISTS expo_push_dead_tokens (
-            token TEXT PRIMARY KEY,
-            died_at DOUBLE PRECISION NOT NULL,
-            reason TEXT NOT NULL,
-            message TEXT,
-            ticket_id TEXT,
-            revived_at DOUBLE PRECISION,
-            reported_at DOUBLE PRECISION
-        )""",
-        f"""CREATE TABLE IF NOT EXISTS expo_push_outbox (
-            id {pk},
-            key TEXT UNIQUE,
-            ref TEXT,
-            message TEXT NOT NULL,
-            recipients INTEGER NOT NULL,
-            state TEXT NOT NULL,
-            enqueued_at DOUBLE PRECISION NOT NULL,
-            not_before DOUBLE PRECISION NOT NULL,
-            claimed_at DOUBLE PRECISION,
-            claimed_by TEXT,
-            attempts INTEGER NOT NULL DEFAULT 0,
-            reclaims INTEGER NOT NULL DEFAULT 0,
-            retries INTEGER NOT NULL DEFAULT 0,
-            last_error TEXT,
-            sent_at DOUBLE PRECISION,
-            in_doubt INTEGER NOT NULL DEFAULT 0
-        )""",
-        "CREATE INDEX IF NOT EXISTS expo_push_outbox_pending ON expo_push_outbox (id) WHERE state = 'pending'",
-        "CREATE INDEX IF NOT EXISTS expo_push_outbox_sending ON expo_push_outbox (claimed_at) WHERE state = 'sending'",
-        *_SHARED_PACING_SCHEMA,
-    ]
-
-
-_MIGRATIONS: dict[int, list[str]] = {
-    # From schema version 1: a dead token stays to report until its callback returned (deaths recorded
-    # before are taken as reported); outbox rows count their recipients in doubt after an interrupted send.
-    1: [
-        "ALTER TABLE expo_push_dead_tokens ADD COLUMN reported_at DOUBLE PRECISION",
-        "UPDATE expo_push_dead_tokens SET reported_at = died_at",
-        "ALTER TABLE expo_push_outbox ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0",
-    ],
-    # From 2: the outbox's project column and its index (``_ADDED_COLUMNS``, ``_AFTER_ADDED_COLUMNS``, which
-    # every opening of an older database applies).
-    2: [],
-}
-"""Statements bringing a database of each older schema version to the next."""
-
-_INDEXES_AFTER_MIGRATION = [
-    "CREATE INDEX IF NOT EXISTS expo_push_dead_tokens_unreported ON expo_push_dead_tokens (died_at)"
-    " WHERE reported_at IS NULL AND revived_at IS NULL",
-]
-
-
-_SHARED_PACING_SCHEMA = [
-    # The shared pacer (``_pacer.py``): one row per Expo project ("" for the unnamed one), times in seconds
-    # since the epoch by the database's clock.
-    """CREATE TABLE IF NOT EXISTS expo_push_pacing (
-        project TEXT PRIMARY KEY,
-        next_at DOUBLE PRECISION NOT NULL,
-        held_until DOUBLE PRECISION NOT NULL,
-        updated_at DOUBLE PRECISION NOT NULL
-    )""",
-    # The project of each token, as named by the application or learned from the service's answers.
-    """CREATE TABLE IF NOT EXISTS expo_push_token_projects (
-        token TEXT PRIMARY KEY,
-        project TEXT NOT NULL
-    )""",
-]
-_ADDED_COLUMNS = [
-    # (table, column, type): columns added after a table's first release, added to older databases on open.
-    ("expo_push_outbox", "project", "TEXT NOT NULL DEFAULT ''"),  # the Expo project; "": unnamed
-]
-_AFTER_ADDED_COLUMNS = [
-    "CREATE INDEX IF NOT EXISTS expo_push_outbox_pending_project ON expo_push_outbox (project, id)"
-    " WHERE state = 'pending'",
-]
 _MAX_PROJECTS_WALKED = 50  # projects with pending rows a claim considers (the busiest are left for later)
 
 
@@ -297,8 +188,8 @@ class Store:
     the tables opens, and commits, one transaction of its own.
     """
 
+    dialect = "sqlite"
     placeholder = "?"
-    primary_key = "INTEGER PRIMARY KEY"
     skip_locked = ""
     dead_query_size = 500
     description = "store"
@@ -389,49 +280,41 @@ class Store:
         ]
 
     def create_schema(self) -> None:
-        """Create the tables if they are missing, or bring an older schema up to date; refuse a database of a
-        newer schema version.
+        """Create the tables if they are missing, or bring an older schema up to date (``_schema.py``); refuse
+        a database of a newer schema version.
 
         A database already at this version is only read: no DDL runs, so opening a ledger never takes a
-        table lock that a worker's claim could deadlock with. (Any change to the schema therefore bumps
-        ``SCHEMA_VERSION``, with its statements in ``_MIGRATIONS`` or ``_ADDED_COLUMNS``.)
+        table lock that a worker's claim could deadlock with.
         """
         with self.transaction(write=False) as cur:
-            if self._schema_current(cur) and self._lease_timeline_current(cur):
+            version = self._schema_version(cur)
+        if version != SCHEMA_VERSION:
+            with self.transaction() as cur:
+                self._before_schema(cur)
+                version = self._schema_version(cur)
+                if version is None:
+                    for statement in create_statements(self.dialect):
+                        cur.execute(statement)
+                elif version > SCHEMA_VERSION:
+                    raise RuntimeError(
+                        f"the ledger database has schema version {version}, newer than this expo-push "
+                        f"understands ({SCHEMA_VERSION}): upgrade expo-push"
+                    )
+                elif version < SCHEMA_VERSION:
+                    for step in migration_steps(self.dialect, version):
+                        if isinstance(step, AddColumn):
+                            if step.column not in self._columns(cur, step.table):
+                                cur.execute(f"ALTER TABLE {step.table} ADD COLUMN {step.column} {step.kind}")
+                        else:
+                            cur.execute(step)
+                    cur.execute(
+                        self.q("UPDATE expo_push_meta SET value = ? WHERE name = ?"),
+                        (str(SCHEMA_VERSION), "schema_version"),
+                    )
+        with self.transaction(write=False) as cur:
+            if self._lease_timeline_current(cur):
                 return
         with self.transaction() as cur:
-            self._before_schema(cur)
-            # Columns missing from tables of an older release are added first, before any statement below
-            # takes a lock on those tables that the ALTER would then have to upgrade: PostgreSQL reports
-            # that as a deadlock against a worker already running. Tables created just now get them after.
-            self._add_columns(cur)
-            for statement in _schema(self.primary_key):
-                cur.execute(statement)
-            self._add_columns(cur)
-            for statement in _AFTER_ADDED_COLUMNS:
-                cur.execute(statement)
-            cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("schema_version",))
-            row = cur.fetchone()
-            if row is None:
-                cur.execute(
-                    self.q("INSERT INTO expo_push_meta (name, value) VALUES (?, ?)"),
-                    ("schema_version", str(SCHEMA_VERSION)),
-                )
-            elif int(row[0]) > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"the ledger database has schema version {row[0]}, newer than this expo-push "
-                    f"understands ({SCHEMA_VERSION}): upgrade expo-push"
-                )
-            elif int(row[0]) < SCHEMA_VERSION:
-                for version in range(int(row[0]), SCHEMA_VERSION):
-                    for statement in _MIGRATIONS[version]:
-                        cur.execute(statement)
-                cur.execute(
-                    self.q("UPDATE expo_push_meta SET value = ? WHERE name = ?"),
-                    (str(SCHEMA_VERSION), "schema_version"),
-                )
-            for statement in _INDEXES_AFTER_MIGRATION:
-                cur.execute(statement)
             self._check_lease_timeline(cur)
 
     # -- the lease clock -------------------------------------------------------------------------
@@ -456,13 +339,13 @@ class Store:
         cur.execute(self.q("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"), (table,))
         return cur.fetchone() is not None
 
-    def _schema_current(self, cur: Cursor) -> bool:
-        """Whether the tables exist at this schema version (read only)."""
+    def _schema_version(self, cur: Cursor) -> int | None:
+        """The schema version of the database, None when it has no ledger tables (read only)."""
         if not self._table_exists(cur, "expo_push_meta"):
-            return False
+            return None
         cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("schema_version",))
         row = cur.fetchone()
-        return row is not None and row[0] == str(SCHEMA_VERSION)
+        return None if row is None else int(row[0])
 
     def _lease_timeline_current(self, cur: Cursor) -> bool:
         cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("lease_timeline",))
@@ -495,14 +378,6 @@ class Store:
             ),
             ("lease_timeline", timeline),
         )
-
-    def _add_columns(self, cur: Cursor) -> None:
-        """Add the columns of ``_ADDED_COLUMNS`` that tables existing now lack (reading the catalog takes no
-        lock on a table that has them all)."""
-        for table, column, kind in _ADDED_COLUMNS:
-            columns = self._columns(cur, table)
-            if columns and column not in columns:
-                cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
     def _columns(self, cur: Cursor, table: str) -> set[str]:
         """The columns of ``table`` (none if it does not exist)."""
