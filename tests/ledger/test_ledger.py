@@ -802,27 +802,35 @@ def test_an_ok_ticket_without_an_id_has_no_receipt_to_wait_for(ledger: Ledger, c
     assert ledger.pending_receipts() == []
 
 
-def test_a_sqlite_commit_that_fails_leaves_the_connection_usable(tmp_path: Path, clock: Clock) -> None:
+def test_a_sqlite_commit_that_fails_leaves_the_connection_usable(
+    tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with Ledger.open(tmp_path / "push.db", clock=clock) as ledger:
         store = ledger._store
-        conn = store._connection()
         failures = [sqlite3.OperationalError("disk I/O error")]
+        lent: list[Any] = []
 
         class FailingCommit:
+            def __init__(self, conn: sqlite3.Connection) -> None:
+                self.conn = conn
+                lent.append(self)
+
             def __getattr__(self, name: str) -> Any:
-                return getattr(conn, name)
+                return getattr(self.conn, name)
 
             def commit(self) -> None:
                 if failures:
                     raise failures.pop()
-                conn.commit()
+                self.conn.commit()
 
-        store._local.conn = FailingCommit()
+        store.pool.discard_idle()
+        monkeypatch.setattr(store.pool, "_connect", lambda: FailingCommit(store._connect()))
         with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
             ledger.enqueue({"to": token(1)}, keys=["lost"])
 
         assert ledger.enqueue({"to": token(2)}, keys=["kept"]) == 1
         assert ledger.outbox() == [("kept", "pending")]
+        assert len(lent) == 1  # the connection whose commit failed was lent again
 
 
 # -- callbacks that raise ------------------------------------------------------------------------------

@@ -4,14 +4,13 @@ The same rule as the client's in-process ``Pacer`` (the generic cell rate
 algorithm, no burst beyond one request), with its state in the table
 ``expo_push_pacing``: one row per project holding the virtual time at which the
 next request may start (``next_at``) and the end of the current 429 hold
-(``held_until``). Each call is one atomic statement on a connection of its own;
+(``held_until``). Each call is one atomic statement on a pooled connection;
 times are the database's clock, so workers on machines whose clocks disagree
 still share one schedule.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
 
 from ._store import Store
@@ -31,8 +30,8 @@ class SharedPacer:
     the project's schedule. A 429 seen by one of them (``hold``) holds every
     worker of that project.
 
-    Each method is one short statement on the pacer's own connection
-    (serialized by a lock, so the sync client's threads may share it).
+    Each method is one short statement on a connection borrowed from the
+    ledger's pool for that statement (so the sync client's threads may share it).
     """
 
     def __init__(self, store: Store, rate: float | None = 600.0) -> None:
@@ -40,8 +39,6 @@ class SharedPacer:
             raise ValueError(f"rate must be a positive number or None, not {rate!r}")
         self.rate = rate
         self._store = store
-        self._lock = threading.Lock()
-        self._conn: Any = None
         now = store.now_sql
         greatest = store.greatest
         table = "expo_push_pacing"
@@ -63,19 +60,14 @@ class SharedPacer:
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> Any:
         """Run one statement in its own transaction; return its first row (or None)."""
-        with self._lock:
-            if self._conn is None:
-                self._conn = self._store.open_connection()
-            try:
-                cur = self._conn.execute(sql, params)
-            except Exception as exc:
-                if not self._store.is_disconnect(exc):
-                    raise
-                # The server dropped the connection (restart, failover): once more on a new one.
-                self._store.close_connection(self._conn)
-                self._conn = self._store.open_connection()
-                cur = self._conn.execute(sql, params)
-            return cur.fetchone() if cur.description is not None else None
+        try:
+            return self._store.execute_one(sql, params)
+        except Exception as exc:
+            if not self._store.is_disconnect(exc):
+                raise
+            # The server dropped the connection (restart, failover): once more on a new one.
+            self._store.pool.discard_idle()
+            return self._store.execute_one(sql, params)
 
     def reserve(self, notifications: int, project: str | None) -> float:
         """Book a request of ``notifications`` for ``project`` now; return the seconds to wait before sending it.
@@ -104,8 +96,4 @@ class SharedPacer:
         return max(float(row[0]), 0.0) if row is not None else 0.0
 
     def close(self) -> None:
-        """Close the pacer's connection (the ledger closes it too when it closes)."""
-        with self._lock:
-            if self._conn is not None:
-                self._store.close_connection(self._conn)
-                self._conn = None
+        """Nothing to close: the pacer borrows a connection of the ledger's pool for each statement."""

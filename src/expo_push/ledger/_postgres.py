@@ -76,7 +76,7 @@ class PostgresStore(Store):
         )
         return {str(row[0]) for row in cur.fetchall()}
 
-    def is_disconnect(self, exc: Exception) -> bool:
+    def is_disconnect(self, exc: BaseException) -> bool:
         import psycopg
 
         return isinstance(exc, psycopg.OperationalError)
@@ -102,24 +102,31 @@ class PostgresStore(Store):
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Cursor]:
-        """A transaction on this thread's connection, committed on success, rolled back on error.
+        """A transaction on a connection of the pool, committed on success, rolled back on error.
 
         ``write=False`` reads one snapshot (``REPEATABLE READ``): counts over several tables agree even
         while other sessions commit. Writers run at the server's default (``READ COMMITTED``).
 
         A connection the server dropped while it was idle (restart, failover, idle timeout) fails at
-        ``BEGIN``, before anything ran: it is then replaced once, transparently.
+        ``BEGIN``, before anything ran: the pool's idle connections are then dropped and the transaction
+        starts once more on a new one.
         """
         import psycopg
 
-        conn = self._connection()
-        with ExitStack() as stack:
-            try:
-                conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
-                stack.enter_context(conn.transaction())
-            except psycopg.OperationalError:
-                self._forget(conn)
-                conn = self._connection()
-                conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
-                stack.enter_context(conn.transaction())
-            yield stack.enter_context(conn.cursor())
+        for attempt in (1, 2):
+            with self.pool.connection() as conn, ExitStack() as stack:
+                try:
+                    conn.isolation_level = None if write else psycopg.IsolationLevel.REPEATABLE_READ
+                    stack.enter_context(conn.transaction())
+                except psycopg.OperationalError:
+                    if attempt == 2:
+                        raise
+                    self.pool.discard_idle()
+                    continue
+                yield stack.enter_context(conn.cursor())
+                return
+
+    def _reusable(self, conn: Any) -> bool:
+        import psycopg
+
+        return not conn.closed and not conn.broken and conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE

@@ -1,4 +1,4 @@
-"""The SQLite backend (standard library): one file, WAL mode, one connection per thread."""
+"""The SQLite backend (standard library): one file, WAL mode, connections from the store's pool."""
 
 from __future__ import annotations
 
@@ -53,20 +53,23 @@ class SQLiteStore(Store):
 
         A read-only transaction is a plain ``BEGIN``: in WAL mode it does not wait for writers.
         """
-        conn = self._connection()
-        cur = conn.cursor()
-        cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-        try:
-            yield cur
-        except BaseException:
-            conn.rollback()
-            raise
-        else:
+        with self.pool.connection() as conn:
+            cur = conn.cursor()
             try:
-                conn.commit()
-            except BaseException:  # e.g. the disk is full: end the transaction, so the connection works again
-                with contextlib.suppress(sqlite3.Error):
+                cur.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+                try:
+                    yield cur
+                except BaseException:
                     conn.rollback()
-                raise
-        finally:
-            cur.close()
+                    raise
+                try:
+                    conn.commit()
+                except BaseException:  # e.g. the disk is full: end the transaction, so the connection works again
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.rollback()
+                    raise
+            finally:
+                cur.close()
+
+    def _reusable(self, conn: sqlite3.Connection) -> bool:
+        return not conn.in_transaction

@@ -15,12 +15,11 @@ notifications: pending, sending (claimed by a worker), sent or skipped) and
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, NamedTuple, Protocol
 
+from ._connections import ConnectionPool
 from ._models import DeadToken
 from ._process import boot_id, boottime
 from ._schema import SCHEMA_VERSION, AddColumn, create_statements, migration_steps
@@ -182,10 +181,10 @@ _MAX_PROJECTS_WALKED = 50  # projects with pending rows a claim considers (the b
 class Store:
     """Every query of the ledger over a backend's connections; subclasses say how to connect.
 
-    Connections are per thread. A method that takes a ``Cursor`` runs inside the caller's transaction
-    (opened with ``transaction()``) and commits with it; ``enqueue_with`` runs inside the application's
-    own open transaction, on its connection, and commits nothing; every other method that reads or writes
-    the tables opens, and commits, one transaction of its own.
+    Connections come from a pool, one per transaction. A method that takes a ``Cursor`` runs inside the
+    caller's transaction (opened with ``transaction()``) and commits with it; ``enqueue_with`` runs inside
+    the application's own open transaction, on its connection, and commits nothing; every other method
+    that reads or writes the tables opens, and commits, one transaction of its own.
     """
 
     dialect = "sqlite"
@@ -199,9 +198,7 @@ class Store:
     """The function giving the largest of its arguments."""
 
     def __init__(self) -> None:
-        self._local = threading.local()
-        self._all: list[Any] = []
-        self._all_lock = threading.Lock()
+        self.pool = ConnectionPool(self._connect, self._reusable)
         self._sql_cache: dict[str, str] = {}
 
     # -- to implement ---------------------------------------------------------------------------
@@ -209,60 +206,32 @@ class Store:
     def _connect(self) -> Any:
         raise NotImplementedError
 
+    def _reusable(self, conn: Any) -> bool:
+        """Whether a connection given back may be lent again (open, not broken, outside any transaction)."""
+        raise NotImplementedError
+
     def transaction(self, write: bool = True) -> AbstractContextManager[Cursor]:
-        """A transaction on this thread's connection, yielding a cursor; commits on success.
+        """A transaction on a connection of the pool, yielding a cursor; commits on success.
 
         ``write=False`` promises only reads (SQLite then lets it run beside a writer).
         """
         raise NotImplementedError
 
-    def _usable(self, conn: Any) -> bool:
-        """Whether a thread's connection can still be used (not closed or broken)."""
-        return not getattr(conn, "closed", False) and not getattr(conn, "broken", False)
-
-    # -- plumbing ------------------------------------------------------------------------------
-
-    def _connection(self) -> Any:
-        conn = getattr(self._local, "conn", None)
-        if conn is None or not self._usable(conn):
-            conn = self._connect()
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
-
-    def _forget(self, conn: Any) -> None:
-        """Drop this thread's connection (it is broken); the next use opens a new one."""
-        self._local.conn = None
-        self.close_connection(conn)
-
-    def open_connection(self) -> Any:
-        """A connection of the caller's own (in autocommit: each statement its own transaction), closed with
-        the store."""
-        conn = self._connect()
-        with self._all_lock:
-            self._all.append(conn)
-        return conn
-
-    def close_connection(self, conn: Any) -> None:
-        """Close a connection from ``open_connection``."""
-        with self._all_lock:
-            if conn in self._all:
-                self._all.remove(conn)
-        with contextlib.suppress(Exception):
-            conn.close()
-
-    def is_disconnect(self, exc: Exception) -> bool:
+    def is_disconnect(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the connection is lost (so a new one may succeed)."""
         return False
 
+    # -- plumbing ------------------------------------------------------------------------------
+
+    def execute_one(self, sql: str, params: Sequence[Any]) -> Any:
+        """Run one statement in a transaction of its own (autocommit); return its first row, or None."""
+        with self.pool.connection() as conn:
+            cur = conn.execute(sql, params)
+            return cur.fetchone() if cur.description is not None else None
+
     def close(self) -> None:
-        """Close the connections of every thread."""
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
-        self._local = threading.local()
+        """Close the connections (those in use as their transaction ends)."""
+        self.pool.close()
 
     def q(self, sql: str) -> str:
         """``sql`` with this backend's placeholders."""
