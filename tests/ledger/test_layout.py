@@ -16,7 +16,24 @@ def test_importing_the_ledger_does_not_load_httpx() -> None:
 
 
 @pytest.mark.parametrize(
-    "module", ["_ledger", "_messages", "_models", "_outbox", "_process", "_receipts", "_recording", "_schema", "_store"]
+    "module",
+    [
+        "_connections",
+        "_database",
+        "_ledger",
+        "_messages",
+        "_models",
+        "_outbox",
+        "_outbox_queries",
+        "_process",
+        "_receipts",
+        "_recording",
+        "_rows",
+        "_schema",
+        "_store",
+        "_ticket_queries",
+        "_token_queries",
+    ],
 )
 def test_each_private_module_exports_exactly_names_it_defines(module: str) -> None:
     loaded = importlib.import_module(f"expo_push.ledger.{module}")

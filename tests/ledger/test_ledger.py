@@ -35,7 +35,7 @@ from expo_push.emulator import Emulator
 from expo_push.ledger import DeadToken, Ledger, ReceiptCheck, WorkerRun
 from expo_push.ledger._process import boottime, namespace
 from expo_push.ledger._receipts import unpack
-from expo_push.ledger._store import Claim
+from expo_push.ledger._rows import Claim
 
 from .conftest import Clock, token
 

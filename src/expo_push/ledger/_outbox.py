@@ -17,7 +17,7 @@ from ._messages import decode_message, message_json, resend_payload
 from ._models import WorkerRun
 from ._process import namespace, pid_gone, worker_name
 from ._recording import FinishRows
-from ._store import ClaimedRow, NarrowedRow, OutboxEntry
+from ._rows import ClaimedRow, NarrowedRow, OutboxEntry
 
 if TYPE_CHECKING:
     from .._client import PushClient

@@ -7,7 +7,8 @@ from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from ._process import boottime
-from ._store import Cursor, Store
+from ._rows import Cursor
+from ._store import Store
 
 __all__ = ["PostgresStore"]
 

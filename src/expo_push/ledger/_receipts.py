@@ -12,7 +12,8 @@ from .._models import PushReceipt
 from ._messages import decode_queue, payload_text
 from ._models import PendingReceipt, ReceiptCheck
 from ._recording import Events
-from ._store import DueReceipt, QueueRow, ReceiptOutcome, Repoll, Store, StoredTicket, TicketRow
+from ._rows import DueReceipt, QueueRow, ReceiptOutcome, Repoll, StoredTicket, TicketRow
+from ._store import Store
 
 if TYPE_CHECKING:
     from .._async_client import AsyncPushClient

@@ -26,7 +26,7 @@ from ._messages import (
     resend_payload,
 )
 from ._models import DeadToken
-from ._store import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
+from ._rows import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
 
 if TYPE_CHECKING:
     from ._ledger import Ledger

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from ._store import Cursor, Store
+from ._rows import Cursor
+from ._store import Store
 
 __all__ = ["SQLiteStore"]
 
