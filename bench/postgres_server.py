@@ -11,7 +11,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MISSING = (
@@ -45,6 +45,12 @@ class PostgresServer:
     """A running server; ``url(schema)`` is a URL whose tables live in their own schema."""
 
     port: int
+    restart_command: list[str] = field(default_factory=list)
+
+    def restart(self) -> None:
+        """Restart the server as an operator would (``pg_ctl restart -m fast``: sessions are cut, clients
+        refused until it is back); return once it accepts connections again."""
+        subprocess.run(self.restart_command, check=True, capture_output=True, timeout=120)
 
     def url(self, schema: str | None = None) -> str:
         """The URL of the ``postgres`` database, with ``search_path`` set to ``schema`` if given."""
@@ -83,7 +89,8 @@ def throwaway_postgres(*, fsync: bool = True) -> Iterator[PostgresServer]:
         shutil.rmtree(workdir, ignore_errors=True)
         raise PostgresUnavailable(f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}{log}") from exc
     try:
-        yield PostgresServer(port)
+        pg_ctl = [*run_as, str(bindir / "pg_ctl"), "-D", str(data)]
+        yield PostgresServer(port, [*pg_ctl, "-o", options, "-l", str(workdir / "log"), "-m", "fast", "-w", "restart"])
     finally:
         subprocess.run(
             [*run_as, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"],

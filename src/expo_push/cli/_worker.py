@@ -10,7 +10,6 @@ from contextlib import contextmanager
 from typing import IO, Any
 
 from .._client import PushClient
-from .._errors import PushServerError
 
 __all__ = ["add_worker_arguments", "run_worker_command", "worker_usage_problem"]
 
@@ -72,14 +71,7 @@ def _metrics(args: argparse.Namespace, ledger: Any, err: IO[str]) -> Iterator[An
 
 
 def _check_receipts(ledger: Any, client: PushClient, stop: threading.Event, every: float, metrics: Any) -> None:
-    while not stop.is_set():
-        try:
-            summary = ledger.check_receipts(client)
-            if metrics is not None:
-                metrics.receipts(summary)
-        except PushServerError as exc:
-            logger.warning("expo-push: receipts check failed, trying again in %.0f s: %s", every, exc)
-        stop.wait(every)
+    ledger.watch_receipts(client, stop, every, on_check=metrics.receipts if metrics is not None else None)
 
 
 def run_worker_command(

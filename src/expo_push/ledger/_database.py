@@ -55,6 +55,11 @@ class Database:
         """Whether ``exc`` says the connection is lost (so a new one may succeed)."""
         return False
 
+    def is_unavailable(self, exc: BaseException) -> bool:
+        """Whether ``exc`` says the database cannot be used for now (down, restarting, locked), so that the same
+        work may succeed later: a worker waits it out."""
+        return False
+
     # -- plumbing ------------------------------------------------------------------------------
 
     def execute_one(self, sql: str, params: Sequence[Any]) -> Any:

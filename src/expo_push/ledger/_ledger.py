@@ -19,6 +19,7 @@ from .._message import PushMessage
 from .._models import PushTicket
 from ._messages import with_skipped
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
+from ._outage import Outage
 from ._outbox import Worker, outbox_entries
 from ._pacer import SharedPacer
 from ._receipts import check_receipts, check_receipts_async, pending_receipts
@@ -248,13 +249,33 @@ class Ledger:
         """``check_receipts`` with an ``AsyncPushClient``; database work (and callbacks) run off the event loop."""
         return await check_receipts_async(self, client)
 
-    def watch_receipts(self, client: PushClient, stop: threading.Event, interval: float = 60.0) -> None:
-        """Check receipts every ``interval`` seconds until ``stop`` is set (a failed check is logged and retried)."""
+    def watch_receipts(
+        self,
+        client: PushClient,
+        stop: threading.Event,
+        interval: float = 60.0,
+        *,
+        on_check: Callable[[ReceiptCheck], object] | None = None,
+    ) -> None:
+        """Check receipts every ``interval`` seconds until ``stop`` is set; ``on_check`` is given each check's result.
+
+        A failed check is logged and tried again at the next one; while the database is away the watcher
+        waits for it (logged once), as a worker does.
+        """
+        outage = Outage(self._store.is_unavailable, stop, "receipts watcher")
         while not stop.is_set():
             try:
-                self.check_receipts(client)
+                summary = self.check_receipts(client)
             except PushServerError as exc:
                 logger.warning("expo-push: receipts check failed, trying again in %.0f s: %s", interval, exc)
+            except Exception as exc:
+                if not self._store.is_unavailable(exc):
+                    raise
+                outage.failed(exc)
+            else:
+                outage.succeeded()
+                if on_check is not None:
+                    on_check(summary)
             stop.wait(interval)
 
     async def watch_receipts_async(self, client: AsyncPushClient, stop: asyncio.Event, interval: float = 60.0) -> None:
@@ -383,15 +404,29 @@ class Ledger:
         Several workers may run at once, in threads, processes or machines
         (PostgreSQL for the latter): none sends a notification another claimed.
         """
-        worker = Worker(self, client, batch_size)
-        worker.reclaim()
+        worker = Worker(self, client, batch_size, stop)
+        outage = worker.outage
+        reclaim = True
         while not stop.is_set():
-            if worker.send_batch():
+            try:
+                if reclaim:
+                    worker.reclaim()
+                sent = worker.send_batch()
+                reclaim = not sent
+            except Exception as exc:
+                if not self._store.is_unavailable(exc) or stop.is_set():
+                    raise
+                outage.failed(exc)  # a worker lives through database restarts, failovers and locks
+                outage.pause()
+                reclaim = True
+                continue
+            if outage.succeeded():
+                worker.release_own()  # rows a claim cut short by the outage may have left to this worker
+            if sent:
                 if on_batch is not None:
                     on_batch(worker.run)
-                continue
-            worker.reclaim()
-            stop.wait(poll_interval)
+            else:
+                stop.wait(poll_interval)
         return worker.run
 
     # -- numbers -------------------------------------------------------------------------------------

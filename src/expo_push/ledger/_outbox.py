@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from .._message import PreparedMessage, PushMessage
 from .._models import PushTicket
 from ._messages import decode_message, message_json, resend_payload
 from ._models import WorkerRun
+from ._outage import Outage
 from ._process import namespace, pid_gone, worker_name
 from ._recording import FinishRows
 from ._rows import ClaimedRow, NarrowedRow, OutboxEntry
@@ -176,7 +178,9 @@ class Batch:
 class Worker:
     """One outbox worker: claims batches, sends them, records their tickets as chunks come back."""
 
-    def __init__(self, ledger: Ledger, client: PushClient, batch_size: int) -> None:
+    def __init__(
+        self, ledger: Ledger, client: PushClient, batch_size: int, stop: threading.Event | None = None
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         longest = getattr(client, "max_request_seconds", None)
@@ -195,6 +199,9 @@ class Worker:
         self.run = WorkerRun()
         self._last_project = ""  # the project of its last batch: it takes the projects in turn
         self._renewed_at = 0.0
+        # Tickets in hand are recorded, and rows given back, however long the database is away (until
+        # ``stop``): a worker never forgets what the service accepted.
+        self.outage = Outage(self.store.is_unavailable, stop or threading.Event(), "outbox worker")
 
     def reclaim(self) -> None:
         """Take back rows of workers that are gone: dead processes on this machine, and expired leases; and
@@ -213,55 +220,47 @@ class Worker:
             self.run.reclaimed += count
             logger.warning("expo-push: %d outbox notifications of a lost worker will be sent again", count)
 
+    def release_own(self) -> None:
+        """Give back every row this worker holds (between batches: a claim whose answer an outage lost)."""
+        self.store.release_worker(self.name, self.ledger._lease_clock(), "the database went away during a claim")
+
     def send_batch(self) -> bool:
-        """Claim and send one batch; return whether there was anything to claim."""
+        """Claim and send one batch; return whether there was anything to claim.
+
+        Once rows are claimed, however the rest ends (the send fails, the database goes away), the rows not
+        recorded as sent are given back, and what the service accepted is recorded first, waiting out an
+        outage of the database to do it.
+        """
         ledger, store = self.ledger, self.store
         claimed = store.claim(ledger._lease_clock(), self.name, self.batch_size, after=self._last_project)
         if not claimed:
             return False
         self._last_project = claimed[0].project or ""
         self.run.batches += 1
-        messages = [decode_message(row.message) for row in claimed]
-        dead: set[str] = set()
-        if ledger.skip_dead_tokens:
-            dead = store.dead_among([t for m in messages for t in m.recipients])
-        batch = Batch(claimed, messages, dead)
-        self.run.skipped += batch.skipped_recipients
-        if batch.skipped_rows:
-            with store.transaction() as cur:
-                store.finish_sent(cur, ledger._clock(), self.name, batch.skipped_rows, state="skipped")
-            batch.settled.update(batch.skipped_rows)
-        self._renewed_at = ledger._lease_clock()
+        batch: Batch | None = None
         failure = "the worker stopped before recording the tickets"
-        account = SendAccount()
-        tickets = self._client_for(claimed[0].project).iter_send(batch.outgoing, account=account)
         try:
-            try:
-                for ticket in tickets:
-                    self._keep_claim()
-                    batch.accept(ticket)
-                    if len(batch.tickets) >= _FLUSH_TICKETS:
-                        self._record(batch)
-            except PushServerError as exc:
-                failure = str(exc)
-                self.run.failed_batches += 1
-                logger.error(
-                    "expo-push: the outbox worker's send failed; those notifications wait and are tried again: %s", exc
-                )
-            finally:  # however the send ended: its account says what became of every recipient
-                close = getattr(tickets, "close", None)
-                if close is not None:
-                    close()
-                batch.settle(account)
-                ledger._learn_projects(account)
-                if batch.to_record:
-                    self._record(batch)
+            messages = [decode_message(row.message) for row in claimed]
+            dead: set[str] = set()
+            if ledger.skip_dead_tokens:
+                dead = store.dead_among([t for m in messages for t in m.recipients])
+            batch = Batch(claimed, messages, dead)
+            self.run.skipped += batch.skipped_recipients
+            if batch.skipped_rows:
+                with store.transaction() as cur:
+                    store.finish_sent(cur, ledger._clock(), self.name, batch.skipped_rows, state="skipped")
+                batch.settled.update(batch.skipped_rows)
+            failure = self._send(batch) or failure
+        except Exception as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+            raise
         finally:
-            unsettled = batch.unsettled()
+            settled = batch.settled if batch is not None else set()
+            unsettled = [row.id for row in claimed if row.id not in settled]
             if unsettled:
                 retry_at = ledger._lease_clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
-                store.release(unsettled, self.name, retry_at, failure)
-            if batch.in_doubt:
+                self.outage.retry(lambda: store.release(unsettled, self.name, retry_at, failure))
+            if batch is not None and batch.in_doubt:
                 self.run.in_doubt += batch.in_doubt
                 logger.warning(
                     "expo-push: %d outbox notifications are in doubt (their request went out, its answer never"
@@ -269,6 +268,33 @@ class Worker:
                     batch.in_doubt,
                 )
         return True
+
+    def _send(self, batch: Batch) -> str | None:
+        """Send a batch, recording its tickets as they come; return why it failed (None: it did not)."""
+        self._renewed_at = self.ledger._lease_clock()
+        account = SendAccount()
+        tickets = self._client_for(batch.rows[0].project).iter_send(batch.outgoing, account=account)
+        try:
+            for ticket in tickets:
+                self._keep_claim()
+                batch.accept(ticket)
+                if len(batch.tickets) >= _FLUSH_TICKETS:
+                    self._record(batch)
+        except PushServerError as exc:
+            self.run.failed_batches += 1
+            logger.error(
+                "expo-push: the outbox worker's send failed; those notifications wait and are tried again: %s", exc
+            )
+            return str(exc)
+        finally:  # however the send ended: its account says what became of every recipient
+            close = getattr(tickets, "close", None)
+            if close is not None:
+                close()
+            batch.settle(account)
+            self.ledger._learn_projects(account)
+            if batch.to_record:
+                self._record(batch)
+        return None
 
     def _client_for(self, project: str | None) -> PushClient:
         """The worker's client, paced under ``project`` (a batch is of one project; None: the client's own)."""
@@ -282,13 +308,18 @@ class Worker:
         renew_every = ledger.lease / 4 if ledger.lease > 0 else float("inf")
         if ledger._lease_clock() - self._renewed_at >= renew_every:
             self._renewed_at = ledger._lease_clock()
-            with self.store.transaction() as cur:
-                self.store.renew(cur, self._renewed_at, self.name)
+            try:
+                with self.store.transaction() as cur:
+                    self.store.renew(cur, self._renewed_at, self.name)
+            except Exception as exc:
+                if not self.store.is_unavailable(exc):
+                    raise
+                self.outage.failed(exc)  # renewed at the next recording, once the database is back
 
     def _record(self, batch: Batch) -> None:
         """Record what the batch has ready, marking its rows sent, in one transaction."""
         self._renewed_at = self.ledger._lease_clock()
         tickets, keys, payloads, retries, finish = batch.take_recording(self.name)
-        self.ledger._recorder.record(tickets, keys, payloads, retries, finish=finish)
+        self.outage.retry(lambda: self.ledger._recorder.record(tickets, keys, payloads, retries, finish=finish))
         batch.settled.update(finish.sent)  # rows sent in part stay unsettled: released, their rest sent later
         self.run.sent += len(tickets)

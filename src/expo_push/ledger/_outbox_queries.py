@@ -133,6 +133,18 @@ class OutboxQueries(Database):
                     (not_before, error, worker, *params),
                 )
 
+    def release_worker(self, worker: str, not_before: float, error: str) -> int:
+        """Give back every row ``worker`` is sending; return how many."""
+        with self.transaction() as cur:
+            cur.execute(
+                self.q(
+                    "UPDATE expo_push_outbox SET state = 'pending', not_before = ?, last_error = ?, claimed_by = NULL"
+                    " WHERE state = 'sending' AND claimed_by = ?"
+                ),
+                (not_before, error, worker),
+            )
+            return int(cur.rowcount)
+
     def sending(self) -> list[Claim]:
         """Who holds each row being sent, since when."""
         with self.transaction(write=False) as cur:

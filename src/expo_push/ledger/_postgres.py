@@ -82,6 +82,9 @@ class PostgresStore(Store):
 
         return isinstance(exc, psycopg.OperationalError)
 
+    def is_unavailable(self, exc: BaseException) -> bool:
+        return self.is_disconnect(exc)
+
     def _dead_query(self, tokens: Sequence[str]) -> tuple[str, Any]:
         # One text parameter split by the server: adapting a list costs ~2 µs per item, this ~0.1 µs.
         # No valid token contains a line break; one that does cannot be dead (the service never saw it).

@@ -182,7 +182,18 @@ class Recorder:
                         cur, events, row.error_code, row.error_message, row.token, None, sent, now,
                         row.key, row.message, row.retries, f"expo-push:resend:{uuid.uuid4().hex}",
                     )  # fmt: skip
-        self.report(events)
+        self.report_committed(events)
+
+    def report_committed(self, events: Events) -> None:
+        """``report`` after a commit: the database going away now leaves the deaths to report later, and never
+        makes the caller think the recording failed (and record it again)."""
+        try:
+            self.report(events)
+        except Exception as exc:
+            if not self.store.is_unavailable(exc):
+                raise
+            self._dead_due = True
+            logger.warning("expo-push: the ledger's database went away before dead tokens were reported: later")
 
     def act_on_error(
         self,

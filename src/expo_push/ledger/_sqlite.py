@@ -17,6 +17,9 @@ __all__ = ["SQLiteStore"]
 class SQLiteStore(Store):
     """Ledger storage in a SQLite file. Several processes may share the file; writers take turns."""
 
+    busy_timeout = 30.0
+    """Seconds a statement waits for another process's write lock before failing with "database is locked"."""
+
     def __init__(self, path: str | Path) -> None:
         if str(path) in ("", ":memory:") or str(path).startswith("file::memory:"):
             raise ValueError("a ledger must outlive the process: give Ledger.open the path of a SQLite file")
@@ -25,7 +28,7 @@ class SQLiteStore(Store):
         self.description = f"sqlite:{self.path}"
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout)
         # Large pages (set before the file is first written): the receipt queue stores a few large values
         # per send, and 64 KiB pages write them ~5x cheaper than the default 4 KiB. Checkpoint every
         # 16 MiB of WAL, and keep the WAL file no larger than 64 MiB after one.
@@ -34,8 +37,12 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA wal_autocheckpoint=256")
         conn.execute("PRAGMA journal_size_limit=67108864")
         conn.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
-        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         return conn
+
+    def is_unavailable(self, exc: BaseException) -> bool:
+        text = str(exc)
+        return isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text)
 
     def check_connection(self, connection: object) -> None:
         if not isinstance(connection, sqlite3.Connection):
