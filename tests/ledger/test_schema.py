@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
-from expo_push.ledger import Ledger, _store
+from expo_push.ledger import Ledger, LedgerLocationError, _store
 from expo_push.ledger._schema import SCHEMA_VERSION, create_statements
 
 from .conftest import token
@@ -52,3 +53,26 @@ def test_create_statements_bring_an_empty_database_to_a_schema_that_open_only_re
 def test_create_statements_name_the_dialects_they_know() -> None:
     with pytest.raises(ValueError, match="dialect must be one of sqlite, postgresql, not 'mysql'"):
         create_statements("mysql")
+
+
+# -- where a ledger can live -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("where", "says"),
+    [
+        ("missing/push.db", "cannot create the ledger {tmp}/missing/push.db: no directory '{tmp}/missing'"),
+        (".", "cannot open the ledger {tmp}: it is a directory; give the path of a SQLite file, such as"),
+        ("mysql://app:s3cret@db/push", "cannot open the ledger mysql://app:***@db/push: mysql:// is not a database"),
+        (":memory:", "a ledger must outlive the process"),
+    ],
+)
+def test_opening_what_cannot_hold_a_ledger_says_what_and_why_before_touching_anything(
+    tmp_path: Path, where: str, says: str
+) -> None:
+    target = where if "://" in where or where == ":memory:" else str(tmp_path / where).rstrip("/.")
+    with pytest.raises(LedgerLocationError) as raised:
+        Ledger.open(target)
+    assert str(raised.value).startswith(says.format(tmp=tmp_path))
+    assert "s3cret" not in str(raised.value)
+    assert list(tmp_path.iterdir()) == []

@@ -171,20 +171,11 @@ def add_ledger_option(parser: argparse._ActionsContainer, help_text: str, *, req
     parser.add_argument("--ledger", metavar="PATH|URL", required=required, help=help_text)
 
 
-def _is_url(location: str) -> bool:
-    return location.startswith(("postgresql://", "postgres://"))
-
-
 def shown_location(location: str) -> str:
-    """``location`` as it may be printed: a PostgreSQL URL without its password."""
-    if not _is_url(location):
-        return location
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """``location`` as it may be printed: a URL without its password."""
+    from ..ledger._location import shown_location as shown
+
+    return shown(location)
 
 
 def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
@@ -194,21 +185,19 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
     there is an error, not a new empty ledger, so that a typo does not read as
     "nothing to report".
     """
+    from ..ledger import Ledger, LedgerLocationError
+
     shown = shown_location(location)
-    if not _is_url(location):
-        path = Path(location)
-        if must_exist and not path.is_file():
-            raise UsageError(f"no ledger at {shown} (no such file); give the file that `send --ledger` wrote")
-        if not path.parent.is_dir():
-            raise UsageError(f"cannot create the ledger {shown}: no directory {str(path.parent)!r}")
-    from ..ledger import Ledger
+    if must_exist and "://" not in location and not Path(location).exists():
+        raise UsageError(f"no ledger at {shown} (no such file); give the file that `send --ledger` wrote")
 
     try:
         return Ledger.open(location, **options)
     except ImportError:
         raise
+    except LedgerLocationError as exc:
+        raise UsageError(str(exc)) from None
     except Exception as exc:  # sqlite3 / psycopg errors: the database cannot be opened or read
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        if _is_url(location):
-            reason = reason.replace(location, shown)
+        reason = reason.replace(location, shown)
         raise UsageError(f"cannot open the ledger {shown}: {reason}") from None

@@ -68,6 +68,7 @@ Callbacks that raise are logged and called again later; they undo nothing.
 
 from .._public import show_as
 from ._ledger import CONFIG_ERRORS, Ledger
+from ._location import LedgerLocationError
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._pacer import SharedPacer
 
@@ -75,6 +76,7 @@ __all__ = [
     "CONFIG_ERRORS",
     "DeadToken",
     "Ledger",
+    "LedgerLocationError",
     "LedgerStats",
     "OutboxBacklog",
     "PendingReceipt",

@@ -17,6 +17,7 @@ from .._batch import iter_prepared
 from .._errors import PushServerError, ValidationError
 from .._message import PushMessage
 from .._models import PushTicket
+from ._location import is_postgres_url, sqlite_path
 from ._messages import with_skipped
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._outage import Outage
@@ -119,17 +120,21 @@ class Ledger:
         A ``postgresql://`` or ``postgres://`` URL picks PostgreSQL (needs the
         ``postgres`` extra); anything else is the path of a SQLite file.
         ``options`` are those of ``Ledger``.
+
+        ``LedgerLocationError`` (a ``ValueError``), before anything is opened, when ``target`` cannot hold a
+        ledger: a URL of another database (``mysql://...``), a directory, a file in a directory that does
+        not exist. The message names it, without its password.
         """
         text = str(target)
         store: Store
-        if text.startswith(("postgresql://", "postgres://")):
+        if is_postgres_url(text):
             from ._postgres import PostgresStore
 
             store = PostgresStore(text)
         else:
             from ._sqlite import SQLiteStore
 
-            store = SQLiteStore(text)
+            store = SQLiteStore(sqlite_path(text))
         return cls(store, **options)
 
     def __repr__(self) -> str:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ._location import sqlite_path
 from ._rows import Cursor
 from ._store import Store
 
@@ -21,8 +22,7 @@ class SQLiteStore(Store):
     """Seconds a statement waits for another process's write lock before failing with "database is locked"."""
 
     def __init__(self, path: str | Path) -> None:
-        if str(path) in ("", ":memory:") or str(path).startswith("file::memory:"):
-            raise ValueError("a ledger must outlive the process: give Ledger.open the path of a SQLite file")
+        sqlite_path(path)
         super().__init__()
         self.path = str(path)
         self.description = f"sqlite:{self.path}"
