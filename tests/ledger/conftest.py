@@ -98,8 +98,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def ledger(ledger_url: str, clock: Clock) -> Iterator[Ledger]:
-    """A ledger on the test's backend, with the hand-moved clock."""
-    with Ledger.open(ledger_url, clock=clock) as opened:
+    """A ledger on the test's backend, with the hand-moved clock as its wall clock and its schedule clock."""
+    with Ledger.open(ledger_url, clock=clock, lease_clock=clock) as opened:
         yield opened
 
 

@@ -94,7 +94,7 @@ def test_receipts_are_counted_by_outcome_with_the_dead_tokens_they_found() -> No
 
 def test_the_outbox_backlog_is_read_from_the_ledger_at_each_scrape(tmp_path: Path) -> None:
     now = [1_800_000_000.0]
-    with Ledger.open(tmp_path / "push.db", clock=lambda: now[0]) as ledger:
+    with Ledger.open(tmp_path / "push.db", clock=lambda: now[0], lease_clock=lambda: now[0]) as ledger:
         registry = CollectorRegistry()
         metrics = PrometheusMetrics(registry)
         metrics.watch_ledger(ledger)

@@ -3,7 +3,8 @@ between SQLite and PostgreSQL (placeholders, ``SKIP LOCKED``, lists of ids)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any
 
@@ -27,7 +28,8 @@ class Database:
     dead_query_size = 500
     description = "store"
     now_sql = "((julianday('now') - 2440587.5) * 86400.0)"
-    """The database's clock in seconds since the epoch, constant within a statement."""
+    """The database's clock in seconds since the epoch, constant within a statement (the shared pacer's clock
+    on PostgreSQL; SQLite's pacer uses the machine's clock since boot instead)."""
     greatest = "MAX"
     """The function giving the largest of its arguments."""
 
@@ -62,7 +64,7 @@ class Database:
 
     # -- plumbing ------------------------------------------------------------------------------
 
-    def execute_one(self, sql: str, params: Sequence[Any]) -> Any:
+    def execute_one(self, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> Any:
         """Run one statement in a transaction of its own (autocommit); return its first row, or None."""
         with self.pool.connection() as conn:
             cur = conn.execute(sql, params)
@@ -93,6 +95,14 @@ class Database:
             out = sql if self.placeholder == "?" else sql.replace("?", self.placeholder)
             self._sql_cache[sql] = out
         return out
+
+    def named(self, sql: str) -> str:
+        """``sql`` written with ``:name`` parameters, in this backend's style (``%(name)s`` for psycopg)."""
+        return sql if self.placeholder == "?" else re.sub(r"(?<!:):([a-z_]+)", r"%(\1)s", sql)
+
+    def schedule_clock(self) -> Callable[[], float] | None:
+        """The clock the shared pacer schedules on, or None for the database's own (see ``_pacer``)."""
+        return None
 
     def _id_sets(self, ids: Sequence[int]) -> list[tuple[str, tuple[Any, ...]]]:
         """``id IN (...)`` conditions covering ``ids``, with their parameters (several when there are many)."""

@@ -17,6 +17,7 @@ from .._batch import iter_prepared
 from .._errors import PushServerError, ValidationError
 from .._message import PushMessage
 from .._models import PushTicket
+from ._leases import LeaseWatch
 from ._location import is_postgres_url, sqlite_path
 from ._messages import with_skipped
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
@@ -110,7 +111,8 @@ class Ledger:
         self.lease = lease
         self._clock = clock if clock is not None else time.time
         store.create_schema()
-        self._lease_clock = lease_clock if lease_clock is not None else clock if clock is not None else store.lease_now
+        self._lease_clock = lease_clock if lease_clock is not None else store.lease_now
+        self._leases = LeaseWatch(self._lease_clock)
         self._recorder = Recorder(self)
 
     @classmethod
@@ -453,9 +455,10 @@ class Ledger:
         return self._store.purge(self._clock() - older_than)
 
     def outbox_backlog(self) -> OutboxBacklog:
-        """How many notifications wait in the outbox and are being sent, and how long the oldest has waited."""
+        """How many notifications wait in the outbox and are being sent, and how long the one ready the longest
+        has waited to be taken (on the schedule clock: no wall clock, set right or wrong, hides a stuck outbox)."""
         pending, sending, oldest = self._store.outbox_backlog()
-        return OutboxBacklog(pending, sending, None if oldest is None else max(self._clock() - oldest, 0.0))
+        return OutboxBacklog(pending, sending, None if oldest is None else max(self._lease_clock() - oldest, 0.0))
 
     def outbox(self) -> list[tuple[str | None, str]]:
         """``(key, state)`` of every outbox row, oldest first: ``pending``, ``sending``, ``sent`` or ``skipped``."""

@@ -145,4 +145,5 @@ class OutboxBacklog:
     sending: int
     """Claimed by a worker and not yet recorded."""
     oldest_age: float | None
-    """Seconds the oldest pending notification has waited since it was enqueued (``None``: none pending)."""
+    """Seconds the pending notification ready the longest has waited since it was ready (enqueued, or due
+    again after a retry delay), on the schedule clock; 0 when none is ready yet, ``None`` when none is pending."""

@@ -207,14 +207,10 @@ class Worker:
         """Take back rows of workers that are gone: dead processes on this machine, and expired leases; and
         report what earlier reports left."""
         self.ledger._recorder.report_left()
-        now = self.ledger._lease_clock()
         own_namespace = namespace()
-        lost = [
-            claim
-            for claim in self.store.sending()
-            if claim.worker != self.name
-            and (claim.claimed_at + self.ledger.lease <= now or pid_gone(claim.worker, own_namespace))
-        ]
+        claims = self.store.sending()
+        lost = [c for c in claims if c.worker != self.name and pid_gone(c.worker, own_namespace)]
+        lost += [c for c in self.ledger._leases.expired(claims, self.ledger.lease, self.name) if c not in lost]
         if lost:
             count = self.store.reclaim(lost)
             self.run.reclaimed += count

@@ -114,9 +114,13 @@ class OutboxQueries(Database):
             )
 
     def renew(self, cur: Cursor, now: float, worker: str) -> None:
-        """Renew the lease of every row ``worker`` is sending (it is alive), inside the caller's transaction."""
+        """Renew the lease of every row ``worker`` is sending (it is alive), inside the caller's transaction: its
+        claim changes (other workers watch for that), though the clock may not have moved."""
         cur.execute(
-            self.q("UPDATE expo_push_outbox SET claimed_at = ? WHERE state = 'sending' AND claimed_by = ?"),
+            self.q(
+                f"UPDATE expo_push_outbox SET claimed_at = {self.greatest}(?, claimed_at + 0.001)"
+                " WHERE state = 'sending' AND claimed_by = ?"
+            ),
             (now, worker),
         )
 
@@ -184,12 +188,13 @@ class OutboxQueries(Database):
         return counts
 
     def outbox_backlog(self) -> tuple[int, int, float | None]:
-        """Recipients pending, recipients being sent, and the earliest ``enqueued_at`` of a pending row."""
+        """Recipients pending, recipients being sent, and the earliest ``not_before`` of a pending row (schedule
+        clock)."""
         with self.transaction(write=False) as cur:
             cur.execute(
                 "SELECT COALESCE(SUM(CASE WHEN state = 'pending' THEN recipients END), 0),"
                 " COALESCE(SUM(CASE WHEN state = 'sending' THEN recipients END), 0),"
-                " MIN(CASE WHEN state = 'pending' THEN enqueued_at END)"
+                " MIN(CASE WHEN state = 'pending' THEN not_before END)"
                 " FROM expo_push_outbox WHERE state IN ('pending', 'sending')"
             )
             pending, sending, oldest = cur.fetchone()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from ._location import sqlite_path
+from ._process import boottime
 from ._rows import Cursor
 from ._store import Store
 
@@ -39,6 +40,9 @@ class SQLiteStore(Store):
         conn.execute("PRAGMA synchronous=NORMAL")  # durable across a process crash; WAL keeps it consistent
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         return conn
+
+    def schedule_clock(self) -> Callable[[], float]:
+        return boottime
 
     def is_unavailable(self, exc: BaseException) -> bool:
         text = str(exc)

@@ -94,7 +94,8 @@ class Store(TicketQueries, TokenQueries, OutboxQueries):
     def _check_lease_timeline(self, cur: Cursor) -> None:
         """Rebase the outbox's lease times when they were written on another timeline (the machine booted
         since, or the file was written by an expo-push before the lease clock): pending rows become due
-        now, and rows being sent are taken as lost (every process of an earlier boot is gone)."""
+        now, and rows being sent are taken back at once, counted as resent (every process of an earlier boot
+        is gone)."""
         timeline = self.lease_timeline()
         cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), ("lease_timeline",))
         row = cur.fetchone()
@@ -105,10 +106,10 @@ class Store(TicketQueries, TokenQueries, OutboxQueries):
             cur.execute(
                 self.q(
                     "UPDATE expo_push_outbox SET not_before = ?,"
-                    " claimed_at = CASE WHEN state = 'sending' THEN ? ELSE claimed_at END"
-                    " WHERE state IN ('pending', 'sending')"
+                    " reclaims = reclaims + CASE WHEN state = 'sending' THEN 1 ELSE 0 END,"
+                    " state = 'pending', claimed_by = NULL WHERE state IN ('pending', 'sending')"
                 ),
-                (now, now - 1e12),
+                (now,),
             )
         cur.execute(
             self.q(
