@@ -1,8 +1,8 @@
 """The ``expo-push`` command: its argument parser, and running one command with the right exit status.
 
 Exit status: 0 when everything was accepted, 1 when some notifications failed, 2 on wrong input,
-options or configuration (nothing is sent then; one line on standard error says what), 130 when
-interrupted with Ctrl-C.
+options or configuration (nothing is sent then; one line on standard error says what), 128 + the signal's
+number when stopped by one: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
 """
 
 from __future__ import annotations
@@ -10,17 +10,19 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from typing import IO, NoReturn
 
 from .._arguments import count_argument, positive_seconds_argument, rate_argument
 from .._errors import PushServerError, ValidationError
+from .._signals import Stopped, StopSignals, exit_status, signal_words
 from .._version import __version__
 from ._input import InputError
 from ._options import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
+    EXIT_STOPPED,
     EXIT_USAGE,
     UsageError,
     add_ledger_option,
@@ -241,16 +243,21 @@ def main(
     args = build_parser().parse_args(argv)
     handler = set_up_logging(args, err)
     try:
+        with StopSignals() as args.signals:  # each command says what a stop signal does while it runs
+            return _run_command(args, out, err, stdin)
+    finally:
+        logging.getLogger("expo_push").removeHandler(handler)
+
+
+def _run_command(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
+    try:
         if args.command == "demo":
             from ._demo import run_demo
 
             return run_demo(count=args.count, rate_limit=args.rate_limit, out=out, err=err, quiet=args.quiet)
         status: int = args.handler(args, out, err, stdin)
         return status
-    except (UsageError, InputError) as exc:
-        err.write(f"expo-push {args.command}: {exc}\n")
-        return EXIT_USAGE
-    except ValidationError as exc:
+    except (UsageError, InputError, ValidationError) as exc:
         err.write(f"expo-push {args.command}: {exc}\n")
         return EXIT_USAGE
     except PushServerError as exc:
@@ -259,21 +266,20 @@ def main(
     except ImportError as exc:
         err.write(f"expo-push {args.command}: {exc}; install the extra it needs, e.g. pip install 'expo-push[all]'\n")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        err.write(f"expo-push {args.command}: interrupted\n")
-        return EXIT_INTERRUPTED
-    finally:
-        logging.getLogger("expo_push").removeHandler(handler)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP before the command had anything to finish
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        err.write(f"expo-push {args.command}: {signal_words(signum)}\n")
+        return exit_status(signum)
 
 
 def run() -> None:
     """Console-script entry point.
 
-    After Ctrl-C the process ends at once once everything known is printed: it does not wait for threads
-    still waiting on answers that will not be counted (they are reported in doubt).
+    Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), the process ends at once once everything known is printed:
+    it does not wait for threads still waiting on answers that will not be counted (they are reported in doubt).
     """
     status = main()
-    if status == EXIT_INTERRUPTED:
+    if status > EXIT_STOPPED:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

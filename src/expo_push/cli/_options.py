@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STOPPED",
     "EXIT_USAGE",
     "UsageError",
     "add_ledger_option",
@@ -35,7 +35,9 @@ __all__ = [
     "shown_location",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_STOPPED = 128
+"""Stopped by a signal: the exit status is this plus its number (130 for Ctrl-C, 143 for SIGTERM)."""
 DEFAULT_BASE_URL = "https://exp.host"
 
 

@@ -13,15 +13,15 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
 from .._errors import PushConnectionError, PushServerError
 from .._message import recipients_of
+from .._signals import StopSignals, exit_status, signal_words
 from ._input import InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
-from ._options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, make_client, open_ledger, quiet
+from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, quiet
 from ._progress import Progress
 
 if TYPE_CHECKING:
@@ -204,6 +204,7 @@ def deliver(
     *,
     ledger: Ledger | None = None,
     on_ticket: Callable[[PushTicket], None] = lambda ticket: None,
+    on_requests_done: Callable[[], None] = lambda: None,
 ) -> Delivery:
     """Send ``messages`` (recorded in ``ledger`` if given: recipients it knows dead are skipped) and account for all.
 
@@ -213,6 +214,9 @@ def deliver(
     the wait at once) ends the send without raising: the ``Delivery`` says so,
     and its account holds every ticket, every recipient not sent and every one
     in doubt. Every ticket is recorded in the ledger, however the send ends.
+    ``on_requests_done`` is called once no request is out any more, before the
+    final bookkeeping (``StopSignals.shield``: that bookkeeping then finishes
+    whatever is pressed).
     """
     from .._account import SendAccount
 
@@ -254,11 +258,15 @@ def deliver(
                     unrecorded.append(ticket)
                     record()
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # an interrupted loop: the requests in flight get their grace to come back
+            try:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # an interrupted loop: the requests in flight get their grace to come back
+            finally:
+                on_requests_done()
     except KeyboardInterrupt:
         delivery.interrupted = True
+        on_requests_done()  # again: a signal may have landed before the first call
     except PushServerError as exc:
         delivery.failure = exc
     for ticket in delivery.account.tickets:
@@ -291,35 +299,21 @@ def _own_summary() -> Iterator[None]:
         logger.removeFilter(quiet_filter)
 
 
-class _Interrupts:
-    """Ctrl-C during a send: the first says what happens now, and each raises ``KeyboardInterrupt`` for the client."""
+def _stop_notice(err: IO[str], grace: float) -> Callable[[int], None]:
+    """What the first stop signal of a send says at once: no new request, and how long the wait is."""
 
-    def __init__(self, err: IO[str], grace: float) -> None:
-        self.presses = 0
-        self._err = err
-        self._grace = grace
-        self._previous: Any = None
-
-    def __enter__(self) -> _Interrupts:
+    def notice(signum: int) -> None:
+        again = "Ctrl-C again" if signum == signal.SIGINT else "again"
         try:
-            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
-        except ValueError:  # not the main thread: Python's own handling stays
-            self._previous = None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
-        self.presses += 1
-        if self.presses == 1:
-            self._err.write(
-                f"expo-push send: interrupted: no new request starts; waiting up to {self._grace:g} s for those in "
-                "flight (Ctrl-C again to stop now)\n"
+            err.write(
+                f"expo-push send: {signal_words(signum)}: no new request starts; waiting up to {grace:g} s for those "
+                f"in flight ({again} to stop now)\n"
             )
-            self._err.flush()
-        raise KeyboardInterrupt
+            err.flush()
+        except OSError:  # a terminal that closed (SIGHUP): the send winds down all the same
+            pass
+
+    return notice
 
 
 def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
@@ -337,15 +331,16 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
 
     ledger = open_ledger(args.ledger, must_exist=False) if args.ledger else None
     try:
-        with progress.counting_retries(), _Interrupts(err, client.interrupt_grace), _own_summary():
-            delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket)
+        signals: StopSignals = args.signals
+        with progress.counting_retries(), signals.notifying(_stop_notice(err, client.interrupt_grace)), _own_summary():
+            delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket, on_requests_done=signals.shield)
     finally:
         progress.close()
         if ledger is not None:
             ledger.close()
     if not delivery.interrupted:
         client.close()  # else threads may still wait on answers that will not come: the process exits without them
-    return _report(args, out, err, entries, delivery, total, client.base_url)
+    return _report(args, out, err, entries, delivery, total, client.base_url, signals.first)
 
 
 def _report(
@@ -356,6 +351,7 @@ def _report(
     delivery: Delivery,
     total: int,
     base_url: str,
+    signum: int | None,
 ) -> int:
     failure = delivery.failure
     tickets = [*delivery.skipped, *delivery.account.tickets]
@@ -373,17 +369,18 @@ def _report(
     if failure is not None:
         err.write(f"expo-push send: {failure_line(failure, base_url)}\n")
     if delivery.interrupted:
+        signum = signal.SIGINT if signum is None else signum
         first = delivery.first_unsent_input()
         resume = "" if first is None else f"; to resume, send again from {entries[first].where}"
         doubt = (
             f", {len(in_doubt):,} in doubt (their answer never came: they may have been delivered)" if in_doubt else ""
         )
         err.write(
-            f"expo-push send: interrupted: {sum(t.ok for t in tickets):,} accepted, {len(unsent):,} not sent"
+            f"expo-push send: {signal_words(signum)}: {sum(t.ok for t in tickets):,} accepted, {len(unsent):,} not sent"
             f"{doubt}{resume}\n"
         )
         err.flush()
-        return EXIT_INTERRUPTED
+        return exit_status(signum)
     return EXIT_OK if not unsent and not in_doubt and all(t.ok for t in tickets) else EXIT_FAILED
 
 
