@@ -1,16 +1,45 @@
-"""Argument types shared by the command lines (``expo-push`` and ``python -m expo_push.emulator``).
+"""Argument types and the parser shared by the command lines (``expo-push`` and ``python -m expo_push.emulator``).
 
-Each refuses what cannot be meant (``nan``, ``inf``, a negative or zero count) with one line that argparse
-prints as a usage error (exit status 2).
+Each type refuses what cannot be meant (``nan``, ``inf``, a negative or zero count, port 99999) with one line
+that the parser prints as a usage error (exit status 2).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import re
 from collections.abc import Callable
+from typing import NoReturn
 
-__all__ = ["count_argument", "positive_seconds_argument", "rate_argument", "seconds_argument"]
+from ._service import PROJECT_FORM
+
+__all__ = [
+    "CommandParser",
+    "HelpFormatter",
+    "count_argument",
+    "port_argument",
+    "positive_seconds_argument",
+    "project_argument",
+    "rate_argument",
+    "seconds_argument",
+]
+
+EXIT_USAGE = 2
+
+
+class CommandParser(argparse.ArgumentParser):
+    """Reports a wrong argument in one line (with where to find help), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} -h')\n")
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the examples' line breaks; wider columns for the long option names."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=32, width=110)
 
 
 def _number(value: str, what: str) -> float:
@@ -63,3 +92,21 @@ def count_argument(minimum: int) -> Callable[[str], int]:
 
     parse.__name__ = "count"
     return parse
+
+
+def port_argument(value: str) -> int:
+    """A TCP port number, 0 to 65535 (0: any free one)."""
+    try:
+        port = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a port number, not {value!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 0 to 65535, not {value!r}")
+    return port
+
+
+def project_argument(value: str) -> str:
+    """An Expo project's full name, ``@owner/slug``."""
+    if not re.fullmatch(PROJECT_FORM, value):
+        raise argparse.ArgumentTypeError(f"expected a project as @owner/slug (e.g. @acme/shop), not {value!r}")
+    return value

@@ -7,6 +7,7 @@ __all__ = [
     "MAX_NOTIFICATIONS_PER_REQUEST",
     "MAX_RECEIPT_IDS_PER_REQUEST",
     "MAX_RESPONSE_BYTES",
+    "PROJECT_FORM",
     "RATE_LIMIT",
     "RECEIPTS_PATH",
     "SEND_PATH",
@@ -31,3 +32,6 @@ MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 TOO_MANY_EXPERIENCE_IDS = "PUSH_TOO_MANY_EXPERIENCE_IDS"
 """The request mixed projects; ``details`` maps each ``@owner/slug`` to its tokens."""
+
+PROJECT_FORM = r"@[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
+"""An Expo project's full name, ``@owner/slug``: the account (user or organisation) and the app's slug."""

@@ -195,8 +195,8 @@ def test_worker_sends_the_outbox_and_stops_on_sigterm(expo_emulator, tmp_path):
     finally:
         worker.send_signal(signal.SIGTERM)
         _, err = worker.communicate(timeout=30)
-    assert worker.returncode == 0
-    assert "stopped" in err
+    assert worker.returncode == 143  # 128 + SIGTERM, as timeout, systemd and Kubernetes expect
+    assert "expo-push worker: stopped: terminated (SIGTERM)" in err
     assert expo_emulator.messages(TOKENS[4]) == [{"to": TOKENS[4], "body": "queued"}]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -80,3 +81,63 @@ def test_a_second_ctrl_c_during_the_final_bookkeeping_loses_no_line_nor_ticket(e
     assert "400 accepted, 2,600 not sent; to resume, send again from tokens.txt line 401" in err
     with Ledger.open(tmp_path / "push.db") as ledger:
         assert ledger.stats().tickets == 400
+
+
+def start_worker(tmp_path, url: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "expo_push", "worker", "--ledger", "outbox.db", "--poll-interval", "0.05", *extra],
+        stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=environment(url),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("sig", "words"), [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")])
+def test_the_worker_stopped_by_a_signal_exits_with_128_plus_its_number(expo_emulator, tmp_path, sig, words):
+    with Ledger.open(tmp_path / "outbox.db") as ledger:
+        ledger.enqueue([{"to": t, "body": "queued"} for t in TOKENS[:3]])
+    worker = start_worker(tmp_path, expo_emulator.url)
+    try:
+        said = wait_for_line(worker.stderr, "sending the outbox")
+        worker.send_signal(sig)
+        _, err = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert "sending the outbox of outbox.db (3 pending); stop with Ctrl-C or SIGTERM" in said[-1]
+    assert "warning" not in "".join(said)
+    assert worker.returncode == 128 + sig
+    assert err.endswith(f"expo-push worker: stopped: {words}\n")
+    assert "Traceback" not in err
+
+
+def test_the_worker_warns_when_its_ledger_did_not_exist(expo_emulator, tmp_path):
+    worker = start_worker(tmp_path, expo_emulator.url)
+    try:
+        said = wait_for_line(worker.stderr, "sending the outbox")
+        worker.send_signal(signal.SIGTERM)
+        worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert said[0] == (
+        "expo-push worker: warning: there was no ledger at outbox.db: a new, empty one was made (is the path right?)\n"
+    )
+    assert "(0 pending)" in said[1]
+
+
+def test_enqueue_stopped_while_reading_stores_nothing_and_exits_143(expo_emulator, tmp_path):
+    fifo = tmp_path / "messages.jsonl"
+    os.mkfifo(fifo)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "expo_push", "enqueue", "--ledger", "push.db", "--file", str(fifo)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=environment(expo_emulator.url),
+    )  # fmt: skip
+    try:
+        with open(fifo, "w") as writer:  # returns once the command opened it: it is reading its input
+            writer.write(f'{{"to": "{TOKENS[0]}", "title": "t"}}\n')
+            writer.flush()
+            process.send_signal(signal.SIGTERM)
+            out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 143
+    assert err == "expo-push enqueue: terminated (SIGTERM)\n"
+    assert out == ""
+    assert not (tmp_path / "push.db").exists()

@@ -13,9 +13,9 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from typing import IO, NoReturn
+from typing import IO
 
-from .._arguments import count_argument, positive_seconds_argument, rate_argument
+from .._arguments import CommandParser, HelpFormatter, count_argument, positive_seconds_argument, rate_argument
 from .._errors import PushServerError, ValidationError
 from .._signals import Stopped, StopSignals, exit_status, signal_words
 from .._version import __version__
@@ -88,33 +88,19 @@ A key is an idempotency key: a message whose key is already in the outbox is not
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a wrong argument in one line (with where to find help), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} -h')\n")
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' line breaks; wider columns for the long option names."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32, width=110)
-
-
-def _command(commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: str) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, formatter_class=_HelpFormatter, **kwargs)  # type: ignore[arg-type]
+def _command(commands: argparse._SubParsersAction[CommandParser], name: str, **kwargs: str) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, formatter_class=HelpFormatter, **kwargs)  # type: ignore[arg-type]
     add_verbosity_options(parser)
     return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``expo-push`` argument parser."""
-    parser = _Parser(
+    parser = CommandParser(
         prog="expo-push",
         description="Send Expo push notifications, check receipts, keep an outbox, run the local emulator.",
         epilog="Run 'expo-push COMMAND -h' for a command's options, examples and exit status.",
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"expo-push {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -28,6 +28,7 @@ __all__ = [
     "add_service_options",
     "add_verbosity_options",
     "checked_base_url",
+    "is_url",
     "make_client",
     "open_ledger",
     "quiet",
@@ -173,13 +174,14 @@ def add_ledger_option(parser: argparse._ActionsContainer, help_text: str, *, req
     parser.add_argument("--ledger", metavar="PATH|URL", required=required, help=help_text)
 
 
-def _is_url(location: str) -> bool:
+def is_url(location: str) -> bool:
+    """Whether a ``--ledger`` is a PostgreSQL URL (else a SQLite file's path)."""
     return location.startswith(("postgresql://", "postgres://"))
 
 
 def shown_location(location: str) -> str:
     """``location`` as it may be printed: a PostgreSQL URL without its password."""
-    if not _is_url(location):
+    if not is_url(location):
         return location
     parts = urlsplit(location)
     if parts.password is None:
@@ -197,7 +199,7 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
     "nothing to report".
     """
     shown = shown_location(location)
-    if not _is_url(location):
+    if not is_url(location):
         path = Path(location)
         if must_exist and not path.is_file():
             raise UsageError(f"no ledger at {shown} (no such file); give the file that `send --ledger` wrote")
@@ -211,6 +213,6 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
         raise
     except Exception as exc:  # sqlite3 / psycopg errors: the database cannot be opened or read
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        if _is_url(location):
+        if is_url(location):
             reason = reason.replace(location, shown)
         raise UsageError(f"cannot open the ledger {shown}: {reason}") from None
