@@ -12,6 +12,7 @@ __all__ = [
     "RECEIPTS_PATH",
     "SEND_PATH",
     "TOO_MANY_EXPERIENCE_IDS",
+    "TICKET_ID_FORM",
     "TOO_MANY_REQUESTS",
 ]
 
@@ -35,3 +36,5 @@ TOO_MANY_EXPERIENCE_IDS = "PUSH_TOO_MANY_EXPERIENCE_IDS"
 
 PROJECT_FORM = r"@[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
 """An Expo project's full name, ``@owner/slug``: the account (user or organisation) and the app's slug."""
+TICKET_ID_FORM = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+"""A ticket's (and so its receipt's) id: a UUID, ``XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX``."""

@@ -1,7 +1,8 @@
 """How the command lines (``expo-push`` and the emulator) are stopped: Ctrl-C, SIGTERM and SIGHUP alike.
 
 A stop signal raises ``Stopped`` (a ``KeyboardInterrupt``, so the clients treat it as Ctrl-C) or sets an
-event, as the command asks; once a command's requests are done, ``shield`` lets its bookkeeping finish.
+event, as the command asks; ``held`` keeps a step whole (a ticket printed and marked printed), and once a
+command's requests are done, ``shield`` lets its bookkeeping finish.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class StopSignals:
         self._event: threading.Event | None = None
         self._notice: Callable[[int], None] | None = None
         self._previous: dict[int, Any] = {}
+        self._holding = 0
+        self._waiting: int | None = None
+        self.held = _Held(self)
+        """``with signals.held:`` a stop signal met inside is raised on the way out, once the step is whole."""
 
     @property
     def first(self) -> int | None:
@@ -85,6 +90,9 @@ class StopSignals:
             # Not event.set() here: the handler runs in the main thread, which may hold the event's lock just
             # then (inside event.wait()), and that lock is not reentrant. Another thread sets it once it is free.
             threading.Thread(target=self._event.set, name="expo-push-signal").start()
+        elif self._holding:
+            if self._waiting is None:
+                self._waiting = signum
         elif self._raising:
             raise Stopped(signum)
 
@@ -111,3 +119,21 @@ class StopSignals:
     def shield(self) -> None:
         """From now on stop signals are only counted: what must finish (tickets printed and recorded) finishes."""
         self._raising = False
+
+
+class _Held:
+    """``StopSignals.held``: raises a stop signal met inside once the step is done (nests)."""
+
+    def __init__(self, signals: StopSignals) -> None:
+        self._signals = signals
+
+    def __enter__(self) -> None:
+        self._signals._holding += 1
+
+    def __exit__(self, *exc: object) -> None:
+        signals = self._signals
+        signals._holding -= 1
+        if not signals._holding and signals._waiting is not None:
+            signum, signals._waiting = signals._waiting, None
+            if signals._raising:
+                raise Stopped(signum)

@@ -116,8 +116,9 @@ def test_receipts_from_arguments_and_from_send_json_on_stdin(url, expo_emulator)
 
 
 def test_receipts_not_yet_available_are_pending(url):
-    status, out, _ = run("receipts", "--json", "no-such-id")
-    assert json.loads(out) == {"id": "no-such-id", "status": "pending"}
+    unknown = "0f1e2d3c-4b5a-4697-8877-665544332211"
+    status, out, _ = run("receipts", "--json", unknown)
+    assert json.loads(out) == {"id": unknown, "status": "pending"}
     assert status == 0
 
 

@@ -12,17 +12,40 @@ import pytest
 from expo_push.ledger import Ledger
 
 from .conftest import environment
-from .test_interrupt import TOKENS, by_status, start_send
+from .test_interrupt import TOKENS, by_status
 
 
-def wait_for_line(stream, words: str) -> list[str]:
-    """Lines of ``stream`` up to the one holding ``words``."""
-    lines = []
-    for line in stream:
-        lines.append(line)
-        if words in line:
-            return lines
-    raise AssertionError(f"never said {words!r}: {lines}")
+def start(tmp_path, url: str, *argv: str) -> subprocess.Popen[bytes]:
+    """``expo-push *argv`` in ``tmp_path``, its output unbuffered here: what ``wait_for_line`` reads is all it
+    takes, and ``communicate`` gets the rest."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "expo_push", *argv],
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, cwd=tmp_path,
+        env=environment(url),
+    )  # fmt: skip
+
+
+def start_send(tmp_path, url: str, tokens: list[str]) -> subprocess.Popen[bytes]:
+    (tmp_path / "tokens.txt").write_text("".join(f"{token}\n" for token in tokens))
+    return start(
+        tmp_path, url, "send", "--file", "tokens.txt", "--title", "t", "--json", "--max-concurrency", "4",
+        "--rate-limit", "none", "--ledger", "push.db",
+    )  # fmt: skip
+
+
+def wait_for_line(stream, words: str) -> str:
+    """What ``stream`` (unbuffered) says up to the end of the line holding ``words``, read a byte at a time."""
+    said = []
+    while line := stream.readline():
+        said.append(line.decode())
+        if words in said[-1]:
+            return "".join(said)
+    raise AssertionError(f"never said {words!r}: {said}")
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[str, str]:
+    out, err = process.communicate(timeout=60)
+    return out.decode(), err.decode()
 
 
 @pytest.mark.parametrize(
@@ -32,13 +55,14 @@ def test_sigterm_and_sighup_end_a_send_as_ctrl_c_does_printing_and_recording_eve
     expo_emulator, tmp_path, sig, words
 ):
     expo_emulator.add_fault("stall", count=None, after=2)  # two requests answered, then every one held
-    process = start_send(expo_emulator, tmp_path, "--ledger", "push.db")
+    process = start_send(tmp_path, expo_emulator.url, TOKENS)
     try:
         assert expo_emulator.wait_for_stalls(4, timeout=60)  # the run is under way: four requests held
         process.send_signal(sig)
-        wait_for_line(process.stderr, f"{words}: no new request starts")
+        said = wait_for_line(process.stderr, f"{words}: no new request starts")
         expo_emulator.release_stalls()  # they come back within the grace
-        out, err = process.communicate(timeout=60)
+        out, err = finish(process)
+        err = said + err
     finally:
         process.kill()
     assert process.returncode == 128 + sig
@@ -53,24 +77,19 @@ def test_sigterm_and_sighup_end_a_send_as_ctrl_c_does_printing_and_recording_eve
 
 def test_a_second_ctrl_c_during_the_final_bookkeeping_loses_no_line_nor_ticket(expo_emulator, tmp_path):
     tokens = [f"ExponentPushToken[bookkeeping-{i:04d}]" for i in range(3000)]
-    (tmp_path / "tokens.txt").write_text("".join(f"{token}\n" for token in tokens))
     expo_emulator.add_fault("stall", count=None)  # every request held: nothing is printed before Ctrl-C
-    process = subprocess.Popen(
-        [sys.executable, "-m", "expo_push", "send", "--file", "tokens.txt", "--title", "t", "--json",
-         "--max-concurrency", "4", "--rate-limit", "none", "--ledger", "push.db"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
-        env=environment(expo_emulator.url),
-    )  # fmt: skip
+    process = start_send(tmp_path, expo_emulator.url, tokens)
     assert process.stdout is not None
     try:
         assert expo_emulator.wait_for_stalls(4, timeout=60)
         process.send_signal(signal.SIGINT)
-        wait_for_line(process.stderr, "interrupted: no new request starts")
+        said = wait_for_line(process.stderr, "interrupted: no new request starts")
         expo_emulator.release_stalls()
-        first = process.stdout.readline()  # printed by the final bookkeeping: the requests are done
+        first = wait_for_line(process.stdout, "")  # printed by the final bookkeeping: the requests are done
         # About 250 kB of lines are still to come, more than the pipe holds: the command is writing them now.
         process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        out, err = finish(process)
+        err = said + err
     finally:
         process.kill()
         expo_emulator.release_stalls()
@@ -83,11 +102,8 @@ def test_a_second_ctrl_c_during_the_final_bookkeeping_loses_no_line_nor_ticket(e
         assert ledger.stats().tickets == 400
 
 
-def start_worker(tmp_path, url: str, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "expo_push", "worker", "--ledger", "outbox.db", "--poll-interval", "0.05", *extra],
-        stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=environment(url),
-    )  # fmt: skip
+def start_worker(tmp_path, url: str) -> subprocess.Popen[bytes]:
+    return start(tmp_path, url, "worker", "--ledger", "outbox.db", "--poll-interval", "0.05")
 
 
 @pytest.mark.parametrize(("sig", "words"), [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")])
@@ -98,11 +114,10 @@ def test_the_worker_stopped_by_a_signal_exits_with_128_plus_its_number(expo_emul
     try:
         said = wait_for_line(worker.stderr, "sending the outbox")
         worker.send_signal(sig)
-        _, err = worker.communicate(timeout=60)
+        _, err = finish(worker)
     finally:
         worker.kill()
-    assert "sending the outbox of outbox.db (3 pending); stop with Ctrl-C or SIGTERM" in said[-1]
-    assert "warning" not in "".join(said)
+    assert said == "expo-push worker: sending the outbox of outbox.db (3 pending); stop with Ctrl-C or SIGTERM\n"
     assert worker.returncode == 128 + sig
     assert err.endswith(f"expo-push worker: stopped: {words}\n")
     assert "Traceback" not in err
@@ -113,13 +128,14 @@ def test_the_worker_warns_when_its_ledger_did_not_exist(expo_emulator, tmp_path)
     try:
         said = wait_for_line(worker.stderr, "sending the outbox")
         worker.send_signal(signal.SIGTERM)
-        worker.communicate(timeout=60)
+        finish(worker)
     finally:
         worker.kill()
-    assert said[0] == (
-        "expo-push worker: warning: there was no ledger at outbox.db: a new, empty one was made (is the path right?)\n"
+    warning, sending = said.splitlines()
+    assert warning == (
+        "expo-push worker: warning: there was no ledger at outbox.db: a new, empty one was made (is the path right?)"
     )
-    assert "(0 pending)" in said[1]
+    assert "(0 pending)" in sending
 
 
 def test_enqueue_stopped_while_reading_stores_nothing_and_exits_143(expo_emulator, tmp_path):

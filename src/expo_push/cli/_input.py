@@ -8,7 +8,6 @@ and input with no messages at all.
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from .._errors import ValidationError
-from .._message import prepare_message, unknown_fields
+from .._message import MAX_JSON_DEPTH, prepare_message, unknown_fields
 
 __all__ = [
     "FORMATS",
@@ -25,6 +24,7 @@ __all__ = [
     "InputMessage",
     "Source",
     "checked",
+    "json_value",
     "parse_json_object",
     "read_messages",
     "unknown_field_warnings",
@@ -128,11 +128,8 @@ def _rows(kind: str, lines: Iterator[tuple[int, str]], name: str) -> Iterator[tu
         for number, text in lines:
             if not text.strip():
                 continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                hint = "" if text.lstrip().startswith("{") else " (for a list of tokens, give --format tokens)"
-                raise InputError(f"{name} line {number}: not valid JSON ({exc.msg}){hint}") from None
+            hint = "" if text.lstrip().startswith("{") else " (for a list of tokens, give --format tokens)"
+            value = json_value(text, f"{name} line {number}", hint)
             if not isinstance(value, dict):
                 raise InputError(
                     f"{name} line {number}: expected a JSON object (one message), not {type(value).__name__}"
@@ -150,7 +147,15 @@ def _csv_rows(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int
             current[0] = number
             yield text
 
-    reader = csv.reader(texts())
+    try:
+        yield from _csv_messages(csv.reader(texts()), current, name)
+    except csv.Error as exc:  # a cell over csv's limit of 131,072 characters, a NUL byte, ...
+        raise InputError(f"{name} line {current[0]}: not a CSV row this can read ({exc})") from None
+
+
+def _csv_messages(
+    reader: Iterator[list[str]], current: list[int], name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
     header = next((row for row in reader if any(cell.strip() for cell in row)), None)
     if header is None:
         return
@@ -180,12 +185,12 @@ def _csv_value(key: str, value: str, where: str) -> Any:
     """CSV cells are text; fields that hold JSON values (data, badge, ...) are parsed as JSON."""
     if key not in _CSV_JSON_FIELDS:
         return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        if key == "sound":
+    if key == "sound":
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
             return value
-        raise InputError(f"{where}, field {key!r}: not valid JSON: {value!r}") from None
+    return json_value(value, f"{where}, field {key!r}")
 
 
 def read_messages(
@@ -265,12 +270,20 @@ def unknown_field_warnings(messages: Iterable[InputMessage]) -> list[str]:
     return lines
 
 
+def json_value(text: str, where: str, hint: str = "") -> Any:
+    """The JSON value ``text`` holds, or ``InputError`` saying ``where``: not JSON, or nested too deep to read."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg}){hint}") from None
+    except RecursionError:  # far deeper than a message may be: refused, not a traceback
+        deepest = f"a message's data allows {MAX_JSON_DEPTH} levels"
+        raise InputError(f"{where}: JSON nested too deeply to read ({deepest})") from None
+
+
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """A JSON object given on the command line, or ``InputError``."""
-    try:
-        value = json.load(io.StringIO(text))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{what}: not valid JSON ({exc.msg})") from None
+    value = json_value(text, what)
     if not isinstance(value, dict):
         raise InputError(f"{what}: expected a JSON object, not {type(value).__name__}")
     return value

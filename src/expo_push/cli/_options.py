@@ -201,6 +201,8 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
     shown = shown_location(location)
     if not is_url(location):
         path = Path(location)
+        if path.is_dir():
+            raise UsageError(f"the ledger {shown} is a directory; give a file's path, e.g. {path / 'push.db'}")
         if must_exist and not path.is_file():
             raise UsageError(f"no ledger at {shown} (no such file); give the file that `send --ledger` wrote")
         if not path.parent.is_dir():

@@ -11,13 +11,13 @@ import logging
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
-from .._errors import PushConnectionError, PushServerError
+from .._errors import PushConnectionError, PushServerError, shown_text
 from .._message import recipients_of
 from .._signals import StopSignals, exit_status, signal_words
 from ._input import InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
@@ -204,7 +204,7 @@ def deliver(
     *,
     ledger: Ledger | None = None,
     on_ticket: Callable[[PushTicket], None] = lambda ticket: None,
-    on_requests_done: Callable[[], None] = lambda: None,
+    signals: StopSignals | None = None,
 ) -> Delivery:
     """Send ``messages`` (recorded in ``ledger`` if given: recipients it knows dead are skipped) and account for all.
 
@@ -214,9 +214,9 @@ def deliver(
     the wait at once) ends the send without raising: the ``Delivery`` says so,
     and its account holds every ticket, every recipient not sent and every one
     in doubt. Every ticket is recorded in the ledger, however the send ends.
-    ``on_requests_done`` is called once no request is out any more, before the
-    final bookkeeping (``StopSignals.shield``: that bookkeeping then finishes
-    whatever is pressed).
+    With the command's ``signals``, a stop signal never lands between printing a
+    ticket and marking it printed (nor recording and marking recorded), and once
+    no request is out any more, the final bookkeeping finishes whatever is pressed.
     """
     from .._account import SendAccount
 
@@ -236,18 +236,25 @@ def deliver(
     printed: set[Position | None] = set()
     recorded: set[Position | None] = set()
     unrecorded: list[PushTicket] = []
+    whole: AbstractContextManager[None] = nullcontext() if signals is None else signals.held
 
     def show(ticket: PushTicket) -> None:
         if ticket.position not in printed:
-            on_ticket(ticket)
-            printed.add(ticket.position)
+            with whole:
+                on_ticket(ticket)
+                printed.add(ticket.position)
 
     def record(final: bool = False) -> None:
         if ledger is not None and unrecorded and (final or len(unrecorded) >= RECORD_EVERY):
-            batch = list(unrecorded)
-            ledger.record(batch)
-            recorded.update(t.position for t in batch)
-            unrecorded.clear()
+            with whole:
+                batch = list(unrecorded)
+                ledger.record(batch)
+                recorded.update(t.position for t in batch)
+                unrecorded.clear()
+
+    def requests_done() -> None:
+        if signals is not None:
+            signals.shield()
 
     stream = client.iter_send(sent, account=delivery.account)
     try:
@@ -263,10 +270,10 @@ def deliver(
                 if close is not None:
                     close()  # an interrupted loop: the requests in flight get their grace to come back
             finally:
-                on_requests_done()
+                requests_done()
     except KeyboardInterrupt:
         delivery.interrupted = True
-        on_requests_done()  # again: a signal may have landed before the first call
+        requests_done()  # again: a signal may have landed before the first call
     except PushServerError as exc:
         delivery.failure = exc
     for ticket in delivery.account.tickets:
@@ -333,7 +340,7 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
     try:
         signals: StopSignals = args.signals
         with progress.counting_retries(), signals.notifying(_stop_notice(err, client.interrupt_grace)), _own_summary():
-            delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket, on_requests_done=signals.shield)
+            delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket, signals=signals)
     finally:
         progress.close()
         if ledger is not None:
@@ -400,7 +407,7 @@ def print_send_summary(
 ) -> None:
     """The table printed after a send: what was read, accepted, refused, not sent and in doubt."""
     accepted = sum(t.ok for t in tickets)
-    codes = Counter(t.error_code or "error" for t in tickets if not t.ok)
+    codes = Counter(shown_text(t.error_code or "error") for t in tickets if not t.ok)
     dead = [t.to for t in tickets if t.error_code == "DeviceNotRegistered"]
     rows = [("recipients", total), ("accepted", accepted), ("failed", len(tickets) - accepted)]
     rows += [(f"  {code}", count) for code, count in codes.most_common()]
@@ -412,6 +419,7 @@ def print_send_summary(
         out.write(f"{label:<24}{value:>10,}\n")
     shown = [t for t in tickets if not t.ok][:10]
     for ticket in shown:
-        out.write(f"failed: {ticket.error_code or 'error'} {ticket.to}: {ticket.message or ''}\n")
+        code, message = shown_text(ticket.error_code or "error"), shown_text(ticket.message or "")
+        out.write(f"failed: {code} {ticket.to}: {message}\n")
     if len(shown) < len(tickets) - accepted:
         out.write(f"... and {len(tickets) - accepted - len(shown)} more (use --json for all)\n")
