@@ -54,3 +54,21 @@ def cli(expo_emulator, tmp_path) -> Cli:
         return text
 
     return run
+
+
+@pytest.fixture
+def cli_process(expo_emulator, tmp_path) -> Callable[..., subprocess.Popen[str]]:
+    """``cli_process("send", ...)``: ``python -m expo_push`` started in ``tmp_path``, its output piped."""
+
+    def start(*argv: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "expo_push", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=environment(expo_emulator.url),
+        )
+
+    return start

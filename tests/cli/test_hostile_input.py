@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 
 import pytest
@@ -127,3 +128,41 @@ def test_a_request_error_from_the_service_is_shown_escaped(cli):
     assert done.status == 1
     assert "\x1b" not in done.out + done.err
     assert "no \\x1b[2J\\x1b[31mpwned" in done.err
+
+
+def test_a_json_file_holding_an_array_of_messages_is_sent(cli, expo_emulator, tmp_path):
+    batch = [{"to": TOKENS[0], "title": "one"}, {"to": [TOKENS[1], TOKENS[2]], "title": "two", "data": {"n": [1, 2]}}]
+    (tmp_path / "batch.json").write_text(json.dumps(batch, indent=2))
+    done = cli("send", "--file", "batch.json", "--json")
+    assert done.status == 0, done.err
+    assert [json.loads(line)["status"] for line in done.out.splitlines()] == ["ok", "ok", "ok"]
+    assert expo_emulator.messages(TOKENS[2]) == [{"to": TOKENS[2], "title": "two", "data": {"n": [1, 2]}}]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('[\n  {"to": "ExponentPushToken[a]"},\n  3\n]', "batch.json line 3: expected a JSON object (one message)"),
+        ('[\n  {"to": "ExponentPushToken[a]"}\n  {"to": "ExponentPushToken[b]"}\n]', "batch.json line 3: expected ','"),
+        ('[{"to": "ExponentPushToken[a]"}]\n[]', "batch.json line 2: more after the end of the JSON array"),
+        ('[\n  {"to": "ExponentPushToken[a]",\n', "batch.json line 3: not valid JSON"),
+        ("[" * 20_000, "batch.json line 1: JSON nested too deeply to read"),
+    ],
+)
+def test_a_broken_json_array_is_one_line_naming_where(cli, expo_emulator, tmp_path, text, expected):
+    (tmp_path / "batch.json").write_text(text)
+    done = cli("send", "--file", "batch.json")
+    assert done.status == 2
+    assert expected in one_line(done.err)
+
+
+def test_a_json_array_is_read_as_it_comes_not_whole(cli_process, tmp_path):
+    fifo = tmp_path / "batch.json"
+    os.mkfifo(fifo)
+    process = cli_process("send", "--file", str(fifo))
+    with open(fifo, "w") as writer:  # kept open: the array never ends, yet its second message is judged
+        writer.write(f'[\n  {{"to": "{TOKENS[0]}"}},\n  {{"to": "{TOKENS[1]}", "priority": "urgent"}},\n')
+        writer.flush()
+        _, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert f"{fifo} line 3, field 'priority'" in err

@@ -1,4 +1,4 @@
-"""Messages for ``expo-push send`` and ``enqueue``: from flags, or one per line of JSON Lines, CSV or a token list.
+"""Messages for ``expo-push send`` and ``enqueue``: from flags, or from JSON Lines, a JSON array, CSV or a token list.
 
 Every problem is an ``InputError`` naming the file, the line and, where known, the field: text that is not
 UTF-8, a line that is not JSON, a CSV row with more cells than the header has columns, an invalid message,
@@ -30,8 +30,8 @@ __all__ = [
     "unknown_field_warnings",
 ]
 
-FORMATS = ("jsonl", "csv", "tokens")
-_BY_SUFFIX = {".csv": "csv", ".txt": "tokens", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+FORMATS = ("jsonl", "json", "csv", "tokens")
+_BY_SUFFIX = {".csv": "csv", ".txt": "tokens", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _TOKEN_PREFIXES = ("ExponentPushToken[", "ExpoPushToken[")
 
 
@@ -52,9 +52,9 @@ class Source:
     """Where the messages come from: a file path or ``-`` (standard input), and its format.
 
     The format is the one given, else the file name's (``.csv``; ``.txt`` is a
-    token list; ``.jsonl``, ``.ndjson``, ``.json`` are JSON Lines), else what
-    the first line looks like: ``{`` starts JSON Lines, an Expo push token a
-    token list, a line with a comma a CSV header.
+    token list; ``.jsonl``, ``.ndjson`` are JSON Lines), else what the first
+    line looks like: ``[`` starts a JSON array of messages, ``{`` JSON Lines,
+    an Expo push token a token list, a line with a comma a CSV header.
     """
 
     path: str
@@ -98,7 +98,9 @@ def _sniffed(lines: Iterator[tuple[int, str]], name: str) -> tuple[str, Iterator
         first = text.strip()
         if not first:
             continue
-        if first.startswith("{"):
+        if first.startswith("["):
+            kind = "json"
+        elif first.startswith("{"):
             kind = "jsonl"
         elif first.startswith(_TOKEN_PREFIXES):
             kind = "tokens"
@@ -135,8 +137,91 @@ def _rows(kind: str, lines: Iterator[tuple[int, str]], name: str) -> Iterator[tu
                     f"{name} line {number}: expected a JSON object (one message), not {type(value).__name__}"
                 )
             yield number, value
+    elif kind == "json":
+        yield from _array_items(lines, name)
     else:
-        raise InputError(f"unknown input format {kind!r} (expected jsonl, csv or tokens)")
+        raise InputError(f"unknown input format {kind!r} (expected jsonl, json, csv or tokens)")
+
+
+class _JsonText:
+    """The text of a JSON array read a line at a time: only what the item being read needs is held."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]], name: str) -> None:
+        self.text = ""
+        self.at = 0
+        self.line = 1
+        """The line number of ``text[0]``."""
+        self._lines = lines
+        self._name = name
+
+    def line_at(self, at: int) -> int:
+        return self.line + self.text.count("\n", 0, at)
+
+    def where(self, at: int) -> str:
+        return f"{self._name} line {self.line_at(at)}"
+
+    def more(self, wanted: int = 1) -> bool:
+        """Read at least ``wanted`` more characters (or to the end); ``False`` at the end already."""
+        self.line += self.text.count("\n", 0, self.at)
+        self.text, self.at = self.text[self.at :], 0
+        parts, size = [self.text], 0
+        for _, part in self._lines:
+            parts.append(part)
+            size += len(part)
+            if size >= wanted:
+                break
+        self.text = "".join(parts)
+        return size > 0
+
+    def next_char(self) -> str:
+        """The next character that is not white space ("" at the end), not consumed."""
+        while True:
+            while self.at < len(self.text) and self.text[self.at] in " \t\r\n":
+                self.at += 1
+            if self.at < len(self.text) or not self.more():
+                return self.text[self.at : self.at + 1]
+
+    def value(self, decoder: json.JSONDecoder) -> tuple[int, Any]:
+        """The line where the JSON value here starts, and the value; what is incomplete is read further, doubling."""
+        wanted = 4096
+        while True:
+            start = self.at
+            try:
+                value, self.at = decoder.raw_decode(self.text, start)
+                return self.line_at(start), value
+            except RecursionError:
+                raise InputError(f"{self.where(start)}: JSON nested too deeply to read") from None
+            except json.JSONDecodeError as exc:
+                # Lines are whole, so a value cut short fails only at the end of what is read.
+                if self.text[exc.pos :].strip() or not self.more(wanted):
+                    raise InputError(f"{self.where(exc.pos)}: not valid JSON ({exc.msg})") from None
+                wanted *= 2
+
+
+def _array_items(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each message of a JSON array, read as it comes (a large file is never held whole)."""
+    text, decoder = _JsonText(lines, name), json.JSONDecoder()
+    if text.next_char() != "[":
+        raise InputError(f"{text.where(text.at)}: expected a JSON array of messages ([{{...}}, ...])")
+    text.at += 1
+    if text.next_char() == "]":
+        text.at += 1
+    else:
+        while True:
+            text.next_char()
+            number, value = text.value(decoder)
+            if not isinstance(value, dict):
+                kind = type(value).__name__
+                raise InputError(f"{name} line {number}: expected a JSON object (one message), not {kind}")
+            yield number, value
+            after = text.next_char()
+            text.at += 1
+            if after == "]":
+                break
+            if after != ",":
+                raise InputError(f"{text.where(text.at - 1)}: expected ',' or ']' after a message in the array")
+    if text.next_char():
+        raise InputError(f"{text.where(text.at)}: more after the end of the JSON array")
 
 
 def _csv_rows(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -20,7 +20,7 @@ import msgspec
 from .._errors import PushConnectionError, PushServerError, shown_text
 from .._message import recipients_of
 from .._signals import StopSignals, exit_status, signal_words
-from ._input import InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
+from ._input import FORMATS, InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
 from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, quiet
 from ._progress import Progress
 
@@ -64,11 +64,11 @@ def add_message_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--file",
         metavar="PATH|-",
-        help="messages, one per line: JSON Lines, CSV or a token list; - reads standard input",
+        help="messages: JSON Lines, a JSON array, CSV or a token list; - reads standard input",
     )
     source.add_argument(
         "--format",
-        choices=["jsonl", "csv", "tokens"],
+        choices=FORMATS,
         help="format of --file (default: from the name: .csv, .txt = tokens, .jsonl; else from the first line)",
     )
     fields = parser.add_argument_group(
