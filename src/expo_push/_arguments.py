@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from ._service import PROJECT_FORM
@@ -17,6 +17,8 @@ from ._service import PROJECT_FORM
 __all__ = [
     "CommandParser",
     "HelpFormatter",
+    "STOPPED",
+    "command_epilog",
     "count_argument",
     "port_argument",
     "positive_seconds_argument",
@@ -26,6 +28,19 @@ __all__ = [
 ]
 
 EXIT_USAGE = 2
+
+
+STOPPED = (130, "stopped by Ctrl-C; 143 by SIGTERM, 129 by SIGHUP (128 + the signal's number)")
+"""The exit status line of a command that a signal may stop."""
+
+
+def command_epilog(examples: Sequence[str], statuses: Sequence[tuple[int, str]], notes: str = "") -> str:
+    """The end of a command's ``-h``, in the one style every command shares: examples, notes, exit status."""
+    lines = ["examples:", *(f"  {example}" for example in examples), ""]
+    if notes:
+        lines += [notes.rstrip("\n"), ""]
+    lines += ["exit status:", *(f"  {status:<4} {meaning}" for status, meaning in statuses)]
+    return "\n".join(lines) + "\n"
 
 
 class CommandParser(argparse.ArgumentParser):

@@ -15,13 +15,22 @@ import sys
 from collections.abc import Sequence
 from typing import IO
 
-from .._arguments import CommandParser, HelpFormatter, count_argument, positive_seconds_argument, rate_argument
+from .._arguments import (
+    STOPPED,
+    CommandParser,
+    HelpFormatter,
+    command_epilog,
+    count_argument,
+    positive_seconds_argument,
+    rate_argument,
+)
 from .._errors import PushServerError, ValidationError
 from .._signals import Stopped, StopSignals, exit_status, signal_words
 from .._version import __version__
 from ._input import InputError
 from ._options import (
     EXIT_FAILED,
+    EXIT_OK,
     EXIT_STOPPED,
     EXIT_USAGE,
     UsageError,
@@ -37,55 +46,87 @@ from ._worker import add_worker_arguments
 
 __all__ = ["build_parser", "main", "run"]
 
-_EXIT_CODES = """\
-exit status:
-  0    every recipient accepted
-  1    some refused, or not sent because the service failed for good (the summary says which)
-  2    wrong input, options or configuration: nothing was sent
-  130  interrupted (Ctrl-C)
-"""
+_WRONG = (EXIT_USAGE, "wrong input, options or configuration (one line says which): nothing was sent")
 
-_SEND_EPILOG = f"""\
-examples:
-  expo-push send --to 'ExponentPushToken[xxx]' --title 'Order shipped' --body 'Arrives Tuesday'
-  expo-push send --file messages.jsonl --ledger push.db
-  expo-push send --file tokens.txt --title 'Sale' --data '{{"screen": "offers"}}'
-  cat tokens.txt | expo-push send --file - --title 'Sale'
-  expo-push send --file messages.csv --json | expo-push receipts
-
+_SEND_EPILOG = command_epilog(
+    [
+        "expo-push send --to 'ExponentPushToken[xxx]' --title 'Order shipped' --body 'Arrives Tuesday'",
+        "expo-push send --file messages.jsonl --ledger push.db",
+        "expo-push send --file batch.json                    # a JSON array of messages",
+        """expo-push send --file tokens.txt --title 'Sale' --data '{"screen": "offers"}'""",
+        "cat tokens.txt | expo-push send --file - --title 'Sale'",
+        "expo-push send --file messages.csv --json | expo-push receipts",
+    ],
+    [
+        (EXIT_OK, "every recipient accepted"),
+        (EXIT_FAILED, "some refused, or not sent because the service failed for good (the summary says which)"),
+        _WRONG,
+        STOPPED,
+    ],
+    """\
 input formats (--file):
   jsonl   one message per line as a JSON object with the service's field names:
-          {{"to": "ExponentPushToken[...]", "title": "Hi", "data": {{"id": 7}}}}
+          {"to": "ExponentPushToken[...]", "title": "Hi", "data": {"id": 7}}
+  json    a JSON array of such objects (read a message at a time)
   csv     a header row naming the columns: to (or token), then any message field
           (title, body, subtitle, sound, badge, ttl, channelId, priority, data, ...);
           data, badge, ttl, expiration, mutableContent and richContent cells are JSON
   tokens  one push token per line; the flags give every message its fields
   Input must be UTF-8. Input with no messages is an error (exit 2).
 
-{_EXIT_CODES}"""
+Stopped by a signal, no new request starts, those in flight get 2 s to come back, every ticket is
+printed (and recorded), and the last line names the input line to resume from; a second signal
+stops the wait (what was in flight is counted in doubt).""",
+)
 
-_RECEIPTS_EPILOG = f"""\
-examples:
-  expo-push receipts 'XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX'
-  expo-push send --to 'ExponentPushToken[xxx]' --title Hi --json | expo-push receipts
-  expo-push receipts --ledger push.db          # those due (15 minutes after sending)
-  expo-push receipts --ledger push.db --now    # all those waiting, at once
+_RECEIPTS_EPILOG = command_epilog(
+    [
+        "expo-push receipts 'XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX'",
+        "expo-push send --to 'ExponentPushToken[xxx]' --title Hi --json | expo-push receipts",
+        "expo-push receipts --ledger push.db          # those due (15 minutes after sending)",
+        "expo-push receipts --ledger push.db --now    # all those waiting, at once",
+    ],
+    [(EXIT_OK, "no receipt is an error"), (EXIT_FAILED, "some receipts are errors"), _WRONG, STOPPED],
+)
 
-{
-    _EXIT_CODES.replace("every recipient accepted", "no receipt is an error").replace(
-        "some refused, or not sent because the service failed for good (the summary says which)",
-        "some receipts are errors",
-    )
-}"""
+_ENQUEUE_EPILOG = command_epilog(
+    [
+        "expo-push enqueue --ledger push.db --to 'ExponentPushToken[xxx]' --title Hi --key order-7-shipped",
+        'expo-push enqueue --ledger push.db --file messages.jsonl     # a "key" field in a line is its key',
+        "expo-push worker --ledger push.db                            # then send them",
+    ],
+    [
+        (EXIT_OK, "every message stored (or already there, by key)"),
+        (EXIT_USAGE, "wrong input, options or configuration (one line says which): nothing was stored"),
+        STOPPED,
+    ],
+    "A key is an idempotency key: a message whose key is already in the outbox is not added again.\n"
+    "Stopped while reading its input, it stores nothing; once storing has begun, it stores every message.",
+)
 
-_ENQUEUE_EPILOG = """\
-examples:
-  expo-push enqueue --ledger push.db --to 'ExponentPushToken[xxx]' --title Hi --key order-7-shipped
-  expo-push enqueue --ledger push.db --file messages.jsonl     # a "key" field in a line is its key
-  expo-push worker --ledger push.db                            # then send them
+_WORKER_EPILOG = command_epilog(
+    [
+        "expo-push worker --ledger push.db",
+        "expo-push worker --ledger postgresql://push@db/app --metrics-port 9108 --receipts-every 300",
+        "expo-push worker --ledger push.db --pacing local --project @acme/shop",
+    ],
+    [
+        (EXIT_USAGE, "wrong options, or the ledger or the metrics port cannot be opened (one line says which)"),
+        STOPPED,
+    ],
+    "It says on start how many notifications wait, and warns when the ledger did not exist (a new, empty\n"
+    "one is made: is the path right?). Stopped by a signal, it finishes and records the batch it is sending.",
+)
 
-A key is an idempotency key: a message whose key is already in the outbox is not added again.
-"""
+_TOKENS_EPILOG = command_epilog(
+    ["expo-push tokens --ledger push.db", "expo-push tokens --ledger push.db --json > dead.jsonl"],
+    [(EXIT_OK, "listed (perhaps none)"), (EXIT_USAGE, "no ledger there, or it cannot be read"), STOPPED],
+)
+
+_DEMO_EPILOG = command_epilog(
+    ["expo-push demo", "expo-push demo --count 100000 --rate-limit none"],
+    [(EXIT_OK, "the demo ran and everything adds up"), (EXIT_USAGE, "wrong options"), STOPPED],
+)
 
 
 def _command(commands: argparse._SubParsersAction[CommandParser], name: str, **kwargs: str) -> argparse.ArgumentParser:
@@ -159,7 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "worker",
         help="send a ledger's outbox until stopped",
-        description="Send what a ledger's outbox holds, and what is added to it, until SIGINT or SIGTERM.",
+        description="Send what a ledger's outbox holds, and what is added to it, until SIGINT, SIGTERM or SIGHUP.",
+        epilog=_WORKER_EPILOG,
     )
     add_ledger_option(worker, "the ledger: a SQLite file or a PostgreSQL URL", required=True)
     worker.add_argument(
@@ -185,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens",
         help="list the dead tokens a ledger knows",
         description="List the tokens the service reported as no longer registered: delete them from your database.",
+        epilog=_TOKENS_EPILOG,
     )
     add_ledger_option(tokens, "the ledger to read (it must exist): a SQLite file or a PostgreSQL URL", required=True)
     tokens.add_argument(
@@ -197,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="offline demo: 10,000 notifications through the built-in emulator",
         description="Send notifications to the built-in emulator, record them in a ledger, check receipts.",
+        epilog=_DEMO_EPILOG,
     )
     demo.add_argument(
         "--count", type=count_argument(1), default=10_000, metavar="N", help="notifications to send (default: 10000)"

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from .._arguments import (
     CommandParser,
     HelpFormatter,
+    command_epilog,
     count_argument,
     port_argument,
     project_argument,
@@ -21,17 +22,16 @@ from .._signals import StopSignals
 
 __all__ = ["build_parser", "main"]
 
-_EPILOG = """\
-examples:
-  {prog} --port 8080                           # http://127.0.0.1:8080, the inbox at its /
-  {prog} --port 8080 --rate-limit none --latency-ms 20
-  {prog} --tls --access-token secret           # https, push security on
-  EXPO_BASE_URL=http://127.0.0.1:8080 expo-push send --to 'ExponentPushToken[xxx]' --title Hi
-
-exit status:
-  0    stopped by SIGINT (Ctrl-C), SIGTERM or SIGHUP
-  2    wrong options, or it cannot listen where asked (one line says why)
-"""
+_EXAMPLES = [
+    "{prog} --port 8080                           # http://127.0.0.1:8080, the inbox at its /",
+    "{prog} --port 8080 --rate-limit none --latency-ms 20",
+    "{prog} --tls --access-token secret           # https, push security on",
+    "EXPO_BASE_URL=http://127.0.0.1:8080 expo-push send --to 'ExponentPushToken[xxx]' --title Hi",
+]
+_STATUSES = [
+    (0, "stopped by Ctrl-C (SIGINT), SIGTERM or SIGHUP: stopping is how it ends"),
+    (2, "wrong options, or it cannot listen where asked (one line says why)"),
+]
 
 
 def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.ArgumentParser:
@@ -40,7 +40,7 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
         prog=prog,
         description="Run a local emulator of the Expo Push service until SIGINT (Ctrl-C), SIGTERM or SIGHUP. "
         "The first line printed is its URL.",
-        epilog=_EPILOG.format(prog=prog),
+        epilog=command_epilog([example.format(prog=prog) for example in _EXAMPLES], _STATUSES),
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
