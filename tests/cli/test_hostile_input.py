@@ -59,28 +59,6 @@ def test_receipts_of_a_deeply_nested_line_on_standard_input_is_one_line_exit_2(c
     assert one_line(done.err).startswith("expo-push receipts: standard input line 1: not a ticket id nor")
 
 
-@pytest.mark.parametrize(
-    ("argv", "expected"),
-    [
-        (["emulator", "--port", "99999"], "argument --port: expected a port number from 0 to 65535, not '99999'"),
-        (["emulator", "--port", "-1"], "argument --port: expected a port number from 0 to 65535, not '-1'"),
-        (["emulator", "--max-body-bytes", "0"], "argument --max-body-bytes: expected a whole number of at least 1"),
-        (["emulator", "--default-project", "shop"], "argument --default-project: expected a project as @owner/slug"),
-        (["worker", "--ledger", "w.db", "--metrics-port", "70000"], "argument --metrics-port: expected a port number"),
-        (["worker", "--ledger", "w.db", "--project", "acme"], "argument --project: expected a project as @owner/slug"),
-        (["worker", "--ledger", "w.db", "--receipts-every", "-1"], "argument --receipts-every: expected a non-neg"),
-        (["receipts", "not-an-id"], "a ticket id is a UUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX), as send --json"),
-        (["tokens", "--ledger", "/tmp"], "the ledger /tmp is a directory; give a file's path, e.g. /tmp/push.db"),
-        (["send", "--to", TOKENS[0], "--ledger", "/tmp"], "the ledger /tmp is a directory"),
-    ],
-)
-def test_wrong_options_are_one_line_naming_the_option_exit_2(cli, expo_emulator, argv, expected):
-    done = cli(*argv)
-    assert done.status == 2
-    assert expected in one_line(done.err)
-    assert expo_emulator.stats.requests == 0
-
-
 def test_a_worker_whose_metrics_port_is_taken_says_so_before_anything_else(cli, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
