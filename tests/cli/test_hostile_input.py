@@ -10,7 +10,7 @@ import pytest
 
 from tests.clients.raw_server import raw_server
 
-from .conftest import TOKENS
+from .conftest import TOKENS, finish, start_command
 from .test_boundaries import one_line
 
 DEEP = "[" * 20_000 + "]" * 20_000
@@ -134,13 +134,13 @@ def test_a_broken_json_array_is_one_line_naming_where(cli, expo_emulator, tmp_pa
     assert expected in one_line(done.err)
 
 
-def test_a_json_array_is_read_as_it_comes_not_whole(cli_process, tmp_path):
+def test_a_json_array_is_read_as_it_comes_not_whole(expo_emulator, tmp_path):
     fifo = tmp_path / "batch.json"
     os.mkfifo(fifo)
-    process = cli_process("send", "--file", str(fifo))
+    process = start_command(tmp_path, expo_emulator.url, "send", "--file", str(fifo))
     with open(fifo, "w") as writer:  # kept open: the array never ends, yet its second message is judged
         writer.write(f'[\n  {{"to": "{TOKENS[0]}"}},\n  {{"to": "{TOKENS[1]}", "priority": "urgent"}},\n')
         writer.flush()
-        _, err = process.communicate(timeout=60)
+        _, err = finish(process)
     assert process.returncode == 2
     assert f"{fifo} line 3, field 'priority'" in err

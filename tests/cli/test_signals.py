@@ -5,47 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 
 import pytest
 
 from expo_push.ledger import Ledger
 
-from .conftest import environment
-from .test_interrupt import TOKENS, by_status
-
-
-def start(tmp_path, url: str, *argv: str) -> subprocess.Popen[bytes]:
-    """``expo-push *argv`` in ``tmp_path``, its output unbuffered here: what ``wait_for_line`` reads is all it
-    takes, and ``communicate`` gets the rest."""
-    return subprocess.Popen(
-        [sys.executable, "-m", "expo_push", *argv],
-        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, bufsize=0, cwd=tmp_path,
-        env=environment(url),
-    )  # fmt: skip
-
-
-def start_send(tmp_path, url: str, tokens: list[str]) -> subprocess.Popen[bytes]:
-    (tmp_path / "tokens.txt").write_text("".join(f"{token}\n" for token in tokens))
-    return start(
-        tmp_path, url, "send", "--file", "tokens.txt", "--title", "t", "--json", "--max-concurrency", "4",
-        "--rate-limit", "none", "--ledger", "push.db",
-    )  # fmt: skip
-
-
-def wait_for_line(stream, words: str) -> str:
-    """What ``stream`` (unbuffered) says up to the end of the line holding ``words``, read a byte at a time."""
-    said = []
-    while line := stream.readline():
-        said.append(line.decode())
-        if words in said[-1]:
-            return "".join(said)
-    raise AssertionError(f"never said {words!r}: {said}")
-
-
-def finish(process: subprocess.Popen[bytes]) -> tuple[str, str]:
-    out, err = process.communicate(timeout=60)
-    return out.decode(), err.decode()
+from .conftest import finish, start_command, wait_for_line
+from .test_interrupt import TOKENS, by_status, interrupt, press_again, start_send
 
 
 @pytest.mark.parametrize(
@@ -55,7 +21,7 @@ def test_sigterm_and_sighup_end_a_send_as_ctrl_c_does_printing_and_recording_eve
     expo_emulator, tmp_path, sig, words
 ):
     expo_emulator.add_fault("stall", count=None, after=2)  # two requests answered, then every one held
-    process = start_send(tmp_path, expo_emulator.url, TOKENS)
+    process = start_send(expo_emulator, tmp_path, "--ledger", "push.db")
     try:
         assert expo_emulator.wait_for_stalls(4, timeout=60)  # the run is under way: four requests held
         process.send_signal(sig)
@@ -78,18 +44,15 @@ def test_sigterm_and_sighup_end_a_send_as_ctrl_c_does_printing_and_recording_eve
 def test_a_second_ctrl_c_during_the_final_bookkeeping_loses_no_line_nor_ticket(expo_emulator, tmp_path):
     tokens = [f"ExponentPushToken[bookkeeping-{i:04d}]" for i in range(3000)]
     expo_emulator.add_fault("stall", count=None)  # every request held: nothing is printed before Ctrl-C
-    process = start_send(tmp_path, expo_emulator.url, tokens)
+    process = start_send(expo_emulator, tmp_path, "--ledger", "push.db", tokens=tokens)
     assert process.stdout is not None
     try:
         assert expo_emulator.wait_for_stalls(4, timeout=60)
-        process.send_signal(signal.SIGINT)
-        said = wait_for_line(process.stderr, "interrupted: no new request starts")
+        said = interrupt(process)
         expo_emulator.release_stalls()
         first = wait_for_line(process.stdout, "")  # printed by the final bookkeeping: the requests are done
         # About 250 kB of lines are still to come, more than the pipe holds: the command is writing them now.
-        process.send_signal(signal.SIGINT)
-        out, err = finish(process)
-        err = said + err
+        out, err = press_again(process, said)
     finally:
         process.kill()
         expo_emulator.release_stalls()
@@ -103,7 +66,7 @@ def test_a_second_ctrl_c_during_the_final_bookkeeping_loses_no_line_nor_ticket(e
 
 
 def start_worker(tmp_path, url: str) -> subprocess.Popen[bytes]:
-    return start(tmp_path, url, "worker", "--ledger", "outbox.db", "--poll-interval", "0.05")
+    return start_command(tmp_path, url, "worker", "--ledger", "outbox.db", "--poll-interval", "0.05")
 
 
 @pytest.mark.parametrize(("sig", "words"), [(signal.SIGTERM, "terminated (SIGTERM)"), (signal.SIGINT, "interrupted")])
@@ -141,16 +104,13 @@ def test_the_worker_warns_when_its_ledger_did_not_exist(expo_emulator, tmp_path)
 def test_enqueue_stopped_while_reading_stores_nothing_and_exits_143(expo_emulator, tmp_path):
     fifo = tmp_path / "messages.jsonl"
     os.mkfifo(fifo)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "expo_push", "enqueue", "--ledger", "push.db", "--file", str(fifo)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=environment(expo_emulator.url),
-    )  # fmt: skip
+    process = start_command(tmp_path, expo_emulator.url, "enqueue", "--ledger", "push.db", "--file", str(fifo))
     try:
         with open(fifo, "w") as writer:  # returns once the command opened it: it is reading its input
             writer.write(f'{{"to": "{TOKENS[0]}", "title": "t"}}\n')
             writer.flush()
             process.send_signal(signal.SIGTERM)
-            out, err = process.communicate(timeout=60)
+            out, err = finish(process)
     finally:
         process.kill()
     assert process.returncode == 143
