@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 from typing import NoReturn
 
-from ._service import PROJECT_FORM
-
 __all__ = [
     "CommandParser",
     "HelpFormatter",
@@ -120,8 +118,16 @@ def port_argument(value: str) -> int:
     return port
 
 
-def project_argument(value: str) -> str:
-    """An Expo project's full name, ``@owner/slug``."""
-    if not re.fullmatch(PROJECT_FORM, value):
-        raise argparse.ArgumentTypeError(f"expected a project as @owner/slug (e.g. @acme/shop), not {value!r}")
-    return value
+def project_argument(form: str) -> Callable[[str], str]:
+    """An argument type: an Expo project's full name, ``@owner/slug``, matching the pattern ``form``.
+
+    The form is the caller's: the client's ``_service.PROJECT_FORM``, or the emulator's own model of it.
+    """
+
+    def parse(value: str) -> str:
+        if not re.fullmatch(form, value):
+            raise argparse.ArgumentTypeError(f"expected a project as @owner/slug (e.g. @acme/shop), not {value!r}")
+        return value
+
+    parse.__name__ = "project"
+    return parse

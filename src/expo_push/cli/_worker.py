@@ -12,6 +12,7 @@ from typing import IO, Any
 from .._arguments import port_argument, project_argument, seconds_argument
 from .._client import PushClient
 from .._errors import PushServerError
+from .._service import PROJECT_FORM
 from ._options import UsageError, shown_location
 
 __all__ = ["add_worker_arguments", "run_worker_command"]
@@ -30,7 +31,7 @@ def add_worker_arguments(worker: argparse.ArgumentParser) -> None:
     )
     worker.add_argument(
         "--project",
-        type=project_argument,
+        type=project_argument(PROJECT_FORM),
         metavar="@OWNER/SLUG",
         help="the Expo project of notifications enqueued unnamed",
     )

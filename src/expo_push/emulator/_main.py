@@ -19,6 +19,7 @@ from .._arguments import (
     seconds_argument,
 )
 from .._signals import StopSignals
+from ._service import PROJECT_FORM
 
 __all__ = ["build_parser", "main"]
 
@@ -76,7 +77,7 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
     )
     parser.add_argument(
         "--default-project",
-        type=project_argument,
+        type=project_argument(PROJECT_FORM),
         default="@test/app",
         metavar="@OWNER/SLUG",
         help="project of unassigned tokens (default: @test/app)",
