@@ -12,9 +12,9 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
-from typing import Any
+from typing import IO, Any
 
-__all__ = ["STOP_SIGNALS", "StopSignals", "Stopped", "exit_status", "signal_words"]
+__all__ = ["STOP_SIGNALS", "StopSignals", "Stopped", "exit_status", "signal_words", "stop_notice"]
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
@@ -43,6 +43,21 @@ def signal_words(signum: int) -> str:
     return f"hung up ({name})" if name == "SIGHUP" else f"terminated ({name})"
 
 
+def stop_notice(err: IO[str], prog: str, doing: str) -> Callable[[int], None]:
+    """What a command says on its first stop signal (for ``StopSignals.notifying``): what it does now, and
+    that a second signal stops it at once."""
+
+    def notice(signum: int) -> None:
+        again = "Ctrl-C again" if signum == signal.SIGINT else "again"
+        try:
+            err.write(f"{prog}: {signal_words(signum)}: {doing} ({again} to stop now)\n")
+            err.flush()
+        except OSError:  # a terminal that closed (SIGHUP): the command stops all the same
+            pass
+
+    return notice
+
+
 class StopSignals:
     """While entered (in the main thread), every stop signal raises ``Stopped``, or sets the event of ``setting``.
 
@@ -54,6 +69,7 @@ class StopSignals:
         self.received: list[int] = []
         self._raising = True
         self._event: threading.Event | None = None
+        self._second_raises = False
         self._notice: Callable[[int], None] | None = None
         self._previous: dict[int, Any] = {}
         self._holding = 0
@@ -86,6 +102,8 @@ class StopSignals:
         self.received.append(signum)
         if len(self.received) == 1 and self._notice is not None:
             self._notice(signum)
+        if self._event is not None and self._second_raises and len(self.received) > 1 and self._raising:
+            raise Stopped(signum)
         if self._event is not None:
             # Not event.set() here: the handler runs in the main thread, which may hold the event's lock just
             # then (inside event.wait()), and that lock is not reentrant. Another thread sets it once it is free.
@@ -106,9 +124,13 @@ class StopSignals:
             self._notice = None
 
     @contextmanager
-    def setting(self, event: threading.Event) -> Iterator[None]:
-        """While inside, a stop signal sets ``event`` instead of raising (a server that stops at its own pace)."""
+    def setting(self, event: threading.Event, *, second_raises: bool = False) -> Iterator[None]:
+        """While inside, a stop signal sets ``event`` instead of raising (a server that stops at its own pace).
+
+        ``second_raises``: a second stop signal raises ``Stopped`` (stop waiting for what is in flight).
+        """
         self._event = event
+        self._second_raises = second_raises
         if self.received:
             event.set()
         try:

@@ -117,3 +117,24 @@ def test_enqueue_stopped_while_reading_stores_nothing_and_exits_143(expo_emulato
     assert err == "expo-push enqueue: terminated (SIGTERM)\n"
     assert out == ""
     assert not (tmp_path / "push.db").exists()
+
+
+def test_a_second_signal_stops_the_worker_at_once_and_its_batch_waits_in_the_outbox(expo_emulator, tmp_path):
+    with Ledger.open(tmp_path / "outbox.db") as ledger:
+        ledger.enqueue([{"to": f"ExponentPushToken[held-{i}]", "body": "queued"} for i in range(300)])
+    expo_emulator.add_fault("stall", count=None)  # every request held: the batch never finishes by itself
+    worker = start_worker(tmp_path, expo_emulator.url)
+    try:
+        assert expo_emulator.wait_for_stalls(3, timeout=60)
+        worker.send_signal(signal.SIGTERM)
+        said = wait_for_line(worker.stderr, "terminated (SIGTERM): finishing the batch being sent (again to stop now)")
+        worker.send_signal(signal.SIGTERM)
+        _, err = finish(worker)
+    finally:
+        worker.kill()
+        expo_emulator.release_stalls()
+    assert worker.returncode == 143
+    assert (said + err).endswith("expo-push worker: terminated (SIGTERM)\n")
+    assert "Traceback" not in err
+    with Ledger.open(tmp_path / "outbox.db") as ledger:
+        assert ledger.outbox_backlog().pending == 300  # in doubt or never sent: waiting to be sent again

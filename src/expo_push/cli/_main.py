@@ -115,7 +115,8 @@ _WORKER_EPILOG = command_epilog(
         STOPPED,
     ],
     "It says on start how many notifications wait, and warns when the ledger did not exist (a new, empty\n"
-    "one is made: is the path right?). Stopped by a signal, it finishes and records the batch it is sending.",
+    "one is made: is the path right?). Stopped by a signal, it finishes and records the batch it is sending;\n"
+    "a second signal stops it at once (what was accepted is recorded, the rest waits in the outbox).",
 )
 
 _TOKENS_EPILOG = command_epilog(

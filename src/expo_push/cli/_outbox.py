@@ -10,7 +10,7 @@ from typing import IO
 import msgspec
 
 from .._errors import ValidationError
-from .._signals import StopSignals, exit_status, signal_words
+from .._signals import StopSignals, exit_status, signal_words, stop_notice
 from ._input import InputError
 from ._options import EXIT_OK, checked_base_url, is_url, make_client, open_ledger, shown_location
 from ._receipts import iso_time
@@ -56,7 +56,8 @@ def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[s
     created = not is_url(args.ledger) and not Path(args.ledger).exists()
     stop = threading.Event()
     signals: StopSignals = args.signals
-    with signals.setting(stop):
+    notice = stop_notice(err, "expo-push worker", "finishing the batch being sent")
+    with signals.setting(stop, second_raises=True), signals.notifying(notice):
         ledger = open_ledger(args.ledger, must_exist=False)
         try:
             run_worker_command(args, ledger, make_client, stop, err, created=created)

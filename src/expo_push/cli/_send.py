@@ -19,7 +19,7 @@ import msgspec
 
 from .._errors import PushConnectionError, PushServerError, shown_text
 from .._message import recipients_of
-from .._signals import StopSignals, exit_status, signal_words
+from .._signals import StopSignals, exit_status, signal_words, stop_notice
 from ._input import FORMATS, InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
 from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, quiet
 from ._progress import Progress
@@ -306,21 +306,9 @@ def _own_summary() -> Iterator[None]:
         logger.removeFilter(quiet_filter)
 
 
-def _stop_notice(err: IO[str], grace: float) -> Callable[[int], None]:
-    """What the first stop signal of a send says at once: no new request, and how long the wait is."""
-
-    def notice(signum: int) -> None:
-        again = "Ctrl-C again" if signum == signal.SIGINT else "again"
-        try:
-            err.write(
-                f"expo-push send: {signal_words(signum)}: no new request starts; waiting up to {grace:g} s for those "
-                f"in flight ({again} to stop now)\n"
-            )
-            err.flush()
-        except OSError:  # a terminal that closed (SIGHUP): the send winds down all the same
-            pass
-
-    return notice
+def _send_notice(err: IO[str], grace: float) -> Callable[[int], None]:
+    doing = f"no new request starts; waiting up to {grace:g} s for those in flight"
+    return stop_notice(err, "expo-push send", doing)
 
 
 def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
@@ -339,7 +327,7 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
     ledger = open_ledger(args.ledger, must_exist=False) if args.ledger else None
     try:
         signals: StopSignals = args.signals
-        with progress.counting_retries(), signals.notifying(_stop_notice(err, client.interrupt_grace)), _own_summary():
+        with progress.counting_retries(), signals.notifying(_send_notice(err, client.interrupt_grace)), _own_summary():
             delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket, signals=signals)
     finally:
         progress.close()

@@ -125,26 +125,32 @@ def run_worker_command(
             options["metrics"] = metrics
         if args.project:
             options["project"] = args.project
-        with make_client(args, **options) as client:
-            checker = None
-            if args.receipts_every > 0:
-                checker = threading.Thread(
-                    target=_check_receipts,
-                    args=(ledger, client, stop, args.receipts_every, metrics),
-                    name="expo-push-receipts",
-                    daemon=True,
-                )
-                checker.start()
+        client = make_client(args, **options)
+        checker = None
+        if args.receipts_every > 0:
+            checker = threading.Thread(
+                target=_check_receipts,
+                args=(ledger, client, stop, args.receipts_every, metrics),
+                name="expo-push-receipts",
+                daemon=True,
+            )
+            checker.start()
 
-            def on_batch(run: Any) -> None:
-                err.write(f"expo-push worker: {run.sent:,} sent, {run.skipped:,} skipped (dead tokens)\n")
-                err.flush()
+        def on_batch(run: Any) -> None:
+            err.write(f"expo-push worker: {run.sent:,} sent, {run.skipped:,} skipped (dead tokens)\n")
+            err.flush()
 
-            try:
-                ledger.run_worker(
-                    client, stop, batch_size=args.batch_size, poll_interval=args.poll_interval, on_batch=on_batch
-                )
-            finally:
-                stop.set()
+        interrupted = False
+        try:
+            ledger.run_worker(
+                client, stop, batch_size=args.batch_size, poll_interval=args.poll_interval, on_batch=on_batch
+            )
+        except KeyboardInterrupt:  # a second stop signal: what was accepted is recorded, the rest waits
+            interrupted = True
+            raise
+        finally:
+            stop.set()
+            if not interrupted:  # else threads may wait on answers that will not count: the process exits
                 if checker is not None:
                     checker.join()
+                client.close()
