@@ -62,7 +62,7 @@ def test_create_statements_name_the_dialects_they_know() -> None:
     ("where", "says"),
     [
         ("missing/push.db", "cannot create the ledger {tmp}/missing/push.db: no directory '{tmp}/missing'"),
-        (".", "cannot open the ledger {tmp}: it is a directory; give the path of a SQLite file, such as"),
+        (".", "the ledger {tmp} is a directory; give a file's path, e.g. {tmp}/push.db"),
         ("mysql://app:s3cret@db/push", "cannot open the ledger mysql://app:***@db/push: mysql:// is not a database"),
         (":memory:", "a ledger must outlive the process"),
     ],

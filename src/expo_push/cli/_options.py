@@ -20,14 +20,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STOPPED",
     "EXIT_USAGE",
     "UsageError",
     "add_ledger_option",
     "add_service_options",
     "add_verbosity_options",
     "checked_base_url",
+    "is_url",
     "make_client",
     "open_ledger",
     "quiet",
@@ -35,7 +36,9 @@ __all__ = [
     "shown_location",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_STOPPED = 128
+"""Stopped by a signal: the exit status is this plus its number (130 for Ctrl-C, 143 for SIGTERM)."""
 DEFAULT_BASE_URL = "https://exp.host"
 
 
@@ -169,6 +172,13 @@ def set_up_logging(args: argparse.Namespace, err: IO[str]) -> logging.Handler:
 def add_ledger_option(parser: argparse._ActionsContainer, help_text: str, *, required: bool = False) -> None:
     """``--ledger PATH|URL``."""
     parser.add_argument("--ledger", metavar="PATH|URL", required=required, help=help_text)
+
+
+def is_url(location: str) -> bool:
+    """Whether a ``--ledger`` is a PostgreSQL URL (else a SQLite file's path)."""
+    from ..ledger._location import is_postgres_url
+
+    return is_postgres_url(location)
 
 
 def shown_location(location: str) -> str:

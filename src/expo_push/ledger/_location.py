@@ -51,10 +51,7 @@ def sqlite_path(location: str | Path) -> Path:
         raise LedgerLocationError("a ledger must outlive the process: give Ledger.open the path of a SQLite file")
     path = Path(text)
     if path.is_dir():
-        raise LedgerLocationError(
-            f"cannot open the ledger {text}: it is a directory; give the path of a SQLite file,"
-            f" such as {str(path / 'push.db')!r}"
-        )
+        raise LedgerLocationError(f"the ledger {text} is a directory; give a file's path, e.g. {path / 'push.db'}")
     if not path.parent.is_dir():
         raise LedgerLocationError(f"cannot create the ledger {text}: no directory {str(path.parent)!r}")
     return path
