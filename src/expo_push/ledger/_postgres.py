@@ -64,6 +64,35 @@ class PostgresStore(Store):
                 "connection must be a psycopg 3 Connection (psycopg.connect, or Django's and SQLAlchemy's"
                 f" underlying one) for a PostgreSQL ledger, not {type(connection).__name__}"
             )
+        status = connection.info.transaction_status
+        states = psycopg.pq.TransactionStatus
+        if status == states.INERROR:
+            raise ValueError("connection's transaction has failed (an earlier statement raised): roll it back first")
+        if status not in (states.IDLE, states.INTRANS):
+            raise ValueError(f"connection must be idle or in a transaction, not {status.name} (closed, or busy)")
+        if status == states.IDLE and connection.autocommit:
+            raise ValueError(
+                "connection has no transaction open and commits each statement on its own (autocommit=True):"
+                " a notification your code then rolled back would still be sent; enqueue inside"
+                " `with connection.transaction():` (or Django's transaction.atomic())"
+            )
+        with connection.cursor() as cur:  # reads only, and never fails: the caller's transaction stays usable
+            cur.execute("SELECT to_regclass('expo_push_meta') IS NOT NULL")
+            row = cur.fetchone()
+            found = None
+            if row is not None and row[0]:
+                cur.execute("SELECT value FROM expo_push_meta WHERE name = 'ledger_id'")
+                row = cur.fetchone()
+                found = None if row is None else row[0]
+        if found != self.ledger_id:
+            raise ValueError(
+                "connection must be open on the ledger's database"
+                + (
+                    " (it has no ledger tables: another database, or another search_path)"
+                    if found is None
+                    else " (it reaches another ledger's tables: another database, or another search_path)"
+                )
+            )
 
     def _table_exists(self, cur: Cursor, table: str) -> bool:
         cur.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))

@@ -16,9 +16,10 @@ reads the version and runs no DDL.
 
 from __future__ import annotations
 
+import uuid
 from typing import NamedTuple
 
-__all__ = ["DIALECTS", "SCHEMA_VERSION", "AddColumn", "create_statements", "migration_steps"]
+__all__ = ["DIALECTS", "SCHEMA_VERSION", "AddColumn", "create_statements", "migration_steps", "new_ledger_id"]
 
 SCHEMA_VERSION = 3
 """The version of the tables ``create_statements`` makes; any change to them bumps it, with a migration."""
@@ -168,7 +169,13 @@ def create_statements(dialect: str) -> list[str]:
     return [
         *_tables(_PRIMARY_KEY[dialect]),
         f"INSERT INTO expo_push_meta (name, value) VALUES ('schema_version', '{SCHEMA_VERSION}')",
+        f"INSERT INTO expo_push_meta (name, value) VALUES ('ledger_id', '{new_ledger_id()}')",
     ]
+
+
+def new_ledger_id() -> str:
+    """A new ledger's identity, kept in ``expo_push_meta`` (a connection given to ``enqueue`` must reach it)."""
+    return uuid.uuid4().hex
 
 
 def migration_steps(dialect: str, version: int) -> list[str | AddColumn]:

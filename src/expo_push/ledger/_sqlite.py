@@ -58,6 +58,15 @@ class SQLiteStore(Store):
             raise ValueError(
                 f"connection must be open on the ledger's file {self.path!r}, not {files[0] if files else None!r}"
             )
+        autocommit = getattr(connection, "autocommit", None)  # Python 3.12+: True, False or legacy (-1)
+        if not connection.in_transaction and (
+            autocommit is True or (autocommit is not False and connection.isolation_level is None)
+        ):
+            raise ValueError(
+                "connection has no transaction open and commits each statement on its own (autocommit,"
+                " isolation_level=None): a notification your code then rolled back would still be sent; open"
+                ' the transaction first (connection.execute("BEGIN"), or Django\'s transaction.atomic())'
+            )
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Cursor]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ._outbox_queries import OutboxQueries
 from ._process import boot_id, boottime
 from ._rows import Cursor
-from ._schema import SCHEMA_VERSION, AddColumn, create_statements, migration_steps
+from ._schema import SCHEMA_VERSION, AddColumn, create_statements, migration_steps, new_ledger_id
 from ._ticket_queries import TicketQueries
 from ._token_queries import TokenQueries
 
@@ -21,6 +21,10 @@ class Store(TicketQueries, TokenQueries, OutboxQueries):
     connection, and commits nothing; every other method that reads or writes the tables opens, and
     commits, one transaction of its own.
     """
+
+    ledger_id: str | None = None
+    """The ledger's identity (``expo_push_meta``), read on open: a connection of the application's must reach
+    the same one."""
 
     def create_schema(self) -> None:
         """Create the tables if they are missing, or bring an older schema up to date (``_schema.py``); refuse
@@ -55,10 +59,23 @@ class Store(TicketQueries, TokenQueries, OutboxQueries):
                         (str(SCHEMA_VERSION), "schema_version"),
                     )
         with self.transaction(write=False) as cur:
-            if self._lease_timeline_current(cur):
-                return
+            timeline_current = self._lease_timeline_current(cur)
+            self.ledger_id = self._meta(cur, "ledger_id")
+        if timeline_current and self.ledger_id is not None:
+            return
         with self.transaction() as cur:
             self._check_lease_timeline(cur)
+            if self.ledger_id is None:  # a ledger from before ledger ids
+                cur.execute(
+                    self.q("INSERT INTO expo_push_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"),
+                    ("ledger_id", new_ledger_id()),
+                )
+                self.ledger_id = self._meta(cur, "ledger_id")
+
+    def _meta(self, cur: Cursor, name: str) -> str | None:
+        cur.execute(self.q("SELECT value FROM expo_push_meta WHERE name = ?"), (name,))
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
 
     # -- the lease clock -------------------------------------------------------------------------
 
