@@ -240,3 +240,18 @@ def test_an_older_outbox_table_gains_the_project_column_on_open(ledger_url: str)
         assert [row.project for row in claimed] == ["@acme/orders"]
         claimed = ledger._store.claim(ledger._lease_clock(), "w", 10, after="@acme/orders")
         assert [(row.id, row.project) for row in claimed] == [(100, None)]  # the old row: unnamed project
+
+
+def test_projects_beyond_the_fiftieth_take_their_turn(ledger: Ledger) -> None:
+    projects = [f"@acme/app-{i:02d}" for i in range(60)]
+    for project in projects:
+        ledger.enqueue([{"to": token(f"{project}-{n}"), "body": "x"} for n in range(3)], project=project)
+    taken: list[str | None] = []
+    after = ""
+    for _ in range(60):
+        claimed = ledger._store.claim(ledger._lease_clock(), "w", 1, after=after)
+        after = claimed[0].project or ""
+        taken.append(claimed[0].project)
+        with ledger._store.transaction() as cur:  # sent: the worker is busy with no project
+            ledger._store.finish_sent(cur, 0.0, "w", [claimed[0].id])
+    assert sorted(p for p in taken if p is not None) == projects  # each once in 60 claims, none starved

@@ -69,30 +69,39 @@ class OutboxQueries(Database):
             return sorted(ClaimedRow(r[0], r[1], r[2], r[3], r[4], r[5] or None) for r in cur.fetchall())
 
     def _next_project(self, cur: Cursor, now: float, after: str) -> str | None:
-        """The project a claim takes rows of (see ``claim``), or None when no row is ready."""
-        ready: list[str] = []  # projects with rows ready, in name order (one index probe each)
+        """The project a claim takes rows of (see ``claim``), or None when no row is ready.
+
+        Projects with rows ready are walked in name order from the one after ``after``, going round, at most
+        ``_MAX_PROJECTS_WALKED`` of them (one index probe each): however many projects there are, each
+        comes in its turn.
+        """
+        first = self.q(
+            "SELECT project FROM expo_push_outbox WHERE state = 'pending' AND not_before <= ?"
+            " ORDER BY project, id LIMIT 1"
+        )
         walk = self.q(
             "SELECT project FROM expo_push_outbox WHERE state = 'pending' AND project > ? AND not_before <= ?"
             " ORDER BY project, id LIMIT 1"
         )
-        cur.execute(
-            self.q(
-                "SELECT project FROM expo_push_outbox WHERE state = 'pending' AND not_before <= ?"
-                " ORDER BY project, id LIMIT 1"
-            ),
-            (now,),
-        )
+        ready: list[str] = []  # in turn: after ``after`` by name, then from the first name round to it
+        cur.execute(walk, (after, now))
         row = cur.fetchone()
-        while row is not None and len(ready) < self._MAX_PROJECTS_WALKED:
-            ready.append(str(row[0]))
-            cur.execute(walk, (row[0], now))
-            row = cur.fetchone()
+        for wrapped in (False, True):
+            if wrapped:
+                cur.execute(first, (now,))
+                row = cur.fetchone()
+            while row is not None and len(ready) < self._MAX_PROJECTS_WALKED:
+                project = str(row[0])
+                if wrapped and (project > after or project in ready):
+                    break
+                ready.append(project)
+                cur.execute(walk, (project, now))
+                row = cur.fetchone()
         if len(ready) <= 1:
             return ready[0] if ready else None
         cur.execute("SELECT project, COUNT(*) FROM expo_push_outbox WHERE state = 'sending' GROUP BY project")
         busy = {str(project): int(count) for project, count in cur.fetchall()}
-        turn = sorted(ready, key=lambda project: (busy.get(project, 0), project <= after, project))
-        return turn[0]
+        return min(ready, key=lambda project: busy.get(project, 0))  # the first in turn of the least busy
 
     def finish_sent(self, cur: Cursor, now: float, worker: str, ids: Sequence[int], state: str = "sent") -> None:
         """Mark rows claimed by ``worker`` sent (or ``state``), inside the caller's transaction."""
