@@ -59,10 +59,14 @@ Numbers: ``stats(since=None, until=None)`` counts tickets by status, receipt
 and error code over a time range, with the outbox and dead tokens.
 ``purge(older_than=30 days)`` deletes settled tickets and sent outbox rows.
 
-Times are seconds since the epoch from ``clock`` (``time.time``); pass your
-own callable to test "15 minutes later" without waiting. Outbox leases and
-retry delays run on ``lease_clock``, which setting a machine's clock does not
-move (PostgreSQL: the database's clock; SQLite: the machine's since boot).
+Times are seconds since the epoch from ``clock`` (``time.time``), the wall
+clock: it dates things and moves nothing else. Retry delays, leases and the
+shared pacer run on ``lease_clock``, the schedule clock, which setting a
+machine's clock does not move (SQLite: the machine's since boot; PostgreSQL:
+the database's, read once per process); pass both to test "15 minutes later"
+without waiting. A worker waits out its database going away (logged once).
+``create_statements(dialect)`` makes the tables from an application's own
+migrations.
 Callbacks that raise are logged and called again later; they undo nothing.
 """
 
@@ -71,9 +75,11 @@ from ._ledger import CONFIG_ERRORS, Ledger
 from ._location import LedgerLocationError
 from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
 from ._pacer import SharedPacer
+from ._schema import SCHEMA_VERSION, create_statements
 
 __all__ = [
     "CONFIG_ERRORS",
+    "SCHEMA_VERSION",
     "DeadToken",
     "Ledger",
     "LedgerLocationError",
@@ -83,6 +89,7 @@ __all__ = [
     "ReceiptCheck",
     "SharedPacer",
     "WorkerRun",
+    "create_statements",
 ]
 
 show_as(__name__, globals(), __all__)

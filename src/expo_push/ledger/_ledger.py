@@ -62,13 +62,12 @@ class Ledger:
             client can go without an answer: one request with all its retries,
             ``client.max_request_seconds`` (540 s with the client's defaults). A worker checks it
             when it starts (``ValueError`` otherwise).
-        clock: Seconds since the epoch (``time.time``): when tickets were sent, receipts are due, tokens
-            died. Inject one to test "15 minutes later" without waiting; leases and "not before" times
-            then follow it too, unless ``lease_clock`` is given.
-        lease_clock: The clock of outbox leases and "not before" times (retry delays), which must be one
-            timeline for every worker and must not jump when someone sets a machine's clock. By default the
-            store's: the database's clock for PostgreSQL, the machine's clock since boot for SQLite (see
-            docs/ledger.md, "Clocks").
+        clock: The wall clock, seconds since the epoch (``time.time``): when tickets were sent, receipts are
+            due, tokens died, rows were enqueued. It dates things and moves nothing else.
+        lease_clock: The schedule clock: "not before" times (retry delays), leases, the age of the outbox's
+            oldest ready row. Monotonic; by default the store's: the machine's clock since boot for SQLite,
+            the database's clock read once and followed since boot for PostgreSQL (see docs/ledger.md,
+            "Clocks"). Inject one (with ``clock``) to test "15 minutes later" without waiting.
     """
 
     def __init__(
