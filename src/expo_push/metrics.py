@@ -24,12 +24,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
+from . import _errors
 from ._models import PushTicket
+from ._service import DEVICE_NOT_REGISTERED, KNOWN_ERRORS, REQUEST_ERRORS
 
 if TYPE_CHECKING:
     from .ledger import Ledger, ReceiptCheck
 
-__all__ = ["NO_METRICS", "NoMetrics", "PrometheusMetrics", "SendObserver", "endpoint_of", "retry_reason"]
+__all__ = [
+    "NO_METRICS",
+    "NoMetrics",
+    "PrometheusMetrics",
+    "SendObserver",
+    "endpoint_of",
+    "error_label",
+    "retry_reason",
+]
 
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 """Seconds, for request latency."""
@@ -90,6 +100,17 @@ def retry_reason(status: int | None) -> str:
     if status is None:
         return "connection"
     return "429" if status == 429 else "5xx" if status >= 500 else str(status)
+
+
+def error_label(code: str) -> str:
+    """The ``error`` label of a code: the code itself when the service documents it (or it names one of this
+    package's exceptions), else ``"other"``: an answer's own text never becomes a series of its own."""
+    if code in KNOWN_ERRORS or code in REQUEST_ERRORS or code in _EXCEPTIONS:
+        return code
+    return "other"
+
+
+_EXCEPTIONS = frozenset(_errors.__all__)
 
 
 def endpoint_of(path: str) -> str:
@@ -183,14 +204,14 @@ class PrometheusMetrics:
         if ok:
             self._notifications.labels("ok", "").inc(ok)
         for code, count in errors.items():
-            self._notifications.labels("error", code).inc(count)
-        if errors.get("DeviceNotRegistered"):
-            self._dead.inc(errors["DeviceNotRegistered"])
+            self._notifications.labels("error", error_label(code)).inc(count)
+        if errors.get(DEVICE_NOT_REGISTERED):
+            self._dead.inc(errors[DEVICE_NOT_REGISTERED])
 
     def failed(self, notifications: int, code: str) -> None:
         """Count notifications of a request that failed for good."""
         if notifications > 0:
-            self._notifications.labels("failed", code).inc(notifications)
+            self._notifications.labels("failed", error_label(code)).inc(notifications)
 
     # -- the ledger ---------------------------------------------------------------------------------
 
@@ -199,7 +220,7 @@ class PrometheusMetrics:
         if check.ok:
             self._receipts.labels("ok", "").inc(check.ok)
         for code, count in check.errors.items():
-            self._receipts.labels("error", code).inc(count)
+            self._receipts.labels("error", error_label(code)).inc(count)
         if check.waiting:
             self._receipts.labels("waiting", "").inc(check.waiting)
         if check.missing:

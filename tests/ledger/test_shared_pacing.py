@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -255,3 +256,23 @@ def test_projects_beyond_the_fiftieth_take_their_turn(ledger: Ledger) -> None:
         with ledger._store.transaction() as cur:  # sent: the worker is busy with no project
             ledger._store.finish_sent(cur, 0.0, "w", [claimed[0].id])
     assert sorted(p for p in taken if p is not None) == projects  # each once in 60 claims, none starved
+
+
+def test_a_resend_after_message_rate_exceeded_keeps_its_project(
+    ledger: Ledger, client: PushClient, emulator: Emulator, clock: Any
+) -> None:
+    emulator.script_token(token("busy-ticket"), ticket_error="MessageRateExceeded")
+    emulator.script_token(token("busy-receipt"), receipt_error="MessageRateExceeded")
+    ledger.enqueue({"to": token("busy-ticket"), "body": "x"}, project="@acme/orders")
+    ledger.set_project([token("busy-receipt")], "@acme/news")
+    ledger.enqueue({"to": token("busy-receipt"), "body": "y"})
+    while ledger.drain(client).sent:
+        pass
+    clock.advance(15 * 60)
+    assert ledger.check_receipts(client).resends == 1
+    resends = ledger._store.claim(ledger._lease_clock() + 3600, "w", 10, after="")
+    resends += ledger._store.claim(ledger._lease_clock() + 3600, "w", 10, after=resends[0].project or "")
+    assert sorted((decode(row.message), row.project) for row in resends) == [
+        (token("busy-receipt"), "@acme/news"),
+        (token("busy-ticket"), "@acme/orders"),
+    ]

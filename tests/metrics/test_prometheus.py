@@ -121,3 +121,25 @@ def test_serve_exposes_the_registry_over_http() -> None:
     finally:
         server.shutdown()
     assert 'shop_requests_total{endpoint="send",status="200"} 1.0' in text
+
+
+def test_an_answers_own_text_never_becomes_a_label_value() -> None:
+    registry = CollectorRegistry()
+    metrics = PrometheusMetrics(registry)
+    hostile = [
+        PushTicket(status="error", message="x", details={"error": f"ExponentPushToken[victim-{i}] is bad"})
+        for i in range(300)
+    ]
+    metrics.tickets(hostile)
+    metrics.failed(5, "Tomorrow, maybe")
+    metrics.receipts(ReceiptCheck(errors={"ExponentPushToken[victim-1]": 1, "MessageRateExceeded": 2}))
+    notifications = {
+        tuple(sorted(sample.labels.items()))
+        for family in registry.collect()
+        for sample in family.samples
+        if sample.name == "expo_push_notifications_total"
+    }
+    assert notifications == {(("error", "other"), ("outcome", "error")), (("error", "other"), ("outcome", "failed"))}
+    assert value(registry, "expo_push_notifications_total", outcome="error", error="other") == 300
+    assert value(registry, "expo_push_receipts_total", outcome="error", error="other") == 1
+    assert value(registry, "expo_push_receipts_total", outcome="error", error="MessageRateExceeded") == 2

@@ -17,6 +17,7 @@ from .._batch import iter_prepared
 from .._errors import PushServerError, ValidationError
 from .._message import PushMessage
 from .._models import PushTicket
+from .._service import RATE_LIMIT
 from ._leases import LeaseWatch
 from ._location import is_postgres_url, sqlite_path
 from ._messages import with_skipped
@@ -153,7 +154,7 @@ class Ledger:
     ) -> None:
         self.close()
 
-    def shared_pacer(self, rate: float | None = 600.0) -> SharedPacer:
+    def shared_pacer(self, rate: float | None = RATE_LIMIT) -> SharedPacer:
         """A pacer whose budget (``rate`` notifications a second per project) every worker of this ledger's
         database shares: give it to each client, ``PushClient(pacer=ledger.shared_pacer())``."""
         return SharedPacer(self._store, rate)

@@ -10,6 +10,7 @@ import msgspec
 from .._errors import ValidationError
 from .._message import PushMessage, message_from_dict, recipients_of
 from .._models import PushTicket
+from .._service import DEVICE_NOT_REGISTERED
 
 __all__ = [
     "NULL",
@@ -118,7 +119,7 @@ def skipped_ticket(token: str) -> PushTicket:
     return PushTicket(
         status="error",
         message=f"not sent: the ledger knows {token!r} is not registered",
-        details={"error": "DeviceNotRegistered", "expoPushToken": token, "skipped": True},
+        details={"error": DEVICE_NOT_REGISTERED, "expoPushToken": token, "skipped": True},
         to=token,
     )
 

@@ -166,7 +166,8 @@ class Batch:
         self, worker: str
     ) -> tuple[list[PushTicket], list[str | None], list[Any], list[int], FinishRows]:
         """What the next recording stores, and the rows it finishes; the batch then forgets them."""
-        out = (self.tickets, self.keys, self.payloads, self.retries, FinishRows(worker, self.done, self.narrowed))
+        finish = FinishRows(worker, self.done, self.narrowed, project=self.rows[0].project)
+        out = (self.tickets, self.keys, self.payloads, self.retries, finish)
         self.tickets, self.keys, self.payloads, self.retries, self.done, self.narrowed = [], [], [], [], [], []
         return out
 

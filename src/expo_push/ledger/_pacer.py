@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .._service import RATE_LIMIT
 from ._store import Store
 
 __all__ = ["SharedPacer"]
@@ -47,7 +48,7 @@ class SharedPacer:
     """
 
     def __init__(
-        self, store: Store, rate: float | None = 600.0, *, clock: Callable[[], float] | None = None
+        self, store: Store, rate: float | None = RATE_LIMIT, *, clock: Callable[[], float] | None = None
     ) -> None:
         if rate is not None and (isinstance(rate, bool) or not rate > 0):
             raise ValueError(f"rate must be a positive number or None, not {rate!r}")

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .._errors import PushServerError
 from .._models import PushReceipt
+from .._service import MAX_RECEIPT_IDS_PER_REQUEST, MESSAGE_RATE_EXCEEDED
 from ._messages import decode_queue, payload_text
 from ._models import PendingReceipt, ReceiptCheck
 from ._recording import Events
@@ -31,7 +32,7 @@ __all__ = [
     "unpack",
 ]
 
-RECEIPT_PAGE = 1000  # ids per receipts request (the service's limit)
+RECEIPT_PAGE = MAX_RECEIPT_IDS_PER_REQUEST
 _UNPACK_ROWS = 5  # receipt queue rows turned into ticket rows per transaction
 
 
@@ -152,14 +153,24 @@ class ReceiptRun:
         events = Events()
         with store.transaction() as cur:
             store.settle_receipts(cur, plan.settled, plan.repoll, held)
-            needs_row = [e.row_id for e in plan.errors if e.code == "MessageRateExceeded"]
+            needs_row = [e.row_id for e in plan.errors if e.code == MESSAGE_RATE_EXCEEDED]
             rows = {r.row_id: r for r in store.ticket_rows(cur, needs_row)} if needs_row else {}
             for error in plan.errors:
                 stored = rows.get(error.row_id) or StoredTicket(error.row_id, None, None, 0)
                 ledger._recorder.act_on_error(
-                    cur, events, error.code, error.message, error.token, error.ticket_id, error.sent_at, self.now,
-                    stored.key, stored.message, stored.retries, f"expo-push:resend:ticket:{error.row_id}",
-                )  # fmt: skip
+                    cur,
+                    events,
+                    code=error.code,
+                    message=error.message,
+                    token=error.token,
+                    ticket_id=error.ticket_id,
+                    sent_at=error.sent_at,
+                    now=self.now,
+                    key=stored.key,
+                    payload=stored.message,
+                    retries=stored.retries,
+                    resend_key=f"expo-push:resend:ticket:{error.row_id}",
+                )
         self.summary.dead_tokens.extend(events.dead)
         self.summary.resends += events.resends
         ledger._recorder.report(events)

@@ -14,6 +14,7 @@ import msgspec
 from .._errors import shown_text
 from .._message import recipients_of
 from .._models import PushTicket
+from .._service import DEVICE_NOT_REGISTERED, INVALID_CREDENTIALS, MESSAGE_RATE_EXCEEDED, MISMATCH_SENDER_ID
 from ._messages import (
     QueuedTickets,
     all_recipients,
@@ -36,7 +37,7 @@ __all__ = ["CONFIG_ERRORS", "Events", "FinishRows", "Recorder", "SendPlan"]
 
 logger = logging.getLogger("expo_push.ledger")
 
-CONFIG_ERRORS = frozenset(("InvalidCredentials", "MismatchSenderId"))
+CONFIG_ERRORS = frozenset((INVALID_CREDENTIALS, MISMATCH_SENDER_ID))
 """Codes that mean the app's push set-up is wrong, not the notification: reported once per code."""
 
 _LOG_ROW_TICKETS = 2000  # accepted tickets per row of the receipt queue
@@ -59,6 +60,8 @@ class FinishRows:
     worker: str
     sent: Sequence[int]
     narrowed: Sequence[NarrowedRow] = ()
+    project: str | None = None
+    """The batch's Expo project (a resend after ``MessageRateExceeded`` goes under it)."""
 
 
 class SendPlan:
@@ -180,9 +183,20 @@ class Recorder:
             for row in errors:
                 if row.error_code is not None:
                     self.act_on_error(
-                        cur, events, row.error_code, row.error_message, row.token, None, sent, now,
-                        row.key, row.message, row.retries, f"expo-push:resend:{uuid.uuid4().hex}",
-                    )  # fmt: skip
+                        cur,
+                        events,
+                        code=row.error_code,
+                        message=row.error_message,
+                        token=row.token,
+                        ticket_id=None,
+                        sent_at=sent,
+                        now=now,
+                        key=row.key,
+                        payload=row.message,
+                        retries=row.retries,
+                        resend_key=f"expo-push:resend:{uuid.uuid4().hex}",
+                        project=finish.project if finish is not None else None,
+                    )
         self.report_committed(events)
 
     def report_committed(self, events: Events) -> None:
@@ -200,6 +214,7 @@ class Recorder:
         self,
         cur: Cursor,
         events: Events,
+        *,
         code: str,
         message: str | None,
         token: str,
@@ -210,14 +225,17 @@ class Recorder:
         payload: str | None,
         retries: int,
         resend_key: str,
+        project: str | None = None,
     ) -> None:
         """Act on an error of a ticket or receipt, inside the caller's transaction: a dead token is marked, a
-        notification refused with ``MessageRateExceeded`` rescheduled, a set-up error noted for ``report``."""
+        notification refused with ``MessageRateExceeded`` rescheduled (under ``project``, else the token's
+        known project: never the unnamed budget when the project is known), a set-up error noted for
+        ``report``."""
         ledger = self.ledger
-        if code == "DeviceNotRegistered":
+        if code == DEVICE_NOT_REGISTERED:
             if self.store.mark_dead(cur, token, now, code, message, ticket_id, sent_at, ledger.on_dead_token is None):
                 events.dead.append(DeadToken(token, now, code, message, ticket_id))
-        elif code == "MessageRateExceeded":
+        elif code == MESSAGE_RATE_EXCEEDED:
             if payload is None:
                 logger.warning(
                     "expo-push: MessageRateExceeded for a notification the ledger cannot resend "
@@ -230,7 +248,16 @@ class Recorder:
             else:
                 narrowed = msgspec.structs.replace(decode_message(payload), to=token)
                 ready_at = ledger._lease_clock() + ledger.rate_retry_delay * (2**retries)
-                entry = OutboxEntry(resend_key, key, message_json(narrowed), 1, now, ready_at, retries + 1)
+                entry = OutboxEntry(
+                    key=resend_key,
+                    ref=key,
+                    message=message_json(narrowed),
+                    recipients=1,
+                    enqueued_at=now,
+                    not_before=ready_at,
+                    retries=retries + 1,
+                    project=project if project is not None else self.store.project_of(cur, token),
+                )
                 events.resends += self.store.insert_outbox(cur, [entry])
         elif code in CONFIG_ERRORS:
             events.config.append((code, message))

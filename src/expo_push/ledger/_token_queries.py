@@ -133,6 +133,12 @@ class TokenQueries(Database):
                 known.update((str(token), str(project)) for token, project in cur.fetchall())
         return known
 
+    def project_of(self, cur: Cursor, token: str) -> str | None:
+        """The known project of ``token``, inside the caller's transaction."""
+        cur.execute(self.q("SELECT project FROM expo_push_token_projects WHERE token = ?"), (token,))
+        row = cur.fetchone()
+        return None if row is None else str(row[0])
+
     def remember_projects(self, pairs: Sequence[tuple[str, str]]) -> None:
         """Store the project of tokens: (token, project) pairs."""
         if pairs:
