@@ -20,16 +20,23 @@ def test_importing_the_ledger_does_not_load_httpx() -> None:
     [
         "_connections",
         "_database",
+        "_leases",
         "_ledger",
+        "_location",
         "_messages",
         "_models",
+        "_outage",
         "_outbox",
         "_outbox_queries",
+        "_pacer",
+        "_postgres",
         "_process",
         "_receipts",
         "_recording",
         "_rows",
         "_schema",
+        "_sending",
+        "_sqlite",
         "_store",
         "_ticket_queries",
         "_token_queries",
@@ -39,3 +46,12 @@ def test_each_private_module_exports_exactly_names_it_defines(module: str) -> No
     loaded = importlib.import_module(f"expo_push.ledger.{module}")
     assert loaded.__doc__
     assert all(hasattr(loaded, name) for name in loaded.__all__)
+
+
+def test_no_ledger_module_is_over_500_lines() -> None:
+    from pathlib import Path
+
+    import expo_push.ledger
+
+    folder = Path(expo_push.ledger.__file__).parent
+    assert {p.name: n for p in folder.glob("*.py") if (n := len(p.read_text().splitlines())) > 500} == {}

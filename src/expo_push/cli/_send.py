@@ -181,23 +181,6 @@ class Delivery:
         return min(indices) if indices else None
 
 
-def _without_dead(messages: list[dict[str, Any]], dead: set[str]) -> tuple[list[dict[str, Any]], list[int], list[str]]:
-    """The messages narrowed to live recipients, the input index of each, and the dead tokens taken out."""
-    if not dead:
-        return messages, list(range(len(messages))), []
-    sent: list[dict[str, Any]] = []
-    origin: list[int] = []
-    skipped: list[str] = []
-    for index, message in enumerate(messages):
-        tokens = _tokens(message)
-        kept = [t for t in tokens if t not in dead]
-        skipped += [t for t in tokens if t in dead]
-        if kept:
-            sent.append(message if len(kept) == len(tokens) else {**message, "to": kept})
-            origin.append(index)
-    return sent, origin, skipped
-
-
 def deliver(
     client: PushClient,
     messages: list[dict[str, Any]],
@@ -220,15 +203,13 @@ def deliver(
     """
     from .._account import SendAccount
 
-    dead: set[str] = set()
-    if ledger is not None and ledger.skip_dead_tokens:
-        dead = {entry.token for entry in ledger.dead_tokens()}
-    sent, origin, dead_skipped = _without_dead(messages, dead)
-    delivery = Delivery(SendAccount(), sent, origin)
-    if dead_skipped:
-        from ..ledger._messages import skipped_ticket
-
-        delivery.skipped = [skipped_ticket(token) for token in dead_skipped]
+    # The ledger's own send-and-record pipeline (Ledger.send's): the recipients it knows dead taken out, and
+    # every ticket recorded under its own message by position.
+    send = ledger.recorded_send(messages) if ledger is not None else None
+    if send is None:
+        delivery = Delivery(SendAccount(), messages, list(range(len(messages))))
+    else:
+        delivery = Delivery(SendAccount(), send.plan.inputs, send.plan.origin, send.skipped_tickets())
     for ticket in delivery.skipped:
         on_ticket(ticket)
     # A Ctrl-C raises KeyboardInterrupt wherever this thread is, in this bookkeeping too: what was printed and
@@ -245,10 +226,10 @@ def deliver(
                 printed.add(ticket.position)
 
     def record(final: bool = False) -> None:
-        if ledger is not None and unrecorded and (final or len(unrecorded) >= RECORD_EVERY):
+        if send is not None and unrecorded and (final or len(unrecorded) >= RECORD_EVERY):
             with whole:
                 batch = list(unrecorded)
-                ledger.record(batch)
+                send.record(batch)
                 recorded.update(t.position for t in batch)
                 unrecorded.clear()
 
@@ -256,12 +237,12 @@ def deliver(
         if signals is not None:
             signals.shield()
 
-    stream = client.iter_send(sent, account=delivery.account)
+    stream = client.iter_send(send.outgoing if send is not None else messages, account=delivery.account)
     try:
         try:
             for ticket in stream:
                 show(ticket)
-                if ledger is not None:
+                if send is not None:
                     unrecorded.append(ticket)
                     record()
         finally:
@@ -278,9 +259,11 @@ def deliver(
         delivery.failure = exc
     for ticket in delivery.account.tickets:
         show(ticket)
-    if ledger is not None:
+    if send is not None:
         unrecorded[:] = [t for t in delivery.account.tickets if t.position not in recorded]
         record(final=True)
+        with whole:
+            send.finish(delivery.account)  # the projects the service named, and nothing left unrecorded
     return delivery
 
 

@@ -27,6 +27,7 @@ from ._outbox import Worker, outbox_entries
 from ._pacer import SharedPacer
 from ._receipts import check_receipts, check_receipts_async, pending_receipts
 from ._recording import CONFIG_ERRORS, Recorder
+from ._sending import RecordedSend, plan_send
 from ._store import Store
 
 if TYPE_CHECKING:
@@ -178,16 +179,13 @@ class Ledger:
         answered is recorded, under the key of its own message (by position),
         before the exception propagates.
         """
-        recorder = self._recorder
-        plan = recorder.plan_send(messages, keys)
+        send = self.recorded_send(messages, keys)
         account = SendAccount()
         try:
-            tickets = client.send(plan.outgoing, account=account)
+            tickets = client.send(send.outgoing, account=account)
         finally:  # however the send ended, every ticket the service answered is recorded
-            if account.tickets:
-                recorder.record(account.tickets, *plan.attribute(account.tickets))
-            self._learn_projects(account)
-        return with_skipped(tickets, plan.skipped)
+            send.finish(account)
+        return with_skipped(tickets, send.plan.skipped)
 
     async def send_async(
         self,
@@ -196,18 +194,25 @@ class Ledger:
         keys: Sequence[str | None] | None = None,
     ) -> list[PushTicket]:
         """``send`` with an ``AsyncPushClient``; database work runs off the event loop (and so do callbacks)."""
-        recorder = self._recorder
-        plan = await asyncio.to_thread(recorder.plan_send, messages, keys)
+        send = await asyncio.to_thread(self.recorded_send, messages, keys)
         account = SendAccount()
         try:
-            tickets = await client.send(plan.outgoing, account=account)
+            tickets = await client.send(send.outgoing, account=account)
         finally:  # however the send ended (cancelled too), every ticket the service answered is recorded
-            if account.tickets:
-                answered = list(account.tickets)
-                await asyncio.shield(asyncio.to_thread(recorder.record, answered, *plan.attribute(answered)))
-            if account.projects:
-                await asyncio.shield(asyncio.to_thread(self._learn_projects, account))
-        return with_skipped(tickets, plan.skipped)
+            await asyncio.shield(asyncio.to_thread(send.finish, account))
+        return with_skipped(tickets, send.plan.skipped)
+
+    def recorded_send(
+        self,
+        messages: PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]],
+        keys: Sequence[str | None] | None = None,
+    ) -> RecordedSend:
+        """The one send-and-record pipeline, for a driver of its own (``send`` and ``expo-push send`` use it):
+        ``.outgoing`` is what to send (recipients known dead taken out, unless ``skip_dead_tokens`` is off;
+        ``.skipped_tickets()`` their error tickets), ``.record(tickets)`` records tickets as they come, and
+        ``.finish(account)`` records the rest however the send ended."""
+        dead_among = self._store.dead_among if self.skip_dead_tokens else None
+        return RecordedSend(plan_send(messages, keys, dead_among), self._recorder.record, self._learn_projects)
 
     def record(
         self,

@@ -12,20 +12,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from .._errors import shown_text
-from .._message import recipients_of
 from .._models import PushTicket
 from .._service import DEVICE_NOT_REGISTERED, INVALID_CREDENTIALS, MESSAGE_RATE_EXCEEDED, MISMATCH_SENDER_ID
 from ._messages import (
     QueuedTickets,
-    all_recipients,
-    batch_and_keys,
     decode_message,
     encode,
     message_json,
-    narrow,
-    normalized,
     payload_text,
-    resend_payload,
 )
 from ._models import DeadToken
 from ._rows import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
@@ -33,7 +27,7 @@ from ._rows import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
 if TYPE_CHECKING:
     from ._ledger import Ledger
 
-__all__ = ["CONFIG_ERRORS", "Events", "FinishRows", "Recorder", "SendPlan"]
+__all__ = ["CONFIG_ERRORS", "Events", "FinishRows", "Recorder"]
 
 logger = logging.getLogger("expo_push.ledger")
 
@@ -62,40 +56,6 @@ class FinishRows:
     narrowed: Sequence[NarrowedRow] = ()
     project: str | None = None
     """The batch's Expo project (a resend after ``MessageRateExceeded`` goes under it)."""
-
-
-class SendPlan:
-    """One recorded send: the messages that go out (dead recipients removed), and the key of each; tickets
-    are then attributed to their message by position, never by token."""
-
-    def __init__(self, outgoing: list[Any], keys: Sequence[str | None], skipped: list[tuple[int, str]]) -> None:
-        self.outgoing = outgoing
-        self.keys = keys
-        self.skipped = skipped
-        """(ticket position, token) of each recipient not sent to because its token is dead."""
-        self._counts = [len(recipients_of(m) or ()) for m in outgoing]
-        self._recipients = sum(self._counts)
-        self._payloads: dict[int, Any] = {}
-
-    def _payload(self, index: int) -> Any:
-        payload = self._payloads.get(index)
-        if payload is None:
-            payload = self._payloads[index] = resend_payload(self.outgoing[index], self._counts[index])
-        return payload
-
-    def attribute(self, tickets: Sequence[PushTicket]) -> tuple[Sequence[str | None], Sequence[Any]]:
-        """The key and message (as kept to resend) of each ticket, by the ticket's position."""
-        if len(tickets) == self._recipients and len(tickets) == len(self.outgoing):
-            return self.keys, self.outgoing  # every recipient answered, one per message: in input order
-        keys: list[str | None] = []
-        payloads: list[Any] = []
-        for ticket in tickets:
-            position = ticket.position
-            if position is None or not 0 <= position.message < len(self.outgoing):
-                raise ValueError(f"a ticket without a position in this send: {ticket!r}")
-            keys.append(self.keys[position.message])
-            payloads.append(self._payload(position.message))
-        return keys, payloads
 
 
 class Recorder:
@@ -330,40 +290,3 @@ class Recorder:
             logger.exception("expo-push: %s raised; it is called again for the same event later", name)
             return False
         return True
-
-    def plan_send(self, messages: Any, keys: Sequence[str | None] | None) -> SendPlan:
-        """What a recorded send sends: the messages (dead recipients removed, each made the ``PushMessage`` the
-        client would), and their keys."""
-        outgoing, out_keys, skipped = self._skip_dead(*batch_and_keys(messages, keys))
-        return SendPlan(normalized(outgoing), out_keys, skipped)
-
-    def _skip_dead(
-        self, batch: list[Any], keys: Sequence[str | None] | None
-    ) -> tuple[list[Any], Sequence[str | None], list[tuple[int, str]]]:
-        """The messages to send (dead recipients removed), their keys, and (ticket position, token) of those skipped."""
-        out_keys: Sequence[str | None] = keys if keys is not None else [None] * len(batch)
-        if not self.ledger.skip_dead_tokens:
-            return batch, out_keys, []
-        dead = self.store.dead_among(all_recipients(batch))
-        if not dead:
-            return batch, out_keys, []
-        outgoing: list[Any] = []
-        kept_keys: list[str | None] = []
-        skipped: list[tuple[int, str]] = []
-        position = 0
-        for message, key in zip(batch, out_keys, strict=True):
-            tokens = recipients_of(message)
-            if tokens is None or dead.isdisjoint(tokens):
-                outgoing.append(message)
-                kept_keys.append(key)
-                position += len(tokens or ())
-                continue
-            for token in tokens:
-                if token in dead:
-                    skipped.append((position, token))
-                position += 1
-            kept = [t for t in tokens if t not in dead]
-            if kept:
-                outgoing.append(narrow(message, kept))
-                kept_keys.append(key)
-        return outgoing, kept_keys, skipped
