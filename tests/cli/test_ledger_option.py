@@ -32,3 +32,12 @@ def test_send_records_through_the_ledgers_own_pipeline_so_a_rate_refusal_is_rese
     with Ledger.open(tmp_path / "push.db") as ledger:
         assert ledger.outbox_backlog().pending == 1
         assert ledger.stats().ticket_errors == {"MessageRateExceeded": 1}
+
+
+def test_the_worker_claims_the_librarys_batch_size_by_default() -> None:
+    import inspect
+
+    from expo_push.cli._main import build_parser
+
+    args = build_parser().parse_args(["worker", "--ledger", "push.db"])
+    assert args.batch_size == inspect.signature(Ledger.run_worker).parameters["batch_size"].default == 500

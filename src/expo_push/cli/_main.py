@@ -27,6 +27,7 @@ from .._arguments import (
 from .._errors import PushServerError, ValidationError
 from .._signals import Stopped, StopSignals, exit_status, signal_words
 from .._version import __version__
+from ..ledger._models import DEFAULT_BATCH_SIZE
 from ._input import InputError
 from ._options import (
     EXIT_FAILED,
@@ -208,9 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--batch-size",
         type=count_argument(1),
-        default=1000,
+        default=DEFAULT_BATCH_SIZE,
         metavar="N",
-        help="notifications claimed from the outbox at a time (default: 1000)",
+        help=f"notifications claimed from the outbox at a time (default: {DEFAULT_BATCH_SIZE})",
     )
     worker.add_argument(
         "--poll-interval",

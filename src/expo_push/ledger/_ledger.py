@@ -21,7 +21,16 @@ from .._service import RATE_LIMIT
 from ._leases import LeaseWatch
 from ._location import is_postgres_url, sqlite_path
 from ._messages import with_skipped
-from ._models import DeadToken, LedgerStats, OutboxBacklog, PendingReceipt, ReceiptCheck, WorkerRun
+from ._models import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_LEASE,
+    DeadToken,
+    LedgerStats,
+    OutboxBacklog,
+    PendingReceipt,
+    ReceiptCheck,
+    WorkerRun,
+)
 from ._outage import Outage
 from ._outbox import Worker, outbox_entries
 from ._pacer import SharedPacer
@@ -84,7 +93,7 @@ class Ledger:
         on_config_error: Callable[[str, str | None], None] | None = None,
         max_rate_retries: int = 3,
         rate_retry_delay: float = 60.0,
-        lease: float = 600.0,
+        lease: float = DEFAULT_LEASE,
         clock: Callable[[], float] | None = None,
         lease_clock: Callable[[], float] | None = None,
     ) -> None:
@@ -390,7 +399,7 @@ class Ledger:
         tokens = [tokens] if isinstance(tokens, str) else list(tokens)
         self._store.remember_projects([(token, project) for token in tokens])
 
-    def drain(self, client: PushClient, *, batch_size: int = 500) -> WorkerRun:
+    def drain(self, client: PushClient, *, batch_size: int = DEFAULT_BATCH_SIZE) -> WorkerRun:
         """Send everything in the outbox that is ready now, then return (a one-shot worker)."""
         worker = Worker(self, client, batch_size)
         worker.reclaim()
@@ -403,7 +412,7 @@ class Ledger:
         client: PushClient,
         stop: threading.Event,
         *,
-        batch_size: int = 500,
+        batch_size: int = DEFAULT_BATCH_SIZE,
         poll_interval: float = 1.0,
         on_batch: Callable[[WorkerRun], None] | None = None,
     ) -> WorkerRun:

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["DeadToken", "LedgerStats", "OutboxBacklog", "PendingReceipt", "ReceiptCheck", "WorkerRun"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_LEASE",
+    "DeadToken",
+    "LedgerStats",
+    "OutboxBacklog",
+    "PendingReceipt",
+    "ReceiptCheck",
+    "WorkerRun",
+]
+
+DEFAULT_BATCH_SIZE = 500
+"""Notifications an outbox worker claims at a time (``run_worker``, ``drain``, ``expo-push worker``)."""
+DEFAULT_LEASE = 600.0
+"""Seconds a silent worker keeps its outbox rows (longer than a request with its retries, 540 s by default)."""
 
 
 @dataclass(frozen=True)
