@@ -122,7 +122,7 @@ def test_json_lines_of_unsent_recipients_are_spaced_as_ticket_lines(cli, expo_em
     [
         (["send", "-h"], ["examples:", "exit status:", "130  stopped by Ctrl-C; 143 by SIGTERM", "to (or token)"]),
         (["send", "-h"], ["--title TITLE", "the notification's title", "(default: 600", "(default: 30)"]),
-        (["worker", "-h"], ["(default: 1000)", "(default: 1)", "-v, --verbose", "-q, --quiet"]),
+        (["worker", "-h"], ["(default: 500)", "(default: 1)", "-v, --verbose", "-q, --quiet"]),
         (["tokens", "-h"], ["the ledger to read (it must exist)"]),
         (["enqueue", "-h"], ["--key KEY", "examples:", "idempotency key"]),
         (["receipts", "-h"], ["--now", "examples:", "exit status:"]),
