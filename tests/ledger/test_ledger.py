@@ -1258,3 +1258,22 @@ def test_a_configuration_error_is_logged_with_the_services_text_escaped(
     [line] = [r.getMessage() for r in caplog.records if "credentials need fixing" in r.getMessage()]
     assert "(revoked \\x1b[31m\\x1b]0;x\\x07)" in line
     assert line.isprintable()
+
+
+def test_recipients_in_doubt_after_a_send_are_recorded_with_their_message(
+    ledger: Ledger, emulator: Emulator
+) -> None:
+    emulator.add_fault("drop", accept=True)  # the request is delivered, and its answer is lost
+    with (
+        PushClient(base_url=emulator.url, rate_limit=None, max_retries=0, http2=False) as client,
+        pytest.raises(PushServerError) as raised,
+    ):
+        ledger.send(client, [{"to": [token(1), token(2)], "body": "hi"}], keys=["greeting"])
+    assert len(raised.value.in_doubt) == 1
+    stats = ledger.stats()
+    assert (stats.in_doubt, stats.accepted, stats.ticket_errors) == (2, 0, {})
+    with ledger._store.transaction(write=False) as cur:
+        cur.execute("SELECT key, token, message FROM expo_push_tickets WHERE status = 'in_doubt' ORDER BY token")
+        rows = cur.fetchall()
+    assert [(key, tok) for key, tok, _ in rows] == [("greeting", token(1)), ("greeting", token(2))]
+    assert [msgspec.json.decode(message)["to"] for _, _, message in rows] == [[token(1)], [token(2)]]

@@ -221,7 +221,9 @@ class Ledger:
         ``.skipped_tickets()`` their error tickets), ``.record(tickets)`` records tickets as they come, and
         ``.finish(account)`` records the rest however the send ended."""
         dead_among = self._store.dead_among if self.skip_dead_tokens else None
-        return RecordedSend(plan_send(messages, keys, dead_among), self._recorder.record, self._learn_projects)
+        recorder = self._recorder
+        plan = plan_send(messages, keys, dead_among)
+        return RecordedSend(plan, recorder.record, recorder.record_in_doubt, self._learn_projects)
 
     def record(
         self,

@@ -108,8 +108,14 @@ class LedgerStats:
 
     @property
     def tickets(self) -> int:
-        """Tickets recorded."""
+        """Rows recorded: tickets, and recipients in doubt."""
         return sum(self.outcomes.values())
+
+    @property
+    def in_doubt(self) -> int:
+        """Recipients of ``Ledger.send`` (or ``expo-push send``) whose request went out and whose answer never
+        came: they may have been delivered (their message is kept; not sent again by the ledger)."""
+        return sum(n for (status, _, _), n in self.outcomes.items() if status == "in_doubt")
 
     @property
     def accepted(self) -> int:
@@ -119,7 +125,7 @@ class LedgerStats:
     @property
     def ticket_errors(self) -> dict[str, int]:
         """Error tickets by code."""
-        return self._by_code(lambda status, receipt: status != "ok")
+        return self._by_code(lambda status, receipt: status == "error")
 
     @property
     def delivered(self) -> int:

@@ -159,6 +159,31 @@ class Recorder:
                     )
         self.report_committed(events)
 
+    def record_in_doubt(self, rows: Sequence[tuple[str | None, str, str]]) -> None:
+        """Record recipients in doubt after a send, ``(key, token, message JSON)`` each: their request went out
+        and no answer came, so they may have been delivered. Rows of status ``in_doubt``, no receipt to fetch;
+        the message is kept for whoever decides to resend."""
+        if not rows:
+            return
+        now = self.ledger._clock()
+        tickets = [
+            TicketRow(
+                key=key,
+                token=token,
+                ticket_id=None,
+                status="in_doubt",
+                error_code=None,
+                error_message=None,
+                sent_at=now,
+                receipt_due_at=None,
+                message=message,
+                retries=0,
+            )
+            for key, token, message in rows
+        ]
+        with self.store.transaction() as cur:
+            self.store.insert_tickets(cur, tickets)
+
     def report_committed(self, events: Events) -> None:
         """``report`` after a commit: the database going away now leaves the deaths to report later, and never
         makes the caller think the recording failed (and record it again)."""

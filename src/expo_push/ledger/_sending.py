@@ -10,7 +10,15 @@ from typing import Any
 from .._account import Position, SendAccount
 from .._message import recipients_of
 from .._models import PushTicket
-from ._messages import all_recipients, batch_and_keys, narrow, normalized, resend_payload, skipped_ticket
+from ._messages import (
+    all_recipients,
+    batch_and_keys,
+    message_json,
+    narrow,
+    normalized,
+    resend_payload,
+    skipped_ticket,
+)
 
 __all__ = ["RecordedSend", "SendPlan", "plan_send"]
 
@@ -103,10 +111,12 @@ class RecordedSend:
         self,
         plan: SendPlan,
         record: Callable[[Sequence[PushTicket], Sequence[str | None], Sequence[Any]], None],
+        record_in_doubt: Callable[[Sequence[tuple[str | None, str, str]]], None],
         learn_projects: Callable[[SendAccount], None],
     ) -> None:
         self.plan = plan
         self._record = record
+        self._record_in_doubt = record_in_doubt
         self._learn_projects = learn_projects
         self._recorded: set[Position | None] = set()
 
@@ -127,7 +137,14 @@ class RecordedSend:
             self._recorded.update(t.position for t in new)
 
     def finish(self, account: SendAccount) -> None:
-        """However the send ended: record every ticket of ``account`` not recorded yet; remember the projects
-        the service named."""
+        """However the send ended: record every ticket of ``account`` not recorded yet, and its recipients in
+        doubt (status ``in_doubt``, with their message); remember the projects the service named."""
         self.record(account.tickets)
+        self._record_in_doubt(
+            [
+                (self.plan.keys[part.index], token, message_json(narrow(part.message, [token])))
+                for part in account.in_doubt
+                for token in recipients_of(part.message) or ()
+            ]
+        )
         self._learn_projects(account)
