@@ -100,3 +100,22 @@ def test_workers_whose_schedule_clocks_disagree_by_700_s_neither_stall_nor_share
     assert ahead.reserve(100, "@acme/a") == 0
     assert behind.reserve(100, "@acme/a") == pytest.approx(SLOT)  # after the slot ahead booked, not 700 s
     assert behind.reserve(100, "@acme/a") == pytest.approx(2 * SLOT)
+
+
+def test_a_worker_with_a_shorter_lease_judges_a_claim_by_its_owners_lease(
+    ledger_url: str, client: PushClient, emulator: Emulator
+) -> None:
+    steady = Clock(start=5_000.0)
+    with (
+        Ledger.open(ledger_url, lease_clock=steady, lease=900) as patient,
+        Ledger.open(ledger_url, lease_clock=steady, lease=600) as hasty,
+    ):
+        patient.enqueue([{"to": token(i)} for i in range(3)])
+        claimed = patient._store.claim(steady.now, "elsewhere:1:quiet", 10, lease=patient.lease)
+        assert len(claimed) == 3
+        assert hasty.drain(client).reclaimed == 0  # seen, from now on
+        steady.advance(700)  # past the hasty worker's lease, within the claim's own
+        assert hasty.drain(client).reclaimed == 0
+        steady.advance(200)
+        assert hasty.drain(client).reclaimed == 3
+    assert emulator.stats.notifications == 3

@@ -27,8 +27,9 @@ class LeaseWatch:
         self._lock = threading.Lock()
 
     def expired(self, claims: Sequence[Claim], lease: float, own: str) -> list[Claim]:
-        """The claims of ``claims`` (every row being sent, as read now) seen unchanged for ``lease`` seconds;
-        ``own`` (this worker's name) is never among them."""
+        """The claims of ``claims`` (every row being sent, as read now) seen unchanged for their lease (the one
+        their worker claimed them with; ``lease`` for claims without one); ``own`` (this worker's name) is never
+        among them."""
         now = self._clock()
         out: list[Claim] = []
         with self._lock:
@@ -38,7 +39,7 @@ class LeaseWatch:
                     continue
                 key = (claim.id, claim.worker, claim.claimed_at)
                 first = seen[key] = self._first_seen.get(key, now)
-                if now - first >= lease:
+                if now - first >= (claim.lease if claim.lease is not None else lease):
                     out.append(claim)
             self._first_seen = seen
         return out

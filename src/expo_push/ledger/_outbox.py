@@ -229,7 +229,9 @@ class Worker:
         outage of the database to do it.
         """
         ledger, store = self.ledger, self.store
-        claimed = store.claim(ledger._lease_clock(), self.name, self.batch_size, after=self._last_project)
+        claimed = store.claim(
+            ledger._lease_clock(), self.name, self.batch_size, after=self._last_project, lease=ledger.lease
+        )
         if not claimed:
             return False
         self._last_project = claimed[0].project or ""

@@ -44,13 +44,16 @@ class OutboxQueries(Database):
         )
         return int(cur.rowcount)  # rows inserted: a key already present counts 0
 
-    def claim(self, now: float, worker: str, limit: int, after: str = "") -> list[ClaimedRow]:
+    def claim(
+        self, now: float, worker: str, limit: int, after: str = "", lease: float | None = None
+    ) -> list[ClaimedRow]:
         """Claim up to ``limit`` pending rows for ``worker``, oldest first, all of one project (a batch is sent
         by a client paced under that project's budget).
 
         The project is the one with rows ready that the fewest rows are being sent of (so workers spread
         over the projects with a backlog, and one project's backlog never holds up another's), the first
-        such after ``after`` in name order, going round (so a worker takes the projects in turn).
+        such after ``after`` in name order, going round (so a worker takes the projects in turn). ``lease``
+        (the worker's) is stored with the claim: other workers judge the claim by it.
         """
         with self.transaction() as cur:
             project = self._next_project(cur, now, after)
@@ -58,13 +61,13 @@ class OutboxQueries(Database):
                 return []
             cur.execute(
                 self.q(
-                    "UPDATE expo_push_outbox SET state = 'sending', claimed_at = ?, claimed_by = ?,"
+                    "UPDATE expo_push_outbox SET state = 'sending', claimed_at = ?, claimed_by = ?, lease = ?,"
                     " attempts = attempts + 1 WHERE id IN (SELECT id FROM expo_push_outbox"
                     " WHERE state = 'pending' AND project = ? AND not_before <= ?"
                     f" ORDER BY id LIMIT ?{self.skip_locked})"
                     " RETURNING id, ref, message, recipients, retries, project"
                 ),
-                (now, worker, project, now, limit),
+                (now, worker, lease, project, now, limit),
             )
             return sorted(ClaimedRow(r[0], r[1], r[2], r[3], r[4], r[5] or None) for r in cur.fetchall())
 
@@ -161,7 +164,7 @@ class OutboxQueries(Database):
     def sending(self) -> list[Claim]:
         """Who holds each row being sent, since when."""
         with self.transaction(write=False) as cur:
-            cur.execute("SELECT id, claimed_by, claimed_at FROM expo_push_outbox WHERE state = 'sending'")
+            cur.execute("SELECT id, claimed_by, claimed_at, lease FROM expo_push_outbox WHERE state = 'sending'")
             return [Claim(*r) for r in cur.fetchall()]
 
     def reclaim(self, rows: Sequence[Claim]) -> int:
@@ -172,13 +175,13 @@ class OutboxQueries(Database):
         """
         count = 0
         with self.transaction() as cur:
-            for row_id, worker, claimed_at in rows:
+            for claim in rows:
                 cur.execute(
                     self.q(
                         "UPDATE expo_push_outbox SET state = 'pending', claimed_by = NULL, reclaims = reclaims + 1"
                         " WHERE id = ? AND state = 'sending' AND claimed_by = ? AND claimed_at = ?"
                     ),
-                    (row_id, worker, claimed_at),
+                    (claim.id, claim.worker, claim.claimed_at),
                 )
                 count += int(cur.rowcount)
         return count

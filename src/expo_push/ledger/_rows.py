@@ -137,6 +137,8 @@ class Claim(NamedTuple):
     id: int
     worker: str | None
     claimed_at: float
+    lease: float | None = None
+    """The lease its worker claimed it with (None: a claim from before leases were stored)."""
 
 
 class Cursor(Protocol):

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 __all__ = ["DIALECTS", "SCHEMA_VERSION", "AddColumn", "create_statements", "migration_steps", "new_ledger_id"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 """The version of the tables ``create_statements`` makes; any change to them bumps it, with a migration."""
 
 DIALECTS = ("sqlite", "postgresql")
@@ -84,7 +84,8 @@ def _tables(pk: str) -> list[str]:
         )""",
         "CREATE INDEX IF NOT EXISTS expo_push_dead_tokens_unreported ON expo_push_dead_tokens (died_at)"
         " WHERE reported_at IS NULL AND revived_at IS NULL",
-        # enqueued_at and sent_at are wall-clock times; not_before and claimed_at are on the schedule clock.
+        # enqueued_at and sent_at are wall-clock times; not_before and claimed_at are on the schedule clock;
+        # lease is the claiming worker's (another worker takes the row after that long without a renewal).
         f"""CREATE TABLE IF NOT EXISTS expo_push_outbox (
             id {pk},
             key TEXT UNIQUE,
@@ -102,7 +103,8 @@ def _tables(pk: str) -> list[str]:
             last_error TEXT,
             sent_at DOUBLE PRECISION,
             in_doubt INTEGER NOT NULL DEFAULT 0,
-            project TEXT NOT NULL DEFAULT ''
+            project TEXT NOT NULL DEFAULT '',
+            lease DOUBLE PRECISION
         )""",
         "CREATE INDEX IF NOT EXISTS expo_push_outbox_pending ON expo_push_outbox (id) WHERE state = 'pending'",
         "CREATE INDEX IF NOT EXISTS expo_push_outbox_sending ON expo_push_outbox (claimed_at) WHERE state = 'sending'",
@@ -150,6 +152,9 @@ _MIGRATIONS: dict[int, list[str | AddColumn]] = {
         *_PACING_TABLES,
         _PENDING_PROJECT_INDEX,
     ],
+    # From 3: each claim carries its worker's lease, so workers given different leases judge each other's
+    # rows by the owner's.
+    3: [AddColumn("expo_push_outbox", "lease", "DOUBLE PRECISION")],
 }
 """The steps bringing a database of each older schema version to the next."""
 
