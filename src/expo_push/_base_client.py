@@ -25,12 +25,12 @@ from ._errors import shown_text
 from ._flows import Action, ChunkFailed, FlowContext, Hold, NotStarted, Pace, Post, Refund, Result, Sleep
 from ._message import PushMessage
 from ._models import PushTicket
+from ._observer import NO_METRICS, SendObserver, endpoint_of, retry_reason
 from ._pacing import Pacer, PacerProtocol
 from ._retry import RetryPolicy
 from ._service import MAX_RESPONSE_BYTES
 from ._version import __version__
 from ._wire import HttpResponse, TransportFailure
-from .metrics import NO_METRICS, SendObserver, endpoint_of, retry_reason
 
 if TYPE_CHECKING:
     from typing_extensions import Self

@@ -1,4 +1,5 @@
-"""What the clients and the ledger report to the people who run them: the observer interface, and Prometheus.
+"""Prometheus metrics of the clients and the ledger, for the people who run them (the observer interface the
+clients call lives below them, in ``_observer``; its names are re-exported here).
 
 The clients call a ``SendObserver`` (``PushClient(metrics=...)``); the default,
 ``NO_METRICS``, does nothing. ``PrometheusMetrics`` is one made of
@@ -22,10 +23,11 @@ receipts of a check and the dead tokens it found.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from . import _errors
 from ._models import PushTicket
+from ._observer import NO_METRICS, NoMetrics, SendObserver, endpoint_of, retry_reason
 from ._service import DEVICE_NOT_REGISTERED, KNOWN_ERRORS, REQUEST_ERRORS
 
 if TYPE_CHECKING:
@@ -47,61 +49,6 @@ WAIT_BUCKETS = (0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60
 """Seconds, for time spent waiting on the pacer."""
 
 
-class SendObserver(Protocol):
-    """What a client reports while it sends; every method must return at once (it runs on the send path)."""
-
-    def request(self, endpoint: str, status: int | None, seconds: float) -> None:
-        """One attempt ended: ``endpoint`` ``"send"`` or ``"receipts"``, HTTP ``status`` (``None``: no answer,
-        the connection failed or timed out), ``seconds`` from sending to the end of the answer."""
-        ...
-
-    def retry(self, reason: str) -> None:
-        """An attempt is to be made again: ``reason`` is ``"429"``, ``"5xx"`` or ``"connection"``."""
-        ...
-
-    def pacer_wait(self, seconds: float) -> None:
-        """A request waited ``seconds`` for the pacer (its slot in the budget, or a 429 hold) before it went."""
-        ...
-
-    def tickets(self, tickets: Sequence[PushTicket]) -> None:
-        """The service answered with these tickets (ok, or error with a code)."""
-        ...
-
-    def failed(self, notifications: int, code: str) -> None:
-        """A request of ``notifications`` failed for good (``code``: the error's code or class): not sent."""
-        ...
-
-
-class NoMetrics:
-    """Reports nothing: the clients' default."""
-
-    def request(self, endpoint: str, status: int | None, seconds: float) -> None:
-        """Nothing."""
-
-    def retry(self, reason: str) -> None:
-        """Nothing."""
-
-    def pacer_wait(self, seconds: float) -> None:
-        """Nothing."""
-
-    def tickets(self, tickets: Sequence[PushTicket]) -> None:
-        """Nothing."""
-
-    def failed(self, notifications: int, code: str) -> None:
-        """Nothing."""
-
-
-NO_METRICS = NoMetrics()
-"""The observer of a client made without ``metrics=``."""
-
-
-def retry_reason(status: int | None) -> str:
-    """The ``reason`` label of a retry after an attempt that ended with ``status`` (None: no answer)."""
-    if status is None:
-        return "connection"
-    return "429" if status == 429 else "5xx" if status >= 500 else str(status)
-
-
 def error_label(code: str) -> str:
     """The ``error`` label of a code: the code itself when the service documents it (or it names one of this
     package's exceptions), else ``"other"``: an answer's own text never becomes a series of its own."""
@@ -111,11 +58,6 @@ def error_label(code: str) -> str:
 
 
 _EXCEPTIONS = frozenset(_errors.__all__)
-
-
-def endpoint_of(path: str) -> str:
-    """The ``endpoint`` label of a request to ``path``: ``send`` or ``receipts``."""
-    return "receipts" if path.endswith("getReceipts") else "send"
 
 
 class PrometheusMetrics:
@@ -271,3 +213,7 @@ class _OutboxCollector:
                 f"{prefix}outbox_sending", "Notifications claimed by workers, not yet recorded", value=sending
             ),
         ]
+
+
+for _shown in (NoMetrics, SendObserver):
+    _shown.__module__ = __name__  # shown where users import them from (they live below the clients)
