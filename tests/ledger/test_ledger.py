@@ -1278,3 +1278,24 @@ def test_recipients_in_doubt_after_a_send_are_recorded_with_their_message(
         rows = cur.fetchall()
     assert [(key, tok) for key, tok, _ in rows] == [("greeting", token(1)), ("greeting", token(2))]
     assert [msgspec.json.decode(message)["to"] for _, _, message in rows] == [[token(1)], [token(2)]]
+
+
+def test_a_receipts_answer_with_ids_never_asked_for_is_not_used(ledger: Ledger, clock: Clock) -> None:
+    ledger.record([PushTicket(status="ok", id=f"id-{i}", to=token(i)) for i in range(3)])
+    clock.advance(15 * MINUTE)
+
+    class Stray:
+        def get_receipts(self, ids: list[str]) -> dict[str, PushReceipt]:
+            answer = {i: PushReceipt(status="ok") for i in ids}
+            answer["ExponentPushToken[someone-else]"] = PushReceipt(status="error", details={"error": "x"})
+            return answer
+
+    summary = ledger.check_receipts(Stray())  # type: ignore[arg-type]
+    assert (summary.checked, summary.ok, summary.errors) == (0, 0, {})
+    assert len(ledger.pending_receipts()) == 3  # asked again at the next check
+
+    class Honest:
+        def get_receipts(self, ids: list[str]) -> dict[str, PushReceipt]:
+            return {i: PushReceipt(status="ok") for i in ids}
+
+    assert ledger.check_receipts(Honest()).ok == 3  # type: ignore[arg-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
@@ -31,6 +32,8 @@ __all__ = [
     "plan_receipts",
     "unpack",
 ]
+
+logger = logging.getLogger("expo_push.ledger")
 
 RECEIPT_PAGE = MAX_RECEIPT_IDS_PER_REQUEST
 _UNPACK_ROWS = 5  # receipt queue rows turned into ticket rows per transaction
@@ -139,8 +142,21 @@ class ReceiptRun:
     def settle(
         self, due: Sequence[DueReceipt], held: float, receipts: Mapping[str, PushReceipt], partial: bool = False
     ) -> None:
-        """Store what the answer to a page means and act on its errors, in one transaction; then report."""
+        """Store what the answer to a page means and act on its errors, in one transaction; then report.
+
+        An answer holding ids never asked for is not trusted at all (a broken or hostile answer): the page is
+        due again, nothing counted.
+        """
         ledger, store = self.ledger, self.store
+        asked = {item.ticket_id for item in due}
+        stray = sum(1 for ticket_id in receipts if ticket_id not in asked)
+        if stray:
+            logger.warning(
+                "expo-push: a receipts answer held %d ids never asked for: none of it is used, those receipts"
+                " are asked again",
+                stray,
+            )
+            receipts, partial = {}, True
         plan = plan_receipts(
             due,
             receipts,
