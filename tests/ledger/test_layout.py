@@ -29,6 +29,7 @@ def test_importing_the_ledger_does_not_load_httpx() -> None:
         "_outbox",
         "_outbox_queries",
         "_pacer",
+        "_parts",
         "_postgres",
         "_process",
         "_receipts",
@@ -55,3 +56,14 @@ def test_no_ledger_module_is_over_500_lines() -> None:
 
     folder = Path(expo_push.ledger.__file__).parent
     assert {p.name: n for p in folder.glob("*.py") if (n := len(p.read_text().splitlines())) > 500} == {}
+
+
+@pytest.mark.parametrize("module", ["_outbox", "_receipts", "_recording", "_sending"])
+def test_the_helpers_import_nothing_from_the_ledger_facade(module: str) -> None:
+    from pathlib import Path
+
+    import expo_push.ledger
+
+    text = (Path(expo_push.ledger.__file__).parent / f"{module}.py").read_text()
+    assert "_ledger" not in text
+    assert "ledger._" not in text

@@ -34,6 +34,7 @@ from ._models import (
 from ._outage import Outage
 from ._outbox import Worker, outbox_entries
 from ._pacer import SharedPacer
+from ._parts import Clocks, Parts
 from ._receipts import check_receipts, check_receipts_async, pending_receipts
 from ._recording import CONFIG_ERRORS, Recorder
 from ._sending import RecordedSend, plan_send
@@ -123,7 +124,8 @@ class Ledger:
         store.create_schema()
         self._lease_clock = lease_clock if lease_clock is not None else store.lease_now
         self._leases = LeaseWatch(self._lease_clock)
-        self._recorder = Recorder(self)
+        self._parts = Parts(store, self, Clocks(wall=self._clock, schedule=self._lease_clock))
+        self._recorder = Recorder(self._parts)
 
     @classmethod
     def open(cls, target: str | Path, **options: Any) -> Ledger:
@@ -266,11 +268,11 @@ class Ledger:
         ``recheck_interval`` from now, when a check that stopped midway leaves
         them due again), so none is asked or counted twice.
         """
-        return check_receipts(self, client)
+        return check_receipts(self._parts, self._recorder, client)
 
     async def check_receipts_async(self, client: AsyncPushClient) -> ReceiptCheck:
         """``check_receipts`` with an ``AsyncPushClient``; database work (and callbacks) run off the event loop."""
-        return await check_receipts_async(self, client)
+        return await check_receipts_async(self._parts, self._recorder, client)
 
     def watch_receipts(
         self,
@@ -401,9 +403,12 @@ class Ledger:
         tokens = [tokens] if isinstance(tokens, str) else list(tokens)
         self._store.remember_projects([(token, project) for token in tokens])
 
+    def _worker(self, client: PushClient, batch_size: int, stop: threading.Event | None = None) -> Worker:
+        return Worker(self._parts, self._recorder, self._leases, self._learn_projects, client, batch_size, stop)
+
     def drain(self, client: PushClient, *, batch_size: int = DEFAULT_BATCH_SIZE) -> WorkerRun:
         """Send everything in the outbox that is ready now, then return (a one-shot worker)."""
-        worker = Worker(self, client, batch_size)
+        worker = self._worker(client, batch_size)
         worker.reclaim()
         while worker.send_batch():
             pass
@@ -427,7 +432,7 @@ class Ledger:
         Several workers may run at once, in threads, processes or machines
         (PostgreSQL for the latter): none sends a notification another claimed.
         """
-        worker = Worker(self, client, batch_size, stop)
+        worker = self._worker(client, batch_size, stop)
         outage = worker.outage
         reclaim = True
         while not stop.is_set():

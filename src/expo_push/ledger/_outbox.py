@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -14,16 +14,17 @@ from .._account import SendAccount
 from .._errors import PushServerError
 from .._message import PreparedMessage, PushMessage
 from .._models import PushTicket
+from ._leases import LeaseWatch
 from ._messages import decode_message, message_json, resend_payload
 from ._models import WorkerRun
 from ._outage import Outage
+from ._parts import Parts
 from ._process import namespace, pid_gone, worker_name
-from ._recording import FinishRows
+from ._recording import FinishRows, Recorder
 from ._rows import ClaimedRow, NarrowedRow, OutboxEntry
 
 if TYPE_CHECKING:
     from .._client import PushClient
-    from ._ledger import Ledger
 
 __all__ = ["Batch", "Worker", "outbox_entries"]
 
@@ -180,20 +181,32 @@ class Worker:
     """One outbox worker: claims batches, sends them, records their tickets as chunks come back."""
 
     def __init__(
-        self, ledger: Ledger, client: PushClient, batch_size: int, stop: threading.Event | None = None
+        self,
+        parts: Parts,
+        recorder: Recorder,
+        leases: LeaseWatch,
+        learn_projects: Callable[[SendAccount], None],
+        client: PushClient,
+        batch_size: int,
+        stop: threading.Event | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, not {batch_size!r}")
         longest = getattr(client, "max_request_seconds", None)
-        if isinstance(longest, (int, float)) and not ledger.lease > longest:
+        settings = parts.settings
+        if isinstance(longest, (int, float)) and not settings.lease > longest:
             raise ValueError(
-                f"the ledger's lease ({ledger.lease:g} s) must be longer than the longest one request of the"
+                f"the ledger's lease ({settings.lease:g} s) must be longer than the longest one request of the"
                 f" worker's client can take with its retries ({longest:g} s, client.max_request_seconds), or"
                 " another worker could take and resend a live worker's notifications: raise lease, or lower the"
                 " client's attempt_timeout or max_retries"
             )
-        self.ledger = ledger
-        self.store = ledger._store
+        self.settings = settings
+        self.clocks = parts.clocks
+        self.store = parts.store
+        self.recorder = recorder
+        self.leases = leases
+        self.learn_projects = learn_projects
         self.client = client
         self.batch_size = batch_size
         self.name = worker_name()
@@ -207,11 +220,11 @@ class Worker:
     def reclaim(self) -> None:
         """Take back rows of workers that are gone: dead processes on this machine, and expired leases; and
         report what earlier reports left."""
-        self.ledger._recorder.report_left()
+        self.recorder.report_left()
         own_namespace = namespace()
         claims = self.store.sending()
         lost = [c for c in claims if c.worker != self.name and pid_gone(c.worker, own_namespace)]
-        lost += [c for c in self.ledger._leases.expired(claims, self.ledger.lease, self.name) if c not in lost]
+        lost += [c for c in self.leases.expired(claims, self.settings.lease, self.name) if c not in lost]
         if lost:
             count = self.store.reclaim(lost)
             self.run.reclaimed += count
@@ -219,7 +232,7 @@ class Worker:
 
     def release_own(self) -> None:
         """Give back every row this worker holds (between batches: a claim whose answer an outage lost)."""
-        self.store.release_worker(self.name, self.ledger._lease_clock(), "the database went away during a claim")
+        self.store.release_worker(self.name, self.clocks.schedule(), "the database went away during a claim")
 
     def send_batch(self) -> bool:
         """Claim and send one batch; return whether there was anything to claim.
@@ -228,9 +241,9 @@ class Worker:
         recorded as sent are given back, and what the service accepted is recorded first, waiting out an
         outage of the database to do it.
         """
-        ledger, store = self.ledger, self.store
+        settings, store, clocks = self.settings, self.store, self.clocks
         claimed = store.claim(
-            ledger._lease_clock(), self.name, self.batch_size, after=self._last_project, lease=ledger.lease
+            clocks.schedule(), self.name, self.batch_size, after=self._last_project, lease=settings.lease
         )
         if not claimed:
             return False
@@ -241,13 +254,13 @@ class Worker:
         try:
             messages = [decode_message(row.message) for row in claimed]
             dead: set[str] = set()
-            if ledger.skip_dead_tokens:
+            if settings.skip_dead_tokens:
                 dead = store.dead_among([t for m in messages for t in m.recipients])
             batch = Batch(claimed, messages, dead)
             self.run.skipped += batch.skipped_recipients
             if batch.skipped_rows:
                 with store.transaction() as cur:
-                    store.finish_sent(cur, ledger._clock(), self.name, batch.skipped_rows, state="skipped")
+                    store.finish_sent(cur, clocks.wall(), self.name, batch.skipped_rows, state="skipped")
                 batch.settled.update(batch.skipped_rows)
             failure = self._send(batch) or failure
         except Exception as exc:
@@ -257,7 +270,7 @@ class Worker:
             settled = batch.settled if batch is not None else set()
             unsettled = [row.id for row in claimed if row.id not in settled]
             if unsettled:
-                retry_at = ledger._lease_clock() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
+                retry_at = clocks.schedule() + min(2.0**self.run.failed_batches, _MAX_SEND_BACKOFF)
                 self.outage.retry(lambda: store.release(unsettled, self.name, retry_at, failure))
             if batch is not None and batch.in_doubt:
                 self.run.in_doubt += batch.in_doubt
@@ -270,7 +283,7 @@ class Worker:
 
     def _send(self, batch: Batch) -> str | None:
         """Send a batch, recording its tickets as they come; return why it failed (None: it did not)."""
-        self._renewed_at = self.ledger._lease_clock()
+        self._renewed_at = self.clocks.schedule()
         account = SendAccount()
         tickets = self._client_for(batch.rows[0].project).iter_send(batch.outgoing, account=account)
         try:
@@ -290,7 +303,7 @@ class Worker:
             if close is not None:
                 close()
             batch.settle(account)
-            self.ledger._learn_projects(account)
+            self.learn_projects(account)
             if batch.to_record:
                 self._record(batch)
         return None
@@ -303,10 +316,10 @@ class Worker:
 
     def _keep_claim(self) -> None:
         """Renew the claim on the batch every quarter lease while tickets come back (the worker is alive)."""
-        ledger = self.ledger
-        renew_every = ledger.lease / 4 if ledger.lease > 0 else float("inf")
-        if ledger._lease_clock() - self._renewed_at >= renew_every:
-            self._renewed_at = ledger._lease_clock()
+        lease = self.settings.lease
+        renew_every = lease / 4 if lease > 0 else float("inf")
+        if self.clocks.schedule() - self._renewed_at >= renew_every:
+            self._renewed_at = self.clocks.schedule()
             try:
                 with self.store.transaction() as cur:
                     self.store.renew(cur, self._renewed_at, self.name)
@@ -317,8 +330,8 @@ class Worker:
 
     def _record(self, batch: Batch) -> None:
         """Record what the batch has ready, marking its rows sent, in one transaction."""
-        self._renewed_at = self.ledger._lease_clock()
+        self._renewed_at = self.clocks.schedule()
         tickets, keys, payloads, retries, finish = batch.take_recording(self.name)
-        self.outage.retry(lambda: self.ledger._recorder.record(tickets, keys, payloads, retries, finish=finish))
+        self.outage.retry(lambda: self.recorder.record(tickets, keys, payloads, retries, finish=finish))
         batch.settled.update(finish.sent)  # rows sent in part stay unsettled: released, their rest sent later
         self.run.sent += len(tickets)

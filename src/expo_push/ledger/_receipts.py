@@ -13,14 +13,14 @@ from .._models import PushReceipt
 from .._service import MAX_RECEIPT_IDS_PER_REQUEST, MESSAGE_RATE_EXCEEDED
 from ._messages import decode_queue, payload_text
 from ._models import PendingReceipt, ReceiptCheck
-from ._recording import Events
+from ._parts import Parts
+from ._recording import Events, Recorder
 from ._rows import DueReceipt, QueueRow, ReceiptOutcome, Repoll, StoredTicket, TicketRow
 from ._store import Store
 
 if TYPE_CHECKING:
     from .._async_client import AsyncPushClient
     from .._client import PushClient
-    from ._ledger import Ledger
 
 __all__ = [
     "ErrorReceipt",
@@ -117,10 +117,11 @@ def unpack(row: QueueRow) -> list[TicketRow]:
 class ReceiptRun:
     """One receipts check: the database side of it, page by page, for a driver that makes the requests."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.store = ledger._store
-        self.now = ledger._clock()
+    def __init__(self, parts: Parts, recorder: Recorder) -> None:
+        self.settings = parts.settings
+        self.store = parts.store
+        self.recorder = recorder
+        self.now = parts.clocks.wall()
         self.summary = ReceiptCheck()
         self._unpacked = False
         self._last_page_full = True
@@ -128,13 +129,13 @@ class ReceiptRun:
     def next_due(self) -> tuple[list[DueReceipt], float]:
         """Claim the next page of receipts due, and until when it is held; an empty page ends the check."""
         if not self._unpacked:
-            self.ledger._recorder.report_left()
+            self.recorder.report_left()
             while self.store.unpack_due(self.now, _UNPACK_ROWS, unpack):
                 pass
             self._unpacked = True
         if not self._last_page_full:
             return [], self.now
-        held = self.now + self.ledger.recheck_interval
+        held = self.now + self.settings.recheck_interval
         due = self.store.due_receipts(self.now, held, RECEIPT_PAGE)
         self._last_page_full = len(due) == RECEIPT_PAGE
         return due, held
@@ -147,7 +148,7 @@ class ReceiptRun:
         An answer holding ids never asked for is not trusted at all (a broken or hostile answer): the page is
         due again, nothing counted.
         """
-        ledger, store = self.ledger, self.store
+        settings, store = self.settings, self.store
         asked = {item.ticket_id for item in due}
         stray = sum(1 for ticket_id in receipts if ticket_id not in asked)
         if stray:
@@ -161,8 +162,8 @@ class ReceiptRun:
             due,
             receipts,
             self.now,
-            retention=ledger.receipt_retention,
-            recheck_interval=ledger.recheck_interval,
+            retention=settings.receipt_retention,
+            recheck_interval=settings.recheck_interval,
             summary=self.summary,
             partial=partial,
         )
@@ -173,7 +174,7 @@ class ReceiptRun:
             rows = {r.row_id: r for r in store.ticket_rows(cur, needs_row)} if needs_row else {}
             for error in plan.errors:
                 stored = rows.get(error.row_id) or StoredTicket(error.row_id, None, None, 0)
-                ledger._recorder.act_on_error(
+                self.recorder.act_on_error(
                     cur,
                     events,
                     code=error.code,
@@ -189,12 +190,12 @@ class ReceiptRun:
                 )
         self.summary.dead_tokens.extend(events.dead)
         self.summary.resends += events.resends
-        ledger._recorder.report(events)
+        self.recorder.report(events)
 
 
-def check_receipts(ledger: Ledger, client: PushClient) -> ReceiptCheck:
+def check_receipts(parts: Parts, recorder: Recorder, client: PushClient) -> ReceiptCheck:
     """The sync driver of a receipts check."""
-    run = ReceiptRun(ledger)
+    run = ReceiptRun(parts, recorder)
     while True:
         due, held = run.next_due()
         if not due:
@@ -207,9 +208,9 @@ def check_receipts(ledger: Ledger, client: PushClient) -> ReceiptCheck:
         run.settle(due, held, receipts)
 
 
-async def check_receipts_async(ledger: Ledger, client: AsyncPushClient) -> ReceiptCheck:
+async def check_receipts_async(parts: Parts, recorder: Recorder, client: AsyncPushClient) -> ReceiptCheck:
     """The async driver of a receipts check: database work (and callbacks) run off the event loop."""
-    run = ReceiptRun(ledger)
+    run = ReceiptRun(parts, recorder)
     while True:
         due, held = await asyncio.to_thread(run.next_due)
         if not due:

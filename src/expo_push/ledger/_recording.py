@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -22,10 +22,8 @@ from ._messages import (
     payload_text,
 )
 from ._models import DeadToken
+from ._parts import Parts
 from ._rows import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
-
-if TYPE_CHECKING:
-    from ._ledger import Ledger
 
 __all__ = ["CONFIG_ERRORS", "Events", "FinishRows", "Recorder"]
 
@@ -61,9 +59,10 @@ class FinishRows:
 class Recorder:
     """Stores tickets and acts on error tickets for one ``Ledger`` (whose settings it reads as they are now)."""
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.store = ledger._store
+    def __init__(self, parts: Parts) -> None:
+        self.settings = parts.settings
+        self.clocks = parts.clocks
+        self.store = parts.store
         self._reported_config: set[str] = set()  # codes whose callback returned
         self._config_due: dict[str, str | None] = {}  # codes whose callback raised: called again later
         self._dead_due = True  # deaths may wait to be reported (a callback raised, or a process ended before)
@@ -82,7 +81,7 @@ class Recorder:
             None if ok else ticket.error_code,
             None if ok else ticket.message,
             sent_at,
-            sent_at + self.ledger.receipt_delay if ok and ticket.id else None,
+            sent_at + self.settings.receipt_delay if ok and ticket.id else None,
             message,
             retries,
         )
@@ -107,8 +106,8 @@ class Recorder:
         owed, and renews the lease of the worker's other rows, all in the same
         transaction.
         """
-        ledger = self.ledger
-        now = ledger._clock()
+        settings = self.settings
+        now = self.clocks.wall()
         sent = now if sent_at is None else sent_at
         counts = list(retries) if retries is not None else [0] * len(tickets)
         refused = [i for i, t in enumerate(tickets) if t.status != "ok" or not t.id]
@@ -130,7 +129,7 @@ class Recorder:
                 list(messages[part]),
                 counts[part],
             )
-            log.append(QueueRow(sent, sent + ledger.receipt_delay, len(chunk), encode(queued).decode()))
+            log.append(QueueRow(sent, sent + settings.receipt_delay, len(chunk), encode(queued).decode()))
         events = Events()
         store = self.store
         with store.transaction() as cur:
@@ -139,7 +138,7 @@ class Recorder:
             if finish is not None:
                 store.finish_sent(cur, now, finish.worker, finish.sent)
                 store.narrow_outbox(cur, finish.worker, finish.narrowed)
-                store.renew(cur, ledger._lease_clock(), finish.worker)
+                store.renew(cur, self.clocks.schedule(), finish.worker)
             for row in errors:
                 if row.error_code is not None:
                     self.act_on_error(
@@ -165,7 +164,7 @@ class Recorder:
         the message is kept for whoever decides to resend."""
         if not rows:
             return
-        now = self.ledger._clock()
+        now = self.clocks.wall()
         tickets = [
             TicketRow(
                 key=key,
@@ -216,9 +215,9 @@ class Recorder:
         notification refused with ``MessageRateExceeded`` rescheduled (under ``project``, else the token's
         known project: never the unnamed budget when the project is known), a set-up error noted for
         ``report``."""
-        ledger = self.ledger
+        settings = self.settings
         if code == DEVICE_NOT_REGISTERED:
-            if self.store.mark_dead(cur, token, now, code, message, ticket_id, sent_at, ledger.on_dead_token is None):
+            if self.store.mark_dead(cur, token, now, code, message, ticket_id, sent_at, settings.on_dead_token is None):
                 events.dead.append(DeadToken(token, now, code, message, ticket_id))
         elif code == MESSAGE_RATE_EXCEEDED:
             if payload is None:
@@ -226,13 +225,13 @@ class Recorder:
                     "expo-push: MessageRateExceeded for a notification the ledger cannot resend "
                     "(recorded without its message)"
                 )
-            elif retries >= ledger.max_rate_retries:
+            elif retries >= settings.max_rate_retries:
                 logger.warning(
                     "expo-push: giving up on a notification after %d resends refused with MessageRateExceeded", retries
                 )
             else:
                 narrowed = msgspec.structs.replace(decode_message(payload), to=token)
-                ready_at = ledger._lease_clock() + ledger.rate_retry_delay * (2**retries)
+                ready_at = self.clocks.schedule() + settings.rate_retry_delay * (2**retries)
                 entry = OutboxEntry(
                     key=resend_key,
                     ref=key,
@@ -263,7 +262,7 @@ class Recorder:
             self.report(Events())
 
     def _report_config(self, found: Sequence[tuple[str, str | None]]) -> None:
-        callback = self.ledger.on_config_error
+        callback = self.settings.on_config_error
         with self._report_lock:
             due = {code: message for code, message in found if code not in self._reported_config}
             fresh = [code for code in due if code not in self._config_due]
@@ -290,7 +289,7 @@ class Recorder:
                     self._config_due.pop(code, None)
 
     def _report_dead(self, found: Sequence[DeadToken]) -> None:
-        callback = self.ledger.on_dead_token
+        callback = self.settings.on_dead_token
         if callback is None:
             return
         if self._dead_due:  # deaths left to report, by this process or another: all of them, oldest first
@@ -304,7 +303,7 @@ class Recorder:
                 reported.append(dead)
             else:
                 self._dead_due = True
-        self.store.mark_reported(reported, self.ledger._clock())
+        self.store.mark_reported(reported, self.clocks.wall())
 
     @staticmethod
     def _call(callback: Callable[..., object], name: str, *args: Any) -> bool:
