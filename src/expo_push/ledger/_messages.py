@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, overload
 
 import msgspec
 
@@ -69,8 +69,13 @@ def all_recipients(batch: list[Any]) -> list[str]:
     return out
 
 
+@overload
+def narrow(message: PushMessage, kept: list[str]) -> PushMessage: ...
+@overload
+def narrow(message: Mapping[str, Any], kept: list[str]) -> Mapping[str, Any]: ...
 def narrow(message: PushMessage | Mapping[str, Any], kept: list[str]) -> PushMessage | Mapping[str, Any]:
-    """``message`` sent to ``kept`` only (a single-string ``to`` stays a string)."""
+    """``message`` sent to ``kept`` only (a single-string ``to`` stays a string, given one token): the one way
+    the ledger narrows a message, for dead tokens, rows sent in part and resends."""
     to = message.to if isinstance(message, PushMessage) else message.get("to")
     new_to: str | list[str] = kept[0] if isinstance(to, str) else kept
     if isinstance(message, PushMessage):

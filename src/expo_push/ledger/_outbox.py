@@ -15,7 +15,7 @@ from .._errors import PushServerError
 from .._message import PreparedMessage, PushMessage
 from .._models import PushTicket
 from ._leases import LeaseWatch
-from ._messages import decode_message, message_json, resend_payload
+from ._messages import decode_message, message_json, narrow, resend_payload
 from ._models import WorkerRun
 from ._outage import Outage
 from ._parts import Parts
@@ -95,7 +95,7 @@ class Batch:
                 self.skipped_rows.append(rows[index].id)
                 continue
             if len(kept) < len(tokens):
-                message = msgspec.structs.replace(message, to=kept if isinstance(message.to, list) else kept[0])
+                message = narrow(message, kept)
             self.outgoing.append(message)
             self._row_of.append(index)
             self._sent_to[index] = kept
@@ -154,7 +154,7 @@ class Batch:
                 continue
             still = [token for r, token in enumerate(kept) if r not in tickets]
             message = self.messages[index]
-            owed = msgspec.structs.replace(message, to=still if isinstance(message.to, list) else still[0])
+            owed = narrow(message, still)
             self.narrowed.append(NarrowedRow(self.rows[index].id, message_json(owed), len(still), doubt[index]))
             self._take(index, [tickets[r] for r in sorted(tickets)])
 

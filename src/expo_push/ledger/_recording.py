@@ -9,18 +9,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
-
 from .._errors import shown_text
 from .._models import PushTicket
 from .._service import DEVICE_NOT_REGISTERED, INVALID_CREDENTIALS, MESSAGE_RATE_EXCEEDED, MISMATCH_SENDER_ID
-from ._messages import (
-    QueuedTickets,
-    decode_message,
-    encode,
-    message_json,
-    payload_text,
-)
+from ._messages import QueuedTickets, decode_message, encode, message_json, narrow, payload_text
 from ._models import DeadToken
 from ._parts import Parts
 from ._rows import Cursor, NarrowedRow, OutboxEntry, QueueRow, TicketRow
@@ -230,7 +222,7 @@ class Recorder:
                     "expo-push: giving up on a notification after %d resends refused with MessageRateExceeded", retries
                 )
             else:
-                narrowed = msgspec.structs.replace(decode_message(payload), to=token)
+                narrowed = narrow(decode_message(payload), [token])
                 ready_at = self.clocks.schedule() + settings.rate_retry_delay * (2**retries)
                 entry = OutboxEntry(
                     key=resend_key,
