@@ -71,7 +71,9 @@ def _run_through_outage(
 
     def work(own: Ledger) -> None:
         try:
-            with own, PushClient(base_url=emulator.url, rate_limit=600, http2=False) as client:
+            # As `expo-push worker` runs by default: one budget shared through the database that goes away.
+            pacer = own.shared_pacer(600)
+            with own, PushClient(base_url=emulator.url, rate_limit=600, http2=False, pacer=pacer) as client:
                 runs.append(
                     own.run_worker(
                         client, stop, batch_size=50, poll_interval=0.02, on_batch=lambda run: first_batch.set()
