@@ -21,6 +21,7 @@ from ._models import PushReceipt, PushTicket
 from ._service import MAX_RECEIPT_IDS_PER_REQUEST
 
 __all__ = [
+    "SEND_STOPPED",
     "NotStarted",
     "SendBatch",
     "check_receipt_ids",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("expo_push")
+
+SEND_STOPPED = "expo_push_send_stopped"
+"""The attribute set on the log record of a send stopped before it finished."""
 
 
 class SendBatch:
@@ -142,7 +146,11 @@ class SendBatch:
             self._take_rest(chunk)
         self._close_account()
         if self.account.unsent or self.account.in_doubt:
-            logger.warning("expo-push: a send was stopped before it finished: %s", self.account.summary())
+            logger.warning(
+                "expo-push: a send was stopped before it finished: %s",
+                self.account.summary(),
+                extra={SEND_STOPPED: True},  # a caller giving its own summary recognises the record by this
+            )
 
     def finish(self) -> None:
         """Close the account of a send that ran its course; raise what ended it, if anything did."""

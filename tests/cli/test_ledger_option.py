@@ -41,3 +41,18 @@ def test_the_worker_claims_the_librarys_batch_size_by_default() -> None:
 
     args = build_parser().parse_args(["worker", "--ledger", "push.db"])
     assert args.batch_size == inspect.signature(Ledger.run_worker).parameters["batch_size"].default == 500
+
+
+def test_send_leaves_out_the_clients_stopped_warning_by_its_mark_not_its_words(caplog) -> None:
+    import logging
+
+    from expo_push._batch import SEND_STOPPED
+    from expo_push.cli._send import _own_summary
+
+    logger = logging.getLogger("expo_push")
+    with caplog.at_level(logging.WARNING, logger="expo_push"), _own_summary():
+        logger.warning("expo-push: a send was stopped before it finished: 3 unsent", extra={SEND_STOPPED: True})
+        logger.warning("expo-push: a send was stopped before it finished (someone else's words)")
+    assert [r.getMessage() for r in caplog.records] == [
+        "expo-push: a send was stopped before it finished (someone else's words)"
+    ]
