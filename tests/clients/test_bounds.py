@@ -8,6 +8,7 @@ import gzip
 import json
 import socket
 import threading
+import tracemalloc
 
 import pytest
 
@@ -131,3 +132,48 @@ def test_an_async_client_used_on_a_second_event_loop_says_so(expo_emulator, recw
     with pytest.raises(RuntimeError, match="another event loop"):
         asyncio.run(client.send({"to": TOKEN}))
     assert not [w for w in recwarn if "never retrieved" in str(w.message)]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_headers_dribbled_byte_by_byte_cannot_hold_a_request_past_the_attempt_timeout(kind):
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 400 + b"\r\n"
+    written = []
+
+    def dribble(conn: socket.socket, over: threading.Event) -> None:
+        for byte in head:  # one byte every 50 ms: each read is quick, the head alone takes 20 s
+            if over.wait(0.05):
+                return
+            conn.sendall(bytes([byte]))
+            written.append(1)
+
+    with raw_server(dribble) as (url, _, _):
+        error = _run(kind, url, attempt_timeout=0.5, timeout=10.0)
+        sent_when_given_up = len(written)
+    assert isinstance(error, PushConnectionError)
+    assert "attempt_timeout=0.5" in str(error)
+    assert sent_when_given_up < len(head) // 2  # gave up while the server was still on the head
+    assert [m.to for m in error.in_doubt] == [TOKEN]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_gzip_bomb_is_refused_within_max_response_bytes_of_memory(kind):
+    bomb = gzip.compress(b'{"data":[' + b" " * (200 * 2**20) + b"]}", compresslevel=9)
+    assert len(bomb) < 300_000
+    wire = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+    wire += b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
+
+    def answer(conn: socket.socket, over: threading.Event) -> None:
+        conn.sendall(wire)
+
+    limit = 1_000_000
+    with raw_server(answer) as (url, _, _):
+        tracemalloc.start()
+        try:
+            error = _run(kind, url, max_response_bytes=limit)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(error, PushResponseError)
+    assert f"larger than max_response_bytes={limit}" in str(error)
+    # the answer is inflated a bounded piece at a time: memory grows by the cap and a small constant, not 200 MiB
+    assert peak < 2 * limit + 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"

@@ -65,7 +65,7 @@ class _DefaultSession:
 def _timeout(value: Any) -> httpx.Timeout:
     """An httpx timeout from the older SDK's ``timeout`` (seconds, ``(connect, read)`` or ``None``)."""
     if value is None:
-        return DEFAULT_TIMEOUT
+        return httpx.Timeout(**DEFAULT_TIMEOUT._asdict())
     if isinstance(value, httpx.Timeout):
         return value
     if isinstance(value, tuple) and len(value) == 2:
