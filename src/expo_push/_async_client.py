@@ -44,10 +44,10 @@ class AsyncPushClient(BaseClient[AsyncTransport, "httpx.AsyncClient"]):
     def _new_transport(self) -> AsyncTransport:
         if self._needs_httpx():
             return self._over_httpx(None)
-        from ._h11_transport import AsyncH11Transport
+        from ._h11_transport import H11_ALPN, AsyncH11Transport
 
         return AsyncH11Transport(
-            timeout=self.timeout, ssl_context=self._ssl_verify(), max_connections=self.max_concurrency
+            timeout=self.timeout, ssl_context=self._ssl_verify(H11_ALPN), max_connections=self.max_concurrency
         )
 
     def _over_httpx(self, http: httpx.AsyncClient | None) -> AsyncTransport:

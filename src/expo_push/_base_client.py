@@ -76,34 +76,42 @@ _PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
 
 
 @functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
+def shared_ssl_context(alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
     """One TLS context for every connection expo-push makes, trusting what httpx trusts by default.
 
     ``$SSL_CERT_FILE`` or ``$SSL_CERT_DIR`` where set, else certifi's CA bundle.
     Loading it costs ~45 ms and a client without it ~0.3 ms, so code that makes
     a client per notification (a web request handler, say) stays cheap. It is
-    loaded only for an ``https://`` base URL.
+    loaded only for an ``https://`` base URL. ``alpn``: the protocols it offers
+    (h11's connections offer ``http/1.1`` alone; httpx sets its own).
     """
     import ssl
 
     if os.environ.get("SSL_CERT_FILE"):
-        return ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
-    if os.environ.get("SSL_CERT_DIR"):
-        return ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
-    import certifi
+        context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    elif os.environ.get("SSL_CERT_DIR"):
+        context = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    else:
+        import certifi
 
-    return ssl.create_default_context(cafile=certifi.where())
+        context = ssl.create_default_context(cafile=certifi.where())
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context
 
 
 @functools.cache
-def _trusting(ca_file: str) -> ssl.SSLContext:
+def _trusting(ca_file: str, alpn: tuple[str, ...]) -> ssl.SSLContext:
     """A TLS context that trusts the certificates of the PEM file ``ca_file`` (an emulator's CA, a proxy's)."""
     import ssl
 
     try:
-        return ssl.create_default_context(cafile=ca_file)
+        context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise ValueError(f"verify: cannot read the CA file {ca_file!r}: {exc}") from None
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context
 
 
 def _proxied() -> bool:
@@ -306,17 +314,18 @@ class BaseClient(Generic[TransportT, HttpClient]):
         if self._closed:
             raise RuntimeError(f"this {type(self).__name__} is closed; make a new one")
 
-    def _ssl_verify(self) -> ssl.SSLContext | None:
-        """The TLS context for the service, ``None`` for an ``http://`` one."""
+    def _ssl_verify(self, alpn: tuple[str, ...] = ()) -> ssl.SSLContext | None:
+        """The TLS context for the service, offering ``alpn`` (a context handed in is used as it is); ``None``
+        for an ``http://`` service."""
         verify = self._options["verify"]
         if isinstance(verify, str):
-            return _trusting(verify)
+            return _trusting(verify, alpn)
         if verify is not None:
             return verify  # type: ignore[no-any-return]
         # The CA bundle is loaded only when the service is reached over TLS: a cold start against an
         # http:// service (the emulator, a test) does not pay for it. (httpx loads it for verify=True; every
         # request goes to base_url, so with an http:// one no TLS is ever spoken and there is nothing to verify.)
-        return shared_ssl_context() if self.base_url.startswith("https:") else None
+        return shared_ssl_context(alpn) if self.base_url.startswith("https:") else None
 
     def _use_http2(self) -> bool:
         # HTTP/2 is negotiated in the TLS handshake: an http:// service is spoken to in HTTP/1.1 whatever the

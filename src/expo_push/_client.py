@@ -181,9 +181,11 @@ class PushClient(BaseClient[Transport, "httpx.Client"]):
     def _new_transport(self) -> Transport:
         if self._needs_httpx():
             return self._over_httpx(None)
-        from ._h11_transport import H11Transport
+        from ._h11_transport import H11_ALPN, H11Transport
 
-        return H11Transport(timeout=self.timeout, ssl_context=self._ssl_verify(), max_connections=self.max_concurrency)
+        return H11Transport(
+            timeout=self.timeout, ssl_context=self._ssl_verify(H11_ALPN), max_connections=self.max_concurrency
+        )
 
     def _over_httpx(self, http: httpx.Client | None) -> Transport:
         import httpx

@@ -23,9 +23,11 @@ from ._wire import HttpResponse
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["AsyncH11Transport", "H11Transport"]
+__all__ = ["H11_ALPN", "AsyncH11Transport", "H11Transport"]
 
 _READ_SIZE = 65536
+H11_ALPN = ("http/1.1",)
+"""What a TLS connection of these transports offers: HTTP/1.1 alone."""
 Origin = tuple[str, str, int]
 """Scheme, host, port."""
 
@@ -83,7 +85,7 @@ class _Pool:
         if self._ssl_context is None:
             from ._base_client import shared_ssl_context
 
-            self._ssl_context = shared_ssl_context()
+            self._ssl_context = shared_ssl_context(H11_ALPN)
         return self._ssl_context
 
     def take(self, origin: Origin) -> Any:
@@ -110,7 +112,12 @@ class _Pool:
 
 def _check_alpn(sock: ssl.SSLSocket | ssl.SSLObject | None) -> None:
     if sock is not None and sock.selected_alpn_protocol() not in (None, "http/1.1"):
-        raise TransportError("the server chose HTTP/2 for a connection spoken in HTTP/1.1", sent=False, retryable=False)
+        raise TransportError(
+            "the server chose HTTP/2 for a connection spoken in HTTP/1.1: give verify= a context that offers "
+            "http/1.1 alone (set_alpn_protocols), or install the http2 extra",
+            sent=False,
+            retryable=False,
+        )
 
 
 class _Connection:
