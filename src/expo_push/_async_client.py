@@ -44,7 +44,8 @@ class AsyncPushClient(BaseClient[AsyncTransport, "httpx.AsyncClient"]):
     def _new_transport(self) -> AsyncTransport:
         if self._needs_httpx():
             return self._over_httpx(None)
-        from ._h11_transport import H11_ALPN, AsyncH11Transport
+        from ._h11_async_transport import AsyncH11Transport
+        from ._h11_transport import H11_ALPN
 
         return AsyncH11Transport(
             timeout=self.timeout, ssl_context=self._ssl_verify(H11_ALPN), max_connections=self.max_concurrency

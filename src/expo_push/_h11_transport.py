@@ -1,13 +1,12 @@
-"""The default transports: HTTP/1.1 keep-alive connections spoken with h11, over sockets or asyncio streams.
+"""The default transport of ``PushClient``: HTTP/1.1 keep-alive connections over sockets, spoken with h11.
 
 Every wait (connecting, writing, each read) is cut to the attempt's deadline,
 so an answer dribbled byte by byte, head or body, cannot hold a request
-longer than ``attempt_timeout``.
+longer than ``attempt_timeout``. What both h11 transports share lives here too.
 """
 
 from __future__ import annotations
 
-import asyncio
 import select
 import socket
 import threading
@@ -23,7 +22,17 @@ from ._wire import HttpResponse
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["H11_ALPN", "AsyncH11Transport", "H11Transport"]
+__all__ = [
+    "H11_ALPN",
+    "H11Transport",
+    "Pool",
+    "answer_head",
+    "check_alpn",
+    "closed_early",
+    "protocol_error",
+    "request",
+    "route",
+]
 
 _READ_SIZE = 65536
 H11_ALPN = ("http/1.1",)
@@ -32,7 +41,7 @@ Origin = tuple[str, str, int]
 """Scheme, host, port."""
 
 
-def _route(url: str, cache: dict[str, tuple[Origin, bytes, bytes]]) -> tuple[Origin, bytes, bytes]:
+def route(url: str, cache: dict[str, tuple[Origin, bytes, bytes]]) -> tuple[Origin, bytes, bytes]:
     """The origin of ``url``, its request target and its Host header (cached: a client posts to two URLs)."""
     found = cache.get(url)
     if found is None:
@@ -47,26 +56,26 @@ def _route(url: str, cache: dict[str, tuple[Origin, bytes, bytes]]) -> tuple[Ori
     return found
 
 
-def _request(target: bytes, host: bytes, body: bytes, headers: Mapping[str, str]) -> list[Any]:
+def request(target: bytes, host: bytes, body: bytes, headers: Mapping[str, str]) -> list[Any]:
     fields = [(b"host", host), (b"content-length", b"%d" % len(body))]
     fields.extend((name.encode("ascii"), value.encode("latin-1")) for name, value in headers.items())
     return [h11.Request(method=b"POST", target=target, headers=fields), h11.Data(data=body), h11.EndOfMessage()]
 
 
-def _answer_head(event: h11.Response, limit: int, deadline: float) -> BodyReader:
+def answer_head(event: h11.Response, limit: int, deadline: float) -> BodyReader:
     headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in event.headers}
     return BodyReader(event.status_code, headers, limit, deadline)
 
 
-def _closed_early() -> TransportError:
+def closed_early() -> TransportError:
     return TransportError("RemoteProtocolError: Server disconnected without sending a response.")
 
 
-def _protocol_error(exc: h11.ProtocolError) -> TransportError:
+def protocol_error(exc: h11.ProtocolError) -> TransportError:
     return TransportError(f"RemoteProtocolError: {exc}")
 
 
-class _Pool:
+class Pool:
     """Idle connections by origin and the slots that bound how many are open; shared by both transports."""
 
     def __init__(self, timeout: Timeout, ssl_context: ssl.SSLContext | None, max_connections: int) -> None:
@@ -110,7 +119,7 @@ class _Pool:
         return conns
 
 
-def _check_alpn(sock: ssl.SSLSocket | ssl.SSLObject | None) -> None:
+def check_alpn(sock: ssl.SSLSocket | ssl.SSLObject | None) -> None:
     if sock is not None and sock.selected_alpn_protocol() not in (None, "http/1.1"):
         raise TransportError(
             "the server chose HTTP/2 for a connection spoken in HTTP/1.1: give verify= a context that offers "
@@ -150,7 +159,7 @@ class H11Transport:
     def __init__(
         self, *, timeout: Timeout = DEFAULT_TIMEOUT, ssl_context: ssl.SSLContext | None = None, max_connections: int = 6
     ) -> None:
-        self._pool = _Pool(timeout, ssl_context, max_connections)
+        self._pool = Pool(timeout, ssl_context, max_connections)
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
 
@@ -161,7 +170,7 @@ class H11Transport:
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int) -> HttpResponse:
         """POST ``body`` to ``url`` and read the answer, within ``deadline`` and ``limit``."""
-        origin, target, host = _route(url, self._pool._routes)
+        origin, target, host = route(url, self._pool._routes)
         timeout = self._pool.timeout
         if not self._slots.acquire(timeout=remaining(deadline, timeout.pool, sent=False)):
             remaining(deadline, None, sent=False)
@@ -172,7 +181,7 @@ class H11Transport:
             if conn is None:
                 conn = self._connect(origin, deadline)
             try:
-                answer = self._exchange(conn, _request(target, host, body, headers), deadline, limit)
+                answer = self._exchange(conn, request(target, host, body, headers), deadline, limit)
             except BaseException:
                 conn.close()
                 raise
@@ -204,7 +213,7 @@ class H11Transport:
             if context is not None:
                 try:
                     sock = context.wrap_socket(sock, server_hostname=host)
-                    _check_alpn(sock)
+                    check_alpn(sock)
                 except BaseException:
                     sock.close()
                     raise
@@ -241,151 +250,16 @@ class H11Transport:
                     assert reader is not None
                     reader.feed(event.data)
                 elif type(event) is h11.Response:
-                    reader = _answer_head(event, limit, deadline)
+                    reader = answer_head(event, limit, deadline)
                 elif type(event) is h11.EndOfMessage:
                     assert reader is not None
                     return reader.answer()
                 elif type(event) is h11.ConnectionClosed:
-                    raise _closed_early()
+                    raise closed_early()
         except TimeoutError:
             remaining(deadline, None, sent=True)
             raise TransportError("ReadTimeout") from None
         except OSError as exc:
             raise TransportError(f"ReadError: {exc}") from None
         except h11.ProtocolError as exc:
-            raise _protocol_error(exc) from None
-
-
-class _AsyncConnection:
-    """One asyncio stream pair and its h11 state."""
-
-    __slots__ = ("h11", "reader", "writer")
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
-        self.h11 = h11.Connection(h11.CLIENT)
-
-    def usable(self) -> bool:
-        """Idle and still open: nothing arrived unasked, no end of stream."""
-        return not self.writer.is_closing() and not self.reader.at_eof() and not self.reader._buffer  # type: ignore[attr-defined]
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class AsyncH11Transport:
-    """``AsyncTransport`` over asyncio streams: ``H11Transport``'s twin, for one event loop."""
-
-    def __init__(
-        self, *, timeout: Timeout = DEFAULT_TIMEOUT, ssl_context: ssl.SSLContext | None = None, max_connections: int = 6
-    ) -> None:
-        self._pool = _Pool(timeout, ssl_context, max_connections)
-        self._slots: asyncio.Semaphore | None = None
-
-    @property
-    def closed(self) -> bool:
-        """Whether ``aclose()`` was called."""
-        return self._pool.closed
-
-    async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int
-    ) -> HttpResponse:
-        """POST ``body`` to ``url`` and read the answer, within ``deadline`` and ``limit``."""
-        origin, target, host = _route(url, self._pool._routes)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self._pool.max_connections)
-        slots = self._slots
-        if slots.locked():
-            try:
-                await asyncio.wait_for(slots.acquire(), remaining(deadline, self._pool.timeout.pool, sent=False))
-            except asyncio.TimeoutError:
-                remaining(deadline, None, sent=False)
-                raise TransportError("PoolTimeout: no connection free within the pool timeout", sent=False) from None
-        else:
-            await slots.acquire()
-        try:
-            conn = self._pool.take(origin)
-            if conn is None:
-                conn = await self._connect(origin, deadline)
-            try:
-                answer = await self._exchange(conn, _request(target, host, body, headers), deadline, limit)
-            except BaseException:
-                conn.close()
-                raise
-            if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
-                conn.h11.start_next_cycle()
-                self._pool.give(origin, conn)
-            else:
-                conn.close()
-            return answer
-        finally:
-            slots.release()
-
-    async def aclose(self) -> None:
-        """Close the connections kept open; a transport closed takes no more requests."""
-        for conn in self._pool.drain():
-            conn.close()
-
-    async def _connect(self, origin: Origin, deadline: float) -> _AsyncConnection:
-        if self._pool.closed:
-            raise TransportError("the transport is closed", sent=False, retryable=False)
-        _, host, port = origin
-        context = self._pool.context(origin)
-        try:
-            opening = asyncio.open_connection(host, port, ssl=context, server_hostname=host if context else None)
-            reader, writer = await asyncio.wait_for(
-                opening, remaining(deadline, self._pool.timeout.connect, sent=False)
-            )
-        except asyncio.TimeoutError:
-            remaining(deadline, None, sent=False)
-            raise TransportError(f"ConnectTimeout: {host}:{port}", sent=False) from None
-        except OSError as exc:
-            raise TransportError(f"ConnectError: {exc}", sent=False) from None
-        sock = writer.get_extra_info("socket")
-        if sock is not None and context is None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        try:
-            _check_alpn(writer.get_extra_info("ssl_object"))
-        except TransportError:
-            writer.close()
-            raise
-        return _AsyncConnection(reader, writer)
-
-    async def _exchange(self, conn: _AsyncConnection, events: list[Any], deadline: float, limit: int) -> HttpResponse:
-        state, timeout = conn.h11, self._pool.timeout
-        try:
-            conn.writer.write(b"".join(state.send(event) or b"" for event in events))
-            if conn.writer.transport.get_write_buffer_size():
-                await asyncio.wait_for(conn.writer.drain(), remaining(deadline, timeout.write, sent=False))
-        except asyncio.TimeoutError:
-            remaining(deadline, None, sent=False)
-            raise TransportError("WriteTimeout", sent=False) from None
-        except OSError as exc:
-            raise TransportError(f"WriteError: {exc}", sent=False) from None
-        except h11.ProtocolError as exc:
-            raise TransportError(f"LocalProtocolError: {exc}", sent=False, retryable=False) from None
-        reader: BodyReader | None = None
-        try:
-            while True:
-                event = state.next_event()
-                if event is h11.NEED_DATA:
-                    wait = remaining(deadline, timeout.read, sent=True)
-                    state.receive_data(await asyncio.wait_for(conn.reader.read(_READ_SIZE), wait))
-                elif type(event) is h11.Data:
-                    assert reader is not None
-                    reader.feed(event.data)
-                elif type(event) is h11.Response:
-                    reader = _answer_head(event, limit, deadline)
-                elif type(event) is h11.EndOfMessage:
-                    assert reader is not None
-                    return reader.answer()
-                elif type(event) is h11.ConnectionClosed:
-                    raise _closed_early()
-        except asyncio.TimeoutError:
-            remaining(deadline, None, sent=True)
-            raise TransportError("ReadTimeout") from None
-        except OSError as exc:
-            raise TransportError(f"ReadError: {exc}") from None
-        except h11.ProtocolError as exc:
-            raise _protocol_error(exc) from None
+            raise protocol_error(exc) from None

@@ -159,7 +159,8 @@ def test_without_the_http2_extra_the_clients_speak_http11_over_tls_with_h11(
     tls: Emulator, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from expo_push import _base_client
-    from expo_push._h11_transport import AsyncH11Transport, H11Transport
+    from expo_push._h11_async_transport import AsyncH11Transport
+    from expo_push._h11_transport import H11Transport
 
     monkeypatch.setattr(_base_client, "_h2_installed", lambda: False)
     tls.reset()
