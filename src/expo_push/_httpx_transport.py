@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -38,7 +38,7 @@ _NEVER_SENT = (
 
 def httpx_options(
     timeout: Timeout, verify: ssl.SSLContext | bool, http2: bool, max_connections: int
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """What an httpx client made by expo-push is configured with."""
     return {
         "http2": http2,
