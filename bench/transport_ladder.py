@@ -196,7 +196,8 @@ def ladder(requests: int = 2000, rounds: int = 5) -> dict[str, float]:
         [sys.executable, "-c", _SERVER], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=False
     )
     try:
-        assert server.stdin is not None and server.stdout is not None
+        assert server.stdin is not None
+        assert server.stdout is not None
         server.stdin.write(TICKETS.encode())
         server.stdin.close()
         url = f"http://127.0.0.1:{int(server.stdout.readline())}"
