@@ -48,9 +48,9 @@ def as_timeout(value: object) -> Timeout:
     if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
         seconds = None if value is None else float(value)
         return Timeout(seconds, seconds, seconds, seconds)
-    phases = [getattr(value, name, False) for name in Timeout._fields]
-    if all(phase is None or isinstance(phase, (int, float)) for phase in phases):  # an httpx.Timeout
-        return Timeout(*phases)
+    phases: list[Any] = [getattr(value, name, "") for name in Timeout._fields]
+    if all(phase is None or (isinstance(phase, (int, float)) and not isinstance(phase, bool)) for phase in phases):
+        return Timeout(*phases)  # an httpx.Timeout
     raise ValueError(f"timeout must be a number of seconds, None or an httpx.Timeout, not {value!r}")
 
 
