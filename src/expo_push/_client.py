@@ -18,6 +18,7 @@ from ._base_client import (
     DEFAULT_TIMEOUT,
     BaseClient,
     Messages,
+    _proxied,
     abandon,
     shared_ssl_context,
 )
@@ -179,6 +180,12 @@ class PushClient(BaseClient[Transport, "httpx.Client"]):
     """
 
     def _new_transport(self) -> Transport:
+        if self._use_http2() and not _proxied():
+            from ._httpcore_transport import HttpcoreTransport
+
+            return HttpcoreTransport(
+                timeout=self.timeout, ssl_context=self._ssl_verify(), max_connections=self.max_concurrency
+            )
         if self._needs_httpx():
             return self._over_httpx(None)
         from ._h11_transport import H11_ALPN, H11Transport

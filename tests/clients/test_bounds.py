@@ -177,3 +177,37 @@ def test_a_gzip_bomb_is_refused_within_max_response_bytes_of_memory(kind):
     assert f"larger than max_response_bytes={limit}" in str(error)
     # the answer is inflated a bounded piece at a time: memory grows by the cap and a small constant, not 200 MiB
     assert peak < 2 * limit + 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_headers_dribbled_over_tls_end_at_the_attempt_timeout_through_the_http2_transport(tmp_path):
+    import ssl
+
+    import trustme
+
+    from expo_push._httpcore_transport import HttpcoreTransport
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 400 + b"\r\n"
+    written = []
+
+    def dribble(conn: socket.socket, over: threading.Event) -> None:
+        for byte in head:
+            if over.wait(0.05):
+                return
+            conn.sendall(bytes([byte]))
+            written.append(1)
+
+    with raw_server(dribble, tls=server_context) as (url, _, _):
+        with PushClient(base_url=url, verify=str(ca_file), max_retries=0, attempt_timeout=0.5, timeout=10.0) as client:
+            assert isinstance(client._transport, HttpcoreTransport)  # h2 is installed: the http2 extra's transport
+            with pytest.raises(PushServerError) as info:
+                client.send({"to": TOKEN})
+        sent_when_given_up = len(written)
+    assert isinstance(info.value, PushConnectionError)
+    assert "attempt_timeout=0.5" in str(info.value)
+    assert sent_when_given_up < len(head) // 2
+    assert [m.to for m in info.value.in_doubt] == [TOKEN]
