@@ -6,12 +6,12 @@ import asyncio
 import socket
 import sys
 from collections.abc import Awaitable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import h11
 
-from ._h11_transport import Origin, Pool, answer_head, check_alpn, closed_early, protocol_error, request, route
-from ._transport import DEFAULT_TIMEOUT, BodyReader, Timeout, TransportError, remaining
+from ._h11_transport import Exchange, Origin, Pool, check_alpn, io_failure
+from ._transport import DEFAULT_TIMEOUT, Timeout, TransportError, remaining
 from ._wire import HttpResponse
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class AsyncH11Transport:
         self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int
     ) -> HttpResponse:
         """POST ``body`` to ``url`` and read the answer, within ``deadline`` and ``limit``."""
-        origin, target, host = route(url, self._pool._routes)
+        origin, target = self._pool.route(url)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._pool.max_connections)
         slots = self._slots
@@ -82,20 +82,11 @@ class AsyncH11Transport:
         else:
             await slots.acquire()
         try:
-            conn = self._pool.take(origin)
-            if conn is None:
-                conn = await self._connect(origin, deadline)
+            conn = self._pool.take(origin) or await self._connect(origin, deadline)
             try:
-                answer = await self._exchange(conn, request(target, host, body, headers), deadline, limit)
-            except BaseException:
-                conn.close()
-                raise
-            if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
-                conn.h11.start_next_cycle()
-                self._pool.give(origin, conn)
-            else:
-                conn.close()
-            return answer
+                return await self._exchange(conn, Exchange(conn.h11, target, body, headers, limit, deadline), deadline)
+            finally:
+                self._pool.settle(origin, conn)  # kept if the answer came whole, else closed
         finally:
             slots.release()
 
@@ -105,18 +96,14 @@ class AsyncH11Transport:
             conn.close()
 
     async def _connect(self, origin: Origin, deadline: float) -> _AsyncConnection:
-        if self._pool.closed:
-            raise TransportError("the transport is closed", sent=False, retryable=False)
         _, host, port = origin
         context = self._pool.context(origin)
         try:
             opening = asyncio.open_connection(host, port, ssl=context, server_hostname=host if context else None)
             reader, writer = await _within(opening, remaining(deadline, self._pool.timeout.connect, sent=False))
-        except asyncio.TimeoutError:
-            remaining(deadline, None, sent=False)
-            raise TransportError(f"ConnectTimeout: {host}:{port}", sent=False) from None
-        except OSError as exc:
-            raise TransportError(f"ConnectError: {exc}", sent=False) from None
+        except (asyncio.TimeoutError, OSError) as exc:
+            timed_out = isinstance(exc, asyncio.TimeoutError)
+            raise io_failure("Connect", exc, deadline, sent=False, timed_out=timed_out) from None
         sock = writer.get_extra_info("socket")
         if sock is not None and context is None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -127,40 +114,20 @@ class AsyncH11Transport:
             raise
         return _AsyncConnection(reader, writer)
 
-    async def _exchange(self, conn: _AsyncConnection, events: list[Any], deadline: float, limit: int) -> HttpResponse:
-        state, timeout = conn.h11, self._pool.timeout
+    async def _exchange(self, conn: _AsyncConnection, exchange: Exchange, deadline: float) -> HttpResponse:
+        timeout = self._pool.timeout
         try:
-            conn.writer.write(b"".join(state.send(event) or b"" for event in events))
+            conn.writer.write(exchange.outgoing)
             if conn.writer.transport.get_write_buffer_size():
                 await _within(conn.writer.drain(), remaining(deadline, timeout.write, sent=False))
-        except asyncio.TimeoutError:
-            remaining(deadline, None, sent=False)
-            raise TransportError("WriteTimeout", sent=False) from None
-        except OSError as exc:
-            raise TransportError(f"WriteError: {exc}", sent=False) from None
-        except h11.ProtocolError as exc:
-            raise TransportError(f"LocalProtocolError: {exc}", sent=False, retryable=False) from None
-        reader: BodyReader | None = None
+        except (asyncio.TimeoutError, OSError) as exc:
+            timed_out = isinstance(exc, asyncio.TimeoutError)
+            raise io_failure("Write", exc, deadline, sent=False, timed_out=timed_out) from None
         try:
-            while True:
-                event = state.next_event()
-                if event is h11.NEED_DATA:
-                    wait = remaining(deadline, timeout.read, sent=True)
-                    state.receive_data(await _within(conn.reader.read(_READ_SIZE), wait))
-                elif type(event) is h11.Data:
-                    assert reader is not None
-                    reader.feed(event.data)
-                elif type(event) is h11.Response:
-                    reader = answer_head(event, limit, deadline)
-                elif type(event) is h11.EndOfMessage:
-                    assert reader is not None
-                    return reader.answer()
-                elif type(event) is h11.ConnectionClosed:
-                    raise closed_early()
-        except asyncio.TimeoutError:
-            remaining(deadline, None, sent=True)
-            raise TransportError("ReadTimeout") from None
-        except OSError as exc:
-            raise TransportError(f"ReadError: {exc}") from None
-        except h11.ProtocolError as exc:
-            raise protocol_error(exc) from None
+            while (answer := exchange.answer()) is None:
+                wait = remaining(deadline, timeout.read, sent=True)
+                exchange.receive(await _within(conn.reader.read(_READ_SIZE), wait))
+            return answer
+        except (asyncio.TimeoutError, OSError) as exc:
+            timed_out = isinstance(exc, asyncio.TimeoutError)
+            raise io_failure("Read", exc, deadline, sent=True, timed_out=timed_out) from None

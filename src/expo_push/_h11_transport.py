@@ -21,17 +21,7 @@ from ._wire import HttpResponse
 if TYPE_CHECKING:
     import ssl
 
-__all__ = [
-    "H11_ALPN",
-    "H11Transport",
-    "Pool",
-    "answer_head",
-    "check_alpn",
-    "closed_early",
-    "protocol_error",
-    "request",
-    "route",
-]
+__all__ = ["H11_ALPN", "Exchange", "H11Transport", "Pool", "check_alpn", "io_failure", "route"]
 
 _READ_SIZE = 65536
 H11_ALPN = ("http/1.1",)
@@ -70,23 +60,69 @@ def _split(url: str) -> tuple[Origin, bytes, bytes]:
     return (scheme, host, int(port) if port else 443 if scheme == "https" else 80), target, host_header
 
 
-def request(target: bytes, host: bytes, body: bytes, headers: Mapping[str, str]) -> list[Any]:
+def _request(target: bytes, host: bytes, body: bytes, headers: Mapping[str, str]) -> list[Any]:
     fields = [(b"host", host), (b"content-length", b"%d" % len(body))]
     fields.extend((name.encode("ascii"), value.encode("latin-1")) for name, value in headers.items())
     return [h11.Request(method=b"POST", target=target, headers=fields), h11.Data(data=body), h11.EndOfMessage()]
 
 
-def answer_head(event: h11.Response, limit: int, deadline: float) -> BodyReader:
-    headers = {name.decode("latin-1"): value.decode("latin-1") for name, value in event.headers}
-    return BodyReader(event.status_code, headers, limit, deadline)
+def io_failure(phase: str, exc: BaseException, deadline: float, *, sent: bool, timed_out: bool) -> TransportError:
+    """What an error of the connection while in ``phase`` (``Connect``, ``Write``, ``Read``) means: the attempt
+    timed out (raised) once its deadline is past, else the phase timed out or failed."""
+    if timed_out:
+        remaining(deadline, None, sent=sent)
+        return TransportError(f"{phase}Timeout", sent=sent)
+    return TransportError(f"{phase}Error: {exc}", sent=sent)
 
 
-def closed_early() -> TransportError:
-    return TransportError("RemoteProtocolError: Server disconnected without sending a response.")
+class Exchange:
+    """One POST and its answer on an h11 connection, without I/O: ``outgoing`` to write, then what is read
+    goes to ``receive`` until ``answer()`` is whole. Both transports carry one out."""
 
+    __slots__ = ("_deadline", "_limit", "_reader", "_state", "outgoing")
 
-def protocol_error(exc: h11.ProtocolError) -> TransportError:
-    return TransportError(f"RemoteProtocolError: {exc}")
+    def __init__(
+        self,
+        state: h11.Connection,
+        url: tuple[bytes, bytes],
+        body: bytes,
+        headers: Mapping[str, str],
+        limit: int,
+        deadline: float,
+    ) -> None:
+        try:
+            self.outgoing = b"".join(state.send(event) or b"" for event in _request(*url, body, headers))
+        except h11.ProtocolError as exc:
+            raise TransportError(f"LocalProtocolError: {exc}", sent=False, retryable=False) from None
+        self._state = state
+        self._limit = limit
+        self._deadline = deadline
+        self._reader: BodyReader | None = None
+
+    def receive(self, data: bytes) -> None:
+        """Take what was read from the connection (``b""``: it was closed)."""
+        self._state.receive_data(data)
+
+    def answer(self) -> HttpResponse | None:
+        """The answer once it is whole; ``None`` while more must be read."""
+        try:
+            while True:
+                event = self._state.next_event()
+                if event is h11.NEED_DATA:
+                    return None
+                if type(event) is h11.Data:
+                    assert self._reader is not None
+                    self._reader.feed(event.data)
+                elif type(event) is h11.Response:
+                    fields = {name.decode("latin-1"): value.decode("latin-1") for name, value in event.headers}
+                    self._reader = BodyReader(event.status_code, fields, self._limit, self._deadline)
+                elif type(event) is h11.EndOfMessage:
+                    assert self._reader is not None
+                    return self._reader.answer()
+                elif type(event) is h11.ConnectionClosed:
+                    raise TransportError("RemoteProtocolError: Server disconnected without sending a response.")
+        except h11.ProtocolError as exc:
+            raise TransportError(f"RemoteProtocolError: {exc}") from None
 
 
 class Pool:
@@ -99,8 +135,14 @@ class Pool:
         self.max_connections = max_connections
         self._ssl_context = ssl_context
         self._idle: dict[Origin, list[Any]] = {}
+        self._lock = threading.Lock()
         self._routes: dict[str, tuple[Origin, bytes, bytes]] = {}
         self.closed = False
+
+    def route(self, url: str) -> tuple[Origin, tuple[bytes, bytes]]:
+        """The origin of ``url``, and its request target and Host header."""
+        origin, target, host = route(url, self._routes)
+        return origin, (target, host)
 
     def context(self, origin: Origin) -> ssl.SSLContext | None:
         if origin[0] != "https":
@@ -112,24 +154,36 @@ class Pool:
         return self._ssl_context
 
     def take(self, origin: Origin) -> Any:
-        idle = self._idle.get(origin)
-        while idle:
-            conn = idle.pop()
-            if conn.usable():
-                return conn
-            conn.close()
+        """An idle connection to ``origin`` still open, or ``None``; ``TransportError`` once closed."""
+        if self.closed:
+            raise TransportError("the transport is closed", sent=False, retryable=False)
+        with self._lock:
+            idle = self._idle.get(origin)
+            while idle:
+                conn = idle.pop()
+                if conn.usable():
+                    return conn
+                conn.close()
         return None
 
-    def give(self, origin: Origin, conn: Any) -> None:
-        if self.closed:
+    def settle(self, origin: Origin, conn: Any) -> None:
+        """Keep ``conn`` for a later request if its exchange ended cleanly (both sides done); else close it."""
+        if conn.h11.our_state is not h11.DONE or conn.h11.their_state is not h11.DONE:
             conn.close()
-        else:
-            self._idle.setdefault(origin, []).append(conn)
+            return
+        conn.h11.start_next_cycle()
+        with self._lock:
+            if not self.closed:
+                self._idle.setdefault(origin, []).append(conn)
+                return
+        conn.close()
 
     def drain(self) -> list[Any]:
-        self.closed = True
-        conns = [conn for idle in self._idle.values() for conn in idle]
-        self._idle.clear()
+        """Close the pool; the idle connections, for the caller to close."""
+        with self._lock:
+            self.closed = True
+            conns = [conn for idle in self._idle.values() for conn in idle]
+            self._idle.clear()
         return conns
 
 
@@ -174,7 +228,6 @@ class H11Transport:
         self, *, timeout: Timeout = DEFAULT_TIMEOUT, ssl_context: ssl.SSLContext | None = None, max_connections: int = 6
     ) -> None:
         self._pool = Pool(timeout, ssl_context, max_connections)
-        self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_connections)
 
     @property
@@ -184,41 +237,25 @@ class H11Transport:
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int) -> HttpResponse:
         """POST ``body`` to ``url`` and read the answer, within ``deadline`` and ``limit``."""
-        origin, target, host = route(url, self._pool._routes)
-        timeout = self._pool.timeout
-        if not self._slots.acquire(timeout=remaining(deadline, timeout.pool, sent=False)):
+        origin, target = self._pool.route(url)
+        if not self._slots.acquire(timeout=remaining(deadline, self._pool.timeout.pool, sent=False)):
             remaining(deadline, None, sent=False)
             raise TransportError("PoolTimeout: no connection free within the pool timeout", sent=False)
         try:
-            with self._lock:
-                conn = self._pool.take(origin)
-            if conn is None:
-                conn = self._connect(origin, deadline)
+            conn = self._pool.take(origin) or self._connect(origin, deadline)
             try:
-                answer = self._exchange(conn, request(target, host, body, headers), deadline, limit)
-            except BaseException:
-                conn.close()
-                raise
-            if conn.h11.our_state is h11.DONE and conn.h11.their_state is h11.DONE:
-                conn.h11.start_next_cycle()
-                with self._lock:
-                    self._pool.give(origin, conn)
-            else:
-                conn.close()
-            return answer
+                return self._exchange(conn, Exchange(conn.h11, target, body, headers, limit, deadline), deadline)
+            finally:
+                self._pool.settle(origin, conn)  # kept if the answer came whole, else closed
         finally:
             self._slots.release()
 
     def close(self) -> None:
         """Close the connections kept open; a transport closed takes no more requests."""
-        with self._lock:
-            conns = self._pool.drain()
-        for conn in conns:
+        for conn in self._pool.drain():
             conn.close()
 
     def _connect(self, origin: Origin, deadline: float) -> _Connection:
-        if self._pool.closed:
-            raise TransportError("the transport is closed", sent=False, retryable=False)
         _, host, port = origin
         try:
             sock = socket.create_connection((host, port), remaining(deadline, self._pool.timeout.connect, sent=False))
@@ -231,49 +268,21 @@ class H11Transport:
                 except BaseException:
                     sock.close()
                     raise
-        except TransportError:
-            raise
-        except TimeoutError:
-            remaining(deadline, None, sent=False)
-            raise TransportError(f"ConnectTimeout: {host}:{port}", sent=False) from None
         except OSError as exc:
-            raise TransportError(f"ConnectError: {exc}", sent=False) from None
+            raise io_failure("Connect", exc, deadline, sent=False, timed_out=isinstance(exc, TimeoutError)) from None
         return _Connection(sock)
 
-    def _exchange(self, conn: _Connection, events: list[Any], deadline: float, limit: int) -> HttpResponse:
-        sock, state, timeout = conn.sock, conn.h11, self._pool.timeout
+    def _exchange(self, conn: _Connection, exchange: Exchange, deadline: float) -> HttpResponse:
+        sock, timeout = conn.sock, self._pool.timeout
         try:
-            data = b"".join(state.send(event) or b"" for event in events)
             sock.settimeout(remaining(deadline, timeout.write, sent=False))
-            sock.sendall(data)
-        except TimeoutError:
-            remaining(deadline, None, sent=False)
-            raise TransportError("WriteTimeout", sent=False) from None
+            sock.sendall(exchange.outgoing)
         except OSError as exc:
-            raise TransportError(f"WriteError: {exc}", sent=False) from None
-        except h11.ProtocolError as exc:
-            raise TransportError(f"LocalProtocolError: {exc}", sent=False, retryable=False) from None
-        reader: BodyReader | None = None
+            raise io_failure("Write", exc, deadline, sent=False, timed_out=isinstance(exc, TimeoutError)) from None
         try:
-            while True:
-                event = state.next_event()
-                if event is h11.NEED_DATA:
-                    sock.settimeout(remaining(deadline, timeout.read, sent=True))
-                    state.receive_data(sock.recv(_READ_SIZE))
-                elif type(event) is h11.Data:
-                    assert reader is not None
-                    reader.feed(event.data)
-                elif type(event) is h11.Response:
-                    reader = answer_head(event, limit, deadline)
-                elif type(event) is h11.EndOfMessage:
-                    assert reader is not None
-                    return reader.answer()
-                elif type(event) is h11.ConnectionClosed:
-                    raise closed_early()
-        except TimeoutError:
-            remaining(deadline, None, sent=True)
-            raise TransportError("ReadTimeout") from None
+            while (answer := exchange.answer()) is None:
+                sock.settimeout(remaining(deadline, timeout.read, sent=True))
+                exchange.receive(sock.recv(_READ_SIZE))
+            return answer
         except OSError as exc:
-            raise TransportError(f"ReadError: {exc}") from None
-        except h11.ProtocolError as exc:
-            raise protocol_error(exc) from None
+            raise io_failure("Read", exc, deadline, sent=True, timed_out=isinstance(exc, TimeoutError)) from None

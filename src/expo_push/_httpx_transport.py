@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -67,18 +67,26 @@ def _failure(exc: httpx.HTTPError) -> TransportError:
     return TransportError(text, sent=not isinstance(exc, _NEVER_SENT), retryable=not isinstance(exc, _NOT_RETRYABLE))
 
 
-class HttpxTransport:
-    """``Transport`` over an ``httpx.Client``; ``owned``: closed with the transport (one expo-push made)."""
+HttpxClient = TypeVar("HttpxClient", httpx.Client, httpx.AsyncClient)
 
-    def __init__(self, http: httpx.Client, timeout: Timeout, *, owned: bool = False) -> None:
-        self.http = http
+
+class _OverHttpx(Generic[HttpxClient]):
+    """A transport over an httpx client; ``owned``: closed with the transport (one expo-push made)."""
+
+    def __init__(self, http: HttpxClient, timeout: Timeout, *, owned: bool = False) -> None:
+        self.http: HttpxClient = http
         self._timeout = _timeout(timeout)
         self._owned = owned
 
     @property
     def closed(self) -> bool:
         """Whether the httpx client is closed."""
-        return self.http.is_closed
+        return bool(self.http.is_closed)
+
+
+class HttpxTransport(_OverHttpx[httpx.Client]):
+    """``Transport`` over an ``httpx.Client``: the body within the deadline, each read of the head within the read
+    timeout (httpx offers no way into the backend of a client it made)."""
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int) -> HttpResponse:
         """POST ``body`` to ``url`` and read the answer, its body within ``deadline`` and ``limit``."""
@@ -97,18 +105,8 @@ class HttpxTransport:
             self.http.close()
 
 
-class AsyncHttpxTransport:
+class AsyncHttpxTransport(_OverHttpx[httpx.AsyncClient]):
     """``AsyncTransport`` over an ``httpx.AsyncClient``, bounded whole by the deadline."""
-
-    def __init__(self, http: httpx.AsyncClient, timeout: Timeout, *, owned: bool = False) -> None:
-        self.http = http
-        self._timeout = _timeout(timeout)
-        self._owned = owned
-
-    @property
-    def closed(self) -> bool:
-        """Whether the httpx client is closed."""
-        return self.http.is_closed
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int

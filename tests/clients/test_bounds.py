@@ -17,6 +17,20 @@ from expo_push import AsyncPushClient, PushClient, PushConnectionError, PushResp
 from .raw_server import raw_server
 
 TOKEN = "ExponentPushToken[bounds]"
+DRIBBLED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 400 + b"\r\n"
+
+
+def _dribbler(data: bytes, written: list[int]):
+    """An answer that writes ``data`` one byte every 50 ms (each read is quick, the whole takes long), counting."""
+
+    def dribble(conn: socket.socket, over: threading.Event) -> None:
+        for byte in data:
+            if over.wait(0.05):
+                return
+            conn.sendall(bytes([byte]))
+            written.append(1)
+
+    return dribble
 
 
 def _run(kind: str, url: str, **options):
@@ -136,17 +150,10 @@ def test_an_async_client_used_on_a_second_event_loop_says_so(expo_emulator, recw
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 def test_headers_dribbled_byte_by_byte_cannot_hold_a_request_past_the_attempt_timeout(kind):
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 400 + b"\r\n"
-    written = []
+    written: list[int] = []
+    head = DRIBBLED_HEAD
 
-    def dribble(conn: socket.socket, over: threading.Event) -> None:
-        for byte in head:  # one byte every 50 ms: each read is quick, the head alone takes 20 s
-            if over.wait(0.05):
-                return
-            conn.sendall(bytes([byte]))
-            written.append(1)
-
-    with raw_server(dribble) as (url, _, _):
+    with raw_server(_dribbler(head, written)) as (url, _, _):
         error = _run(kind, url, attempt_timeout=0.5, timeout=10.0)
         sent_when_given_up = len(written)
     assert isinstance(error, PushConnectionError)
@@ -191,17 +198,10 @@ def test_headers_dribbled_over_tls_end_at_the_attempt_timeout_through_the_http2_
     authority.issue_cert("127.0.0.1").configure_cert(server_context)
     ca_file = tmp_path / "ca.pem"
     authority.cert_pem.write_to_path(str(ca_file))
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 400 + b"\r\n"
-    written = []
+    written: list[int] = []
+    head = DRIBBLED_HEAD
 
-    def dribble(conn: socket.socket, over: threading.Event) -> None:
-        for byte in head:
-            if over.wait(0.05):
-                return
-            conn.sendall(bytes([byte]))
-            written.append(1)
-
-    with raw_server(dribble, tls=server_context) as (url, _, _):
+    with raw_server(_dribbler(head, written), tls=server_context) as (url, _, _):
         with PushClient(base_url=url, verify=str(ca_file), max_retries=0, attempt_timeout=0.5, timeout=10.0) as client:
             assert isinstance(client._transport, HttpcoreTransport)  # h2 is installed: the http2 extra's transport
             with pytest.raises(PushServerError) as info:
