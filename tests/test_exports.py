@@ -22,6 +22,7 @@ KEPT_IN_THEIR_MODULE = {
     "expo_push.PushMessage",
     "expo_push.PushReceipt",
     "expo_push.PushTicket",
+    "expo_push.HttpResponse",
     # annotations (theirs or their bases') name things only their own module imports
     "expo_push.PushClient",
     "expo_push.AsyncPushClient",

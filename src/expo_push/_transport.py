@@ -25,6 +25,7 @@ __all__ = [
     "Transport",
     "TransportError",
     "as_timeout",
+    "remaining",
 ]
 
 
@@ -158,9 +159,10 @@ class BodyReader:
 class Transport(Protocol):
     """How ``PushClient`` sends one request: what the clients need of HTTP, and all of it.
 
-    ``post`` returns the answer (its body decompressed) or raises ``TransportError``;
-    it never takes past ``deadline`` (``time.monotonic()``) and never keeps
-    more than ``limit`` bytes of body.
+    ``post`` returns the answer (its body decompressed, its headers' names in
+    lower case or a case-insensitive mapping) or raises ``TransportError``; it
+    never takes past ``deadline`` (``time.monotonic()``) and never keeps more
+    than ``limit`` bytes of body (``BodyReader`` does both).
     """
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int) -> HttpResponse:
