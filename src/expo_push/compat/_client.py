@@ -1,7 +1,7 @@
 """``PushClient`` and ``AsyncPushClient`` with the older SDKs' methods, carried out by expo-push's clients.
 
 Every send goes through ``expo_push.PushClient.send`` (or the async one):
-chunked by recipients, paced, retried, over HTTP/2. What is left here is
+chunked by recipients, paced, retried, over keep-alive connections. What is left here is
 translation: older messages to payloads, tickets and receipts back to the
 older namedtuples, and expo-push errors to the older exceptions.
 """
@@ -224,7 +224,7 @@ class PushClient(_CompatClient):
 
     - requests hold at most 100 *recipients* (a message with a list ``to``
       counts once per token), go out side by side, paced to the service's
-      rate limit, over HTTP/2, and are retried on connection errors,
+      rate limit, over keep-alive connections (HTTP/2 with the http2 extra), and are retried on connection errors,
       timeouts, 429 and 5xx; ``max_message_count`` does not change that;
     - a message with a list ``to`` gets one ticket per recipient, whose
       ``push_message`` is the message addressed to that recipient;
