@@ -123,11 +123,10 @@ class SendBatch:
 
     def _take_rest(self, chunk: Chunk) -> None:
         """Account for a chunk that did not finish: its tickets so far, and the rest unsent or in doubt."""
-        tickets = list(chunk.tickets)
+        tickets, unsent, in_doubt = chunk.outcome()  # one look: a ticket is either here or its recipient is not
         self.account._add_tickets(tickets)
-        self.account._add_projects(dict(chunk.projects))
+        self.account._add_projects(chunk.projects)
         self._held_back.extend(tickets)
-        unsent, in_doubt = chunk.account_parts()
         self._unsent.extend(unsent)
         self._in_doubt.extend(in_doubt)
 
