@@ -1,0 +1,31 @@
+"""How the micro-benchmarks time a piece of work and print a figure beside its floor."""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+
+REPEAT = 7
+"""Timings of each piece of work; the best is kept (the machine is shared: the others measure its load)."""
+
+
+def best_us(work: Callable[[], object], per: int, repeat: int = REPEAT) -> float:
+    """Microseconds per item of the fastest of ``repeat`` runs of ``work`` (which handles ``per`` items)."""
+    best = float("inf")
+    enabled = gc.isenabled()
+    for _ in range(repeat):
+        gc.collect()
+        started = time.perf_counter()
+        work()
+        best = min(best, time.perf_counter() - started)
+    if enabled:
+        gc.enable()
+    return best / per * 1e6
+
+
+def line(figure: float, floor: float | None, unit: str, what: str) -> str:
+    """One printed line: the figure, its floor and their ratio."""
+    if floor is None:
+        return f"{figure:9.2f} {unit:<12} {'':>22}  {what}"
+    return f"{figure:9.2f} {unit:<12} floor {floor:6.2f} ({figure / floor:4.1f}x)  {what}"

@@ -1,0 +1,64 @@
+"""Garbage-collector load: objects the collector tracks per notification, and its collections during a send.
+
+Counted along the core's path with no I/O: validate every message (as ``send()`` does first), cut chunks,
+encode each request, read a 100-ticket answer, and settle the chunk into the account. ``held`` is what a send
+keeps tracked until it ends (its batch, chunks, tickets); ``collections`` is how many generation-0
+collections the whole path set off. ``python -m bench.micro gc``
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+
+from bench.micro._timing import line
+from bench.micro.validation import messages
+from expo_push._batch import SendBatch
+from expo_push._wire import HttpResponse, encode_entries, read_send_response
+
+N = 20_000
+
+
+def _answer(count: int) -> HttpResponse:
+    data = [{"status": "ok", "id": f"019354d2-{i:04x}-7000-8000-00000000{i:04x}"} for i in range(count)]
+    return HttpResponse(200, {}, json.dumps({"data": data}).encode())
+
+
+def core_send(batch: SendBatch) -> list[object]:
+    """Run ``batch`` through the core as a client would, with the service's answers made up; keep what it keeps."""
+    kept: list[object] = []
+    while (chunk := batch.next_chunk()) is not None:
+        encode_entries(chunk.entries)
+        tickets = read_send_response(_answer(chunk.count), chunk.entries, 0.0)
+        assert isinstance(tickets, list)
+        kept.append(chunk)
+        batch.settle(chunk, tickets)
+    batch.finish()
+    return kept
+
+
+def run() -> list[str]:
+    """The figures, as printed lines."""
+    dicts = messages(N)
+    gc.collect()
+    collections = [0]
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 0:
+            collections[0] += 1
+
+    gc.freeze()  # what exists before the send is not counted
+    before = len(gc.get_objects())
+    gc.callbacks.append(count)
+    try:
+        batch = SendBatch(dicts, whole=True)
+        kept = core_send(batch)
+        held = len(gc.get_objects()) - before
+    finally:
+        gc.callbacks.remove(count)
+        gc.unfreeze()
+    del batch, kept
+    return [
+        line(held / N, None, "objects", "tracked by the collector per notification, held until the send ends"),
+        line(collections[0] * 10_000 / N, None, "collections", "of generation 0 per 10,000 notifications"),
+    ]
