@@ -13,7 +13,7 @@ import msgspec
 
 from bench.micro._timing import best_us, line
 from expo_push._chunks import Chunker
-from expo_push._message import prepare_message
+from expo_push._validation import prepare_message
 from expo_push._wire import HttpResponse, read_send_response
 
 ROUNDS = 500

@@ -58,5 +58,5 @@ def run() -> list[str]:
     return [
         line(best_us(lambda: list(iter_prepared(dicts)), N), floor, "us/message", "validate dict messages"),
         line(best_us(lambda: list(iter_prepared(structs)), N), floor, "us/message", "validate PushMessages"),
-        line(best_us(lambda: [PushMessage(**m) for m in dicts], N), None, "us/message", "(PushMessage(**d), by caller)"),
+        line(best_us(lambda: [PushMessage(**m) for m in dicts], N), None, "us/message", "PushMessage(**d) by a caller"),
     ]

@@ -16,9 +16,10 @@ from ._account import MessagePart, SendAccount
 from ._chunks import Chunk, Chunker
 from ._errors import PushServerError, ValidationError
 from ._flows import ChunkFailed, NotStarted
-from ._message import PreparedMessage, PushMessage, prepare_message
+from ._message import PushMessage
 from ._models import PushReceipt, PushTicket
 from ._service import MAX_RECEIPT_IDS_PER_REQUEST
+from ._validation import PreparedMessage, prepare_message
 
 __all__ = [
     "NotStarted",

@@ -9,9 +9,10 @@ from typing import NamedTuple
 import msgspec
 
 from ._account import MessagePart, Position
-from ._message import PreparedMessage, PushMessage, narrow
+from ._message import PushMessage, narrow
 from ._models import PushTicket
 from ._service import MAX_NOTIFICATIONS_PER_REQUEST
+from ._validation import PreparedMessage
 
 __all__ = ["Chunk", "ChunkOutcome", "ChunkState", "Chunker", "Entry"]
 
@@ -212,6 +213,17 @@ class Chunk:
         return ChunkOutcome(tickets, unsent, in_doubt)
 
 
+_FIRST_POSITIONS = tuple(tuple(range(n)) for n in range(MAX_NOTIFICATIONS_PER_REQUEST + 1))
+"""The positions of an entry that starts a message, shared: most entries are one whole message (``(0,)``)."""
+
+
+def _positions(start: int, count: int) -> tuple[int, ...]:
+    """The positions ``start`` to ``start + count - 1`` (shared when they start at 0, as most do)."""
+    if start == 0 and count <= MAX_NOTIFICATIONS_PER_REQUEST:
+        return _FIRST_POSITIONS[count]
+    return tuple(range(start, start + count))
+
+
 class Chunker:
     """Cuts a stream of prepared messages into chunks of at most ``limit`` recipients.
 
@@ -250,7 +262,7 @@ class Chunker:
             room = self._limit - self._count
             start = self._offset
             part = message.recipients[start : start + room]
-            self._entries.append(Entry(message, part, tuple(range(start, start + len(part)))))
+            self._entries.append(Entry(message, part, _positions(start, len(part))))
             self._count += len(part)
             self._offset += len(part)
             if self._offset >= len(message.recipients):
@@ -276,7 +288,7 @@ class Chunker:
         if current is not None:
             rest = range(self._offset, len(current.recipients))
             if rest:
-                entry = Entry(current, current.recipients[self._offset :], tuple(rest))
+                entry = Entry(current, current.recipients[self._offset :], _positions(rest.start, len(rest)))
                 out.append(entry.part())
         self._entries, self._count, self._current = [], 0, None
         self._messages = iter(())
@@ -288,5 +300,5 @@ class Chunker:
         out = self.leftover()
         for prepared in rest:
             self.read += len(prepared.recipients)
-            out.append(Entry(prepared, prepared.recipients, tuple(range(len(prepared.recipients)))).part())
+            out.append(Entry(prepared, prepared.recipients, _positions(0, len(prepared.recipients))).part())
         return out

@@ -2,7 +2,7 @@ import json
 
 from expo_push import PushMessage
 from expo_push._chunks import Chunker
-from expo_push._message import prepare_message
+from expo_push._validation import prepare_message
 from expo_push._wire import encode_entries
 
 

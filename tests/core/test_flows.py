@@ -19,7 +19,7 @@ from expo_push._flows import (
     receipts_flow,
     send_flow,
 )
-from expo_push._message import prepare_message
+from expo_push._validation import prepare_message
 from expo_push._wire import HttpResponse, TransportFailure
 
 A, B, C, D = (f"ExponentPushToken[{x}]" for x in "abcd")

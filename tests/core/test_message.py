@@ -3,7 +3,8 @@ import json
 import pytest
 
 from expo_push import MAX_PAYLOAD_BYTES, PushMessage, ValidationError
-from expo_push._message import narrow, prepare_message
+from expo_push._message import narrow
+from expo_push._validation import prepare_message
 
 TOKEN = "ExponentPushToken[aaaaaaaaaaaaaaaaaaaaaa]"
 
@@ -141,7 +142,7 @@ def test_repr_omits_defaults():
 
 
 def test_every_field_but_to_has_a_check():
-    from expo_push._message import _CHECKS
+    from expo_push._validation import _CHECKS
 
     assert set(_CHECKS) == set(PushMessage.__struct_fields__) - {"to"}
 

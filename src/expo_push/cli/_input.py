@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from .._errors import ValidationError
-from .._message import prepare_message, unknown_fields
+from .._message import unknown_fields
+from .._validation import prepare_message
 
 __all__ = [
     "FORMATS",
