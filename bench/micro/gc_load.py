@@ -1,9 +1,9 @@
 """Garbage-collector load: objects the collector tracks per notification, and its collections during a send.
 
 Counted along the core's path with no I/O: validate every message (as ``send()`` does first), cut chunks,
-encode each request, read a 100-ticket answer, and settle the chunk into the account. ``held`` is what a send
-keeps tracked until it ends (its batch, chunks, tickets); ``collections`` is how many generation-0
-collections the whole path set off. ``python -m bench.micro gc``
+encode each request, read a 100-ticket answer, and settle the chunk into the account. Objects tracked are counted
+once every message is validated (before the first request) and at the end (the tickets); ``collections`` is how many
+generation-0 collections the whole path set off. ``python -m bench.micro gc``
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import json
 
 from bench.micro._timing import line
 from bench.micro.validation import messages
+from expo_push import PushTicket
 from expo_push._batch import SendBatch
 from expo_push._wire import HttpResponse, encode_entries, read_send_response
 
@@ -24,17 +25,16 @@ def _answer(count: int) -> HttpResponse:
     return HttpResponse(200, {}, json.dumps({"data": data}).encode())
 
 
-def core_send(batch: SendBatch) -> list[object]:
-    """Run ``batch`` through the core as a client would, with the service's answers made up; keep what it keeps."""
-    kept: list[object] = []
+def core_send(batch: SendBatch) -> list[PushTicket]:
+    """Run ``batch`` through the core as a client would, with the service's answers made up; return the tickets."""
+    out: list[PushTicket] = []
     while (chunk := batch.next_chunk()) is not None:
         encode_entries(chunk.entries)
         tickets = read_send_response(_answer(chunk.count), chunk.entries, 0.0)
         assert isinstance(tickets, list)
-        kept.append(chunk)
-        batch.settle(chunk, tickets)
+        out.extend(batch.settle(chunk, tickets))
     batch.finish()
-    return kept
+    return out
 
 
 def run() -> list[str]:
@@ -52,13 +52,16 @@ def run() -> list[str]:
     gc.callbacks.append(count)
     try:
         batch = SendBatch(dicts, whole=True)
-        kept = core_send(batch)
+        validated = len(gc.get_objects()) - before
+        tickets = core_send(batch)
         held = len(gc.get_objects()) - before
     finally:
         gc.callbacks.remove(count)
         gc.unfreeze()
-    del batch, kept
+    assert len(tickets) == N
+    del batch, tickets
     return [
-        line(held / N, None, "objects", "tracked by the collector per notification, held until the send ends"),
+        line(validated / N, None, "objects", "tracked by the collector per notification once the input is validated"),
+        line(held / N, None, "objects", "tracked by the collector per notification at the end (the tickets)"),
         line(collections[0] * 10_000 / N, None, "collections", "of generation 0 per 10,000 notifications"),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 from ._account import MessagePart, SendAccount
 from ._chunks import Chunk, Chunker
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("expo_push")
+T = TypeVar("T")
 
 
 class SendBatch:
@@ -62,7 +64,7 @@ class SendBatch:
         if self.account.done or self.account.read:
             raise ValueError("a SendAccount records one send: pass a new one")
         prepared = iter_prepared(messages, strict=strict)
-        self._chunker = Chunker(list(prepared) if whole else prepared)
+        self._chunker = Chunker(_handed_once(list(prepared)) if whole else prepared)
         self._whole = whole
         self._handed_out = 0
         self.failed = False
@@ -173,6 +175,14 @@ class SendBatch:
 
 def _position(ticket: PushTicket) -> tuple[int, int]:
     return ticket.position or (-1, -1)
+
+
+def _handed_once(items: list[T]) -> Iterator[T]:
+    """The items in order, each let go of as it is handed out: a message already in a chunk is held by its
+    chunk alone, and freed once the chunk is settled, so a large send's memory shrinks as it goes."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def iter_prepared(messages: object, *, strict: bool = False) -> Iterator[PreparedMessage]:

@@ -412,7 +412,7 @@ def _prepare_plain(raw: dict[str, Any], index: int, check_size: bool) -> Prepare
     if not ordered:
         rest = dict(sorted(rest.items(), key=_order))
     try:
-        payload = _ENCODE(rest)
+        payload = bytes(memoryview(_ENCODE(rest)))  # a copy of its own size: msgspec's buffer has room to spare
     except (TypeError, ValueError, msgspec.EncodeError):
         return None
     if check_size and len(payload) > MAX_PAYLOAD_BYTES:
