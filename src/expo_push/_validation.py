@@ -300,14 +300,18 @@ _CHECKS: dict[str, Callable[[str, Any, int], None]] = {
 }
 """The check of every field but ``to``, by attribute name; each is called only for a value that is set."""
 _FIELD_NAMES = PushMessage.__struct_fields__
-_FIELD_CHECKS = tuple((attr, _CHECKS.get(attr)) for attr in _FIELD_NAMES)
-"""Each field with its check, in the order fields are checked (and encoded): ``to`` first, with none here."""
+_FIELD_CHECKS = tuple((attr, None if _CHECKS[attr] is _check_str else _CHECKS[attr]) for attr in _FIELD_NAMES[1:])
+"""Each field but ``to`` with its check (``None``: a string), in the order fields are checked and encoded."""
 
 
 def _check_fields(message: PushMessage, index: int) -> None:
-    for (attr, check), value in zip(_FIELD_CHECKS, msgspec.structs.astuple(message), strict=True):
-        if value is not None and check is not None:
+    for (attr, check), value in zip(_FIELD_CHECKS, msgspec.structs.astuple(message)[1:], strict=True):
+        if value is None:
+            continue
+        if check is not None:
             check(attr, value, index)
+        elif type(value) is not str:
+            _check_str(attr, value, index)
 
 
 def _set_fields(message: PushMessage) -> list[tuple[str, Any]]:
@@ -445,7 +449,11 @@ def prepare_message(
         msg = message_from_dict(message, index, strict=strict)
     else:
         raise ValidationError(f"must be a PushMessage or a dict, not {type(message).__name__}", index=index)
-    recipients, to_is_list = _check_recipients(msg.to, index)
+    to = msg.to
+    if type(to) is str and len(to) <= MAX_TOKEN_LENGTH and _TOKEN.match(to) is not None:  # the common token
+        recipients, to_is_list = (to,), False
+    else:
+        recipients, to_is_list = _check_recipients(to, index)
     _check_fields(msg, index)
     if msg.extra:
         _check_extra_names(msg.extra, index)
