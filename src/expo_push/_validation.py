@@ -450,6 +450,7 @@ def prepare_message(
     else:
         raise ValidationError(f"must be a PushMessage or a dict, not {type(message).__name__}", index=index)
     to = msg.to
+    recipients: tuple[str, ...]
     if type(to) is str and len(to) <= MAX_TOKEN_LENGTH and _TOKEN.match(to) is not None:  # the common token
         recipients, to_is_list = (to,), False
     else:
