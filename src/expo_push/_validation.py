@@ -300,14 +300,17 @@ _CHECKS: dict[str, Callable[[str, Any, int], None]] = {
 }
 """The check of every field but ``to``, by attribute name; each is called only for a value that is set."""
 _FIELD_NAMES = PushMessage.__struct_fields__
-_FIELD_CHECKS = tuple((attr, None if _CHECKS[attr] is _check_str else _CHECKS[attr]) for attr in _FIELD_NAMES[1:])
-"""Each field but ``to`` with its check (``None``: a string), in the order fields are checked and encoded."""
+_FIELD_CHECKS = {attr: None if _CHECKS[attr] is _check_str else _CHECKS[attr] for attr in _FIELD_NAMES[1:]}
+"""The check of each field but ``to`` (``None``: a string)."""
 
 
 def _check_fields(message: PushMessage, index: int) -> None:
-    for (attr, check), value in zip(_FIELD_CHECKS, msgspec.structs.astuple(message)[1:], strict=True):
-        if value is None:
+    # ``__rich_repr__`` gives the fields set, in field order (PushMessage leaves fields at their default out of
+    # its repr), from C: most of the 23 fields are None and never visited.
+    for attr, value in message.__rich_repr__():
+        if value is None or attr == "to":
             continue
+        check = _FIELD_CHECKS[attr]
         if check is not None:
             check(attr, value, index)
         elif type(value) is not str:
