@@ -8,8 +8,10 @@ Every other path is answered with a JSON error, as the service answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import threading
+import weakref
 import zlib
 
 from ._asgi import (
@@ -25,6 +27,7 @@ from ._asgi import (
     json_reply,
     method_not_allowed,
     not_found,
+    transport_of,
 )
 from ._control import CONTROL_PREFIX, ControlRoutes, Guard
 from ._faults import Fault, FaultPlan
@@ -199,6 +202,18 @@ class EmulatorApp:
         self.started = threading.Event()
         self.control = ControlRoutes(self)
         self.inbox = InboxRoutes(self)
+        self._connections: weakref.WeakSet[asyncio.WriteTransport] = weakref.WeakSet()
+
+    def abort_connections(self) -> int:
+        """Close every open connection at once, unsent answers and all; return how many (called on the loop).
+
+        A stop waits for answers being written; a client that never reads would make it wait forever.
+        """
+        connections = list(self._connections)
+        for transport in connections:
+            with contextlib.suppress(Exception):  # already gone
+                transport.abort()
+        return len(connections)
 
     def reset(self) -> None:
         """Back to the state of construction: no faults, held stalls dropped, state cleared."""
@@ -211,6 +226,9 @@ class EmulatorApp:
         if kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "http":
+            transport = transport_of(send)
+            if transport is not None:
+                self._connections.add(transport)
             await self._http(Request(scope, receive, send))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:

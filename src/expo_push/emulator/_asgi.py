@@ -6,6 +6,7 @@ prior knowledge (h2c) and HTTP/2 over TLS (ALPN) from the same app.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "json_reply",
     "method_not_allowed",
     "not_found",
+    "transport_of",
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -162,6 +164,26 @@ def method_not_allowed(method: str, allowed: tuple[str, ...]) -> Reply:
     return error_reply(error, {"allow": ", ".join(allowed)})
 
 
+def _hypercorn_stream(send: Send) -> tuple[Any, Any, Any]:
+    """The stream, its ``send`` and its id behind an ASGI ``send`` served by hypercorn (``None`` each if not)."""
+    stream = getattr(send, "__self__", None)
+    return stream, getattr(stream, "send", None), getattr(stream, "stream_id", None)
+
+
+def transport_of(send: Send) -> asyncio.WriteTransport | None:
+    """The connection's transport behind an ASGI ``send`` served by hypercorn, or ``None``.
+
+    The stream's protocol writes through hypercorn's ``TCPServer.protocol_send``, whose server holds
+    the asyncio writer; the lifecycle tests pin this reach, as the fault tests pin ``abort``'s.
+    """
+    _, stream_send, _ = _hypercorn_stream(send)
+    protocol = getattr(stream_send, "__self__", None)
+    server = getattr(getattr(protocol, "send", None), "__self__", None)
+    writer = getattr(server, "writer", None)
+    transport = getattr(writer, "transport", None)
+    return transport if isinstance(transport, asyncio.WriteTransport) else None
+
+
 async def abort(send: Send) -> None:
     """End the request without any HTTP answer, as a lost connection does.
 
@@ -171,9 +193,7 @@ async def abort(send: Send) -> None:
     ends without a response (HTTP/1.1), or resets it on request (HTTP/2). The emulator's fault
     tests pin both, so a hypercorn release that changes these internals is caught at once.
     """
-    stream = getattr(send, "__self__", None)
-    stream_send = getattr(stream, "send", None)
-    stream_id = getattr(stream, "stream_id", None)
+    stream, stream_send, stream_id = _hypercorn_stream(send)
     if stream is None or stream_send is None or stream_id is None:
         raise RuntimeError("cannot close this stream without an answer: not served by hypercorn")
     protocol = getattr(stream_send, "__self__", None)

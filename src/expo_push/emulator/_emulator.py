@@ -23,6 +23,9 @@ from ._tls import Certificate
 
 __all__ = ["Emulator"]
 
+_STOP_GRACE = 2.0
+"""Seconds a stop gives answers still being written (hypercorn's own grace is 1 s), then again after closing them."""
+
 
 def _as_tokens(token_or_tokens: str | Iterable[str]) -> list[str]:
     return [token_or_tokens] if isinstance(token_or_tokens, str) else list(token_or_tokens)
@@ -188,7 +191,20 @@ class Emulator:
         config.keep_alive_timeout = 75.0
         if self._certificate is not None:
             config.certfile = config.keyfile = self._certificate.server_file
-        await serve(self._app, config, shutdown_trigger=self._shutdown.wait)  # type: ignore[arg-type]
+        serving = asyncio.ensure_future(serve(self._app, config, shutdown_trigger=self._shutdown.wait))  # type: ignore[arg-type]
+        stopping = asyncio.ensure_future(self._shutdown.wait())
+        try:
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            # hypercorn waits for every answer to be written, even to a client that never reads: past the grace
+            # period the connections are closed under it, and past another its serving task is abandoned.
+            for last_resort in (self._app.abort_connections, serving.cancel):
+                if (await asyncio.wait({serving}, timeout=_STOP_GRACE))[0]:
+                    break
+                last_resort()
+        finally:
+            stopping.cancel()
+        if serving.done() and not serving.cancelled():
+            serving.result()
 
     def stop(self) -> None:
         """Stop serving (held stalls are dropped, inbox pages closed) and wait for the thread to end. Idempotent."""
