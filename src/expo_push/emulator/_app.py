@@ -31,6 +31,7 @@ from ._asgi import (
 )
 from ._control import CONTROL_PREFIX, ControlRoutes, Guard
 from ._faults import Fault, FaultPlan
+from ._history import Exchange
 from ._inbox import InboxRoutes
 from ._service import RequestError, decode_json, request_error, validation_error
 from ._state import EmulatorState, SendAnswer
@@ -266,9 +267,12 @@ class EmulatorApp:
         # Counted (and in flight) from the moment it arrives, so a request still
         # uploading its body belongs to the generation that was current then.
         size = request.content_length()
-        generation = state.request_started(kind, size or 0)
+        generation, number = state.request_started(kind, size or 0)
+        arrived = state.now()
         fault: Fault | None = None
         reply: Reply | None = None
+        accepted: SendAnswer | None = None
+        raw = b""
         finished = False
         try:
             limit = state.settings.max_body_bytes
@@ -284,11 +288,13 @@ class EmulatorApp:
                     state.body_received(generation, len(raw))
                 fault = self.faults.pick(kind)
                 try:
-                    reply = await self._answer_with_faults(request, kind, raw, generation, fault)
+                    reply, accepted = await self._answer_with_faults(request, kind, raw, (generation, number), fault)
                 except _Dropped:
                     reply = None
+            exchange = self._exchange(request, kind, number, arrived, raw, size, reply, fault, accepted)
             # Counted before the answer leaves, so a client that has its answer sees it in the stats.
-            state.request_finished(generation, reply.status if reply else None, fault=fault is not None)
+            status = reply.status if reply else None
+            state.request_finished(generation, status, fault=fault is not None, exchange=exchange)
             finished = True
             if reply is None:
                 await abort(request.send)
@@ -298,9 +304,47 @@ class EmulatorApp:
             if not finished:
                 state.request_finished(generation, None, fault=fault is not None)
 
+    def _exchange(
+        self,
+        request: Request,
+        kind: str,
+        number: int,
+        arrived: float,
+        raw: bytes,
+        size: int | None,
+        reply: Reply | None,
+        fault: Fault | None,
+        accepted: SendAnswer | None,
+    ) -> Exchange:
+        """What the traffic view keeps of one push request: its body as read (inflated) and the answer."""
+        encoding = (request.header("content-encoding") or "").strip().lower()
+        body = raw
+        if encoding not in ("", "identity"):
+            inflated = _inflate(raw, encoding, self.state.settings.max_body_bytes)
+            body = inflated if isinstance(inflated, bytes) else b""
+        return Exchange(
+            number=number,
+            at=arrived,
+            kind=kind,
+            http_version=request.http_version,
+            headers={
+                name: value
+                for name in ("user-agent", "content-type", "content-encoding", "accept-encoding")
+                if (value := request.header(name)) is not None
+            },
+            sent_bytes=size if size is not None else len(raw),
+            body=body,
+            status=reply.status if reply is not None else None,
+            answer=reply.plain if reply is not None else None,
+            answer_type=reply.headers.get("content-type", "") if reply is not None else "",
+            fault=fault.kind if fault is not None else None,
+            access_token=request.header("authorization") is not None,
+            notifications=accepted.notifications if accepted is not None else None,
+        )
+
     async def _answer_with_faults(
-        self, request: Request, kind: str, raw: bytes, generation: int, fault: Fault | None
-    ) -> Reply:
+        self, request: Request, kind: str, raw: bytes, started: tuple[int, int], fault: Fault | None
+    ) -> tuple[Reply, SendAnswer | None]:
         latency = self.state.settings.latency
         if latency:
             await asyncio.sleep(latency)
@@ -311,14 +355,16 @@ class EmulatorApp:
         accepted: SendAnswer | None = None
         reply: Reply | None = None
         if fault is None or fault.accept:
-            reply, accepted = self._answer(request, kind, raw, generation)
+            reply, accepted = self._answer(request, kind, raw, started)
             reply = _compressed(request, reply)
         if fault is not None:
             reply = self._fault_answer(request, fault, kind, raw, accepted)
         assert reply is not None
-        return reply
+        return reply, accepted
 
-    def _answer(self, request: Request, kind: str, raw: bytes, generation: int) -> tuple[Reply, SendAnswer | None]:
+    def _answer(
+        self, request: Request, kind: str, raw: bytes, started: tuple[int, int]
+    ) -> tuple[Reply, SendAnswer | None]:
         state = self.state
         if not state.authorized(request.header("authorization")):
             # DOCUMENTED: under push security, a request without a valid access token fails whole with UNAUTHORIZED.
@@ -332,16 +378,7 @@ class EmulatorApp:
         if isinstance(body, RequestError):
             return error_reply(body), None
         if kind == "send":
-            received = {
-                "httpVersion": request.http_version,
-                "headers": {
-                    name: value
-                    for name in ("user-agent", "content-type", "content-encoding", "accept-encoding")
-                    if (value := request.header(name)) is not None
-                },
-                "bytes": len(raw),
-            }
-            result = state.send(body, generation, received)
+            result = state.send(body, *started, request.header("authorization") is not None)
             if result is None:  # begun before a reset: nothing recorded, nobody to answer
                 raise _Dropped
             if isinstance(result, RequestError):

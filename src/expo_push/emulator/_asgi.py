@@ -126,11 +126,13 @@ class Request:
 class Reply:
     """An answer to write: status, headers and a body."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "headers", "plain", "status")
 
     def __init__(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.body = body
+        self.plain = body
+        """The body before any compression (what the traffic view shows)."""
         self.headers = {"content-type": content_type, **(headers or {})}
 
     async def write(self, send: Send) -> None:

@@ -18,8 +18,10 @@ from hypercorn.config import Config
 from ._app import EmulatorApp, Stalls
 from ._control import is_loopback
 from ._faults import Fault, FaultKind, FaultPlan, FaultTarget
+from ._history import DEFAULT_HISTORY
 from ._state import Delivery, EmulatorState, Settings, Stats
 from ._tls import Certificate
+from ._views import exchange_view
 
 __all__ = ["Emulator"]
 
@@ -52,7 +54,9 @@ class Emulator:
     ``registered_only=True`` answers every token not given to ``register`` with
     ``DeviceNotRegistered``. ``control_token`` guards the control routes (give
     one when binding beyond loopback). ``access_tokens`` and ``control_token``
-    are never shown in reprs or messages.
+    are never shown in reprs or messages. ``history`` is how many of the latest
+    notifications are kept for ``inbox``, ``messages`` and the inbox page (older
+    ones are forgotten; their receipts are still answered).
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class Emulator:
         default_project: str = "@test/app",
         registered_only: bool = False,
         max_body_bytes: int = 4 * 1024 * 1024,
+        history: int = DEFAULT_HISTORY,
         tls: bool = False,
         control_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -81,6 +86,7 @@ class Emulator:
             default_project=default_project,
             registered_only=registered_only,
             max_body_bytes=max_body_bytes,
+            history=history,
         )
         self.host = host
         self.port = port
@@ -304,6 +310,22 @@ class Emulator:
     def max_body_bytes(self, value: int) -> None:
         self._state.configure(max_body_bytes=value)
 
+    @property
+    def history(self) -> int:
+        """How many of the latest accepted notifications are kept (the oldest go first). Settable."""
+        return self._state.settings.history
+
+    @history.setter
+    def history(self, value: int) -> None:
+        self._state.configure(history=value)
+
+    def clear_inbox(self) -> None:
+        """Forget the notifications and requests kept, as the inbox page's Clear does.
+
+        Scripted tokens, projects, settings, faults, counters and receipts stay; numbering goes on.
+        """
+        self._state.clear_inbox()
+
     def set_access_tokens(self, tokens: Iterable[str] | None) -> None:
         """Require ``Authorization: Bearer <one of tokens>`` on every request (``None``: no requirement)."""
         self._state.configure(access_tokens=None if tokens is None else frozenset(tokens))
@@ -417,7 +439,7 @@ class Emulator:
         return self._state.wait_idle(timeout)
 
     def inbox(self, token: str) -> list[Delivery]:
-        """What ``token`` received, oldest first: each accepted notification with its ticket id."""
+        """What ``token`` received, oldest first: each kept notification (see ``history``) with its ticket id."""
         return self._state.inbox(token)
 
     def messages(self, token: str) -> list[dict[str, Any]]:
@@ -425,13 +447,17 @@ class Emulator:
         return [delivery.message for delivery in self._state.inbox(token)]
 
     def request(self, number: int) -> dict[str, Any] | None:
-        """Send request ``number`` (from 1 since the last reset) as received, while among the latest 1000.
+        """Push request ``number`` (send or receipts, from 1 since the last reset, refused ones too) and its answer.
 
-        A dict with ``httpVersion`` (``"1.1"`` or ``"2"``), ``headers`` (user-agent,
-        content-type, content-encoding, accept-encoding), ``bytes`` (the body's size as sent)
-        and ``body`` (decoded); only requests the service took (not refused whole) are kept.
+        A dict with ``kind`` (``"send"`` or ``"receipts"``), ``httpVersion`` (``"1.1"`` or ``"2"``),
+        ``headers`` (user-agent, content-type, content-encoding, accept-encoding), ``bytes`` (the
+        body's size as sent), ``body`` (decoded), ``status`` (``None``: no answer), ``errorCode``,
+        ``answer`` (decoded), ``fault``, ``accessToken`` (whether one was sent, never which) and
+        ``notifications`` (the first and last ``seq`` it brought); ``None`` once it is no longer
+        among the latest 1000 kept.
         """
-        return self._state.request(number)
+        exchange = self._state.request(number)
+        return exchange_view(exchange) if exchange is not None else None
 
     def tokens(self) -> list[str]:
         """Every token that received something, in order of first notification."""

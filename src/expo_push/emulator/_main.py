@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .._arguments import rate_argument, seconds_argument
+from ._history import DEFAULT_HISTORY
 
 __all__ = ["build_parser", "main"]
 
@@ -65,6 +66,13 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
         help="largest request body taken, as sent and decompressed; larger: 413 (default: 4 MiB)",
     )
     parser.add_argument(
+        "--history",
+        type=int,
+        default=DEFAULT_HISTORY,
+        metavar="N",
+        help=f"latest notifications kept for the inbox; older ones are forgotten (default: {DEFAULT_HISTORY:,})",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
         help="serve https (HTTP/2 and HTTP/1.1) with a certificate made at start; prints the CA file to trust",
@@ -104,6 +112,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
         default_project=args.default_project,
         registered_only=args.registered_only,
         max_body_bytes=args.max_body_bytes,
+        history=args.history,
         tls=args.tls,
         control_token=args.control_token,
     )
