@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import base64
 import itertools
-import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,14 +19,11 @@ import pytest
 from expo_push import PushClient
 from expo_push.emulator import Emulator
 
-from .conftest import FrozenClock, token
+from .conftest import FrozenClock, cards, token
 
 sync_api = pytest.importorskip("playwright.sync_api")
 expect = sync_api.expect
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "inbox.png"
 WITHIN_A_SECOND = 1000  # ms
 # A 1x1 PNG, so that richContent images draw without the network.
@@ -38,36 +33,10 @@ IMAGE = (
 )
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is not installed at {CHROMIUM}: .ci/run installs it (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def emu() -> Iterator[Emulator]:
     with Emulator(rate_limit=None) as emulator:
         yield emulator
-
-
-@pytest.fixture
-def page(browser: object, emu: Emulator) -> Iterator[object]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
-    page = context.new_page()
-    page.goto(emu.url)
-    expect(page.locator("#live")).to_have_attribute("data-state", "live")
-    yield page
-    context.close()
-
-
-def cards(page: object) -> object:
-    return page.locator('[data-testid="notification"]')  # type: ignore[attr-defined]
 
 
 def test_each_notification_appears_live_as_ios_and_android_draw_it(emu: Emulator, page: object) -> None:
@@ -159,7 +128,9 @@ def test_the_receipt_status_follows_the_service(emu: Emulator, page: object) -> 
     expect(status).to_have_text(["receipt: never", "receipt: MessageTooBig", "receipt: ok"], timeout=WITHIN_A_SECOND)
 
 
-def test_faults_in_force_are_shown_and_the_buttons_clear_them_and_reset_after_a_confirmation(emu: Emulator, page: object) -> None:
+def test_faults_in_force_are_shown_and_the_buttons_clear_them_and_reset_after_a_confirmation(
+    emu: Emulator, page: object
+) -> None:
     emu.add_fault("server_error", status=503, count=2)
     faults = page.locator("#faults")  # type: ignore[attr-defined]
     expect(faults).to_contain_text("server_error 503 · send · 2 more")

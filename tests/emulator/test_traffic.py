@@ -110,7 +110,7 @@ def test_a_notification_detail_holds_the_ticket_the_receipt_and_whether_it_was_f
 def test_the_feed_is_searched_in_data_token_and_ticket_with_field_filters(emu: Emulator, http: httpx.Client) -> None:
     emu.script_token(token("dead"), receipt_error="DeviceNotRegistered")
     answer = http.post(SEND, json=[
-        {"to": token("anna"), "title": "Invoice", "data": {"orderId": "A-17"}},
+        {"to": token("anna"), "title": "Invoice", "data": {"orderId": "Q-17"}},
         {"to": token("ben"), "title": "Hello", "body": "your invoice"},
         {"to": token("dead"), "title": "Gone"},
     ]).json()  # fmt: skip
@@ -121,7 +121,7 @@ def test_the_feed_is_searched_in_data_token_and_ticket_with_field_filters(emu: E
         return [d["message"]["title"] for d in found["data"]]
 
     assert titles("invoice") == ["Invoice", "Hello"]
-    assert titles("a-17") == ["Invoice"]
+    assert titles("q-17") == ["Invoice"]
     assert titles("device-ben") == ["Hello"]
     assert titles(ben_ticket[:13]) == ["Hello"]
     assert titles(f"token:{token('anna')}") == ["Invoice"]
