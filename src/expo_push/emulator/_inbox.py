@@ -43,7 +43,7 @@ _BATCH = 200
 """At most this many of the newest notifications (and exchanges) go to a page in one update: a burst is
 summed up by its latest, and the page says how many it did not draw."""
 _KEEPALIVE = 15.0
-_COALESCE = 0.05
+_COALESCE = 0.25
 """Seconds to let a burst of changes gather before the next event is written."""
 _ROUTES = {"feed": ("GET",), "events": ("GET",), "traffic": ("GET",), "clear": ("POST",)}
 
