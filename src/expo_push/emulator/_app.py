@@ -12,7 +12,6 @@ import contextlib
 import gzip
 import threading
 import weakref
-import zlib
 
 from ._asgi import (
     JSON_TYPE,
@@ -24,9 +23,11 @@ from ._asgi import (
     Send,
     abort,
     error_reply,
+    inflate,
     json_reply,
     method_not_allowed,
     not_found,
+    too_large,
     transport_of,
 )
 from ._control import CONTROL_PREFIX, ControlRoutes, Guard
@@ -123,42 +124,9 @@ def _compressed(request: Request, reply: Reply) -> Reply:
     return reply
 
 
-def _too_large(limit: int) -> RequestError:
-    # GUESS: the code and wording; a body over the limit is answered 413, as proxies and body parsers do.
-    return request_error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than the limit of {limit} bytes.")
-
-
-def _inflate(raw: bytes, encoding: str, limit: int) -> bytes | RequestError:
-    """``raw`` decompressed, never inflating more than ``limit`` bytes (a small gzip body can expand to GiBs)."""
-    if encoding in ("", "identity"):
-        return raw
-    if encoding not in ("gzip", "deflate"):
-        return validation_error(f"unsupported Content-Encoding {encoding!r}")
-    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-    parts: list[bytes] = []
-    size = 0
-    rest = raw
-    try:
-        # A gzip body may hold several members one after another (gzip -c a b); each is inflated in turn.
-        while True:
-            inflater = zlib.decompressobj(wbits)
-            part = inflater.decompress(rest, limit + 1 - size)
-            size += len(part)
-            if size > limit or inflater.unconsumed_tail:
-                return _too_large(limit)
-            if not inflater.eof:
-                return validation_error(f"the request body is not valid {encoding} data: it ends too early")
-            parts.append(part)
-            rest = inflater.unused_data
-            if encoding == "deflate" or not rest:
-                return b"".join(parts)
-    except zlib.error as exc:
-        return validation_error(f"the request body is not valid {encoding} data: {exc}")
-
-
 def _decode(request: Request, raw: bytes, limit: int) -> object | RequestError:
     encoding = (request.header("content-encoding") or "").strip().lower()
-    inflated = _inflate(raw, encoding, limit)
+    inflated = inflate(raw, encoding, limit)
     if isinstance(inflated, RequestError):
         return inflated
     try:
@@ -280,7 +248,7 @@ class EmulatorApp:
                 raw = await request.body(limit)
             except BodyTooLarge:
                 request.consumed = True  # read no further: the connection closes after the answer
-                reply = error_reply(_too_large(limit), {"connection": "close"})
+                reply = error_reply(too_large(limit), {"connection": "close"})
             except ConnectionResetError:
                 return
             else:
@@ -316,12 +284,7 @@ class EmulatorApp:
         fault: Fault | None,
         accepted: SendAnswer | None,
     ) -> Exchange:
-        """What the traffic view keeps of one push request: its body as read (inflated) and the answer."""
-        encoding = (request.header("content-encoding") or "").strip().lower()
-        body = raw
-        if encoding not in ("", "identity"):
-            inflated = _inflate(raw, encoding, self.state.settings.max_body_bytes)
-            body = inflated if isinstance(inflated, bytes) else b""
+        """What the traffic view keeps of one push request: its body as sent and the answer."""
         return Exchange(
             number=number,
             at=arrived,
@@ -333,7 +296,7 @@ class EmulatorApp:
                 if (value := request.header(name)) is not None
             },
             sent_bytes=size if size is not None else len(raw),
-            body=body,
+            body=raw,
             status=reply.status if reply is not None else None,
             answer=reply.plain if reply is not None else None,
             answer_type=reply.headers.get("content-type", "") if reply is not None else "",

@@ -1,4 +1,4 @@
-"""ASGI plumbing of the emulator: reading a bounded body, writing an answer, and closing a stream without one.
+"""ASGI plumbing of the emulator: reading a bounded body (and inflating it), writing an answer, closing a stream.
 
 The emulator is one ASGI application served by hypercorn, which speaks HTTP/1.1, HTTP/2 with
 prior knowledge (h2c) and HTTP/2 over TLS (ALPN) from the same app.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -15,7 +16,7 @@ import h2.connection
 import h2.errors
 from hypercorn.protocol.events import StreamClosed
 
-from ._service import RequestError, encode_json, request_error
+from ._service import RequestError, encode_json, request_error, validation_error
 
 __all__ = [
     "BodyTooLarge",
@@ -28,9 +29,11 @@ __all__ = [
     "abort",
     "error_reply",
     "header",
+    "inflate",
     "json_reply",
     "method_not_allowed",
     "not_found",
+    "too_large",
     "transport_of",
 ]
 
@@ -184,6 +187,40 @@ def transport_of(send: Send) -> asyncio.WriteTransport | None:
     writer = getattr(server, "writer", None)
     transport = getattr(writer, "transport", None)
     return transport if isinstance(transport, asyncio.WriteTransport) else None
+
+
+def too_large(limit: int) -> RequestError:
+    """The 413 answer of a body over ``limit`` bytes."""
+    # GUESS: the code and wording; a body over the limit is answered 413, as proxies and body parsers do.
+    return request_error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than the limit of {limit} bytes.")
+
+
+def inflate(raw: bytes, encoding: str, limit: int) -> bytes | RequestError:
+    """``raw`` decompressed, never inflating more than ``limit`` bytes (a small gzip body can expand to GiBs)."""
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "deflate"):
+        return validation_error(f"unsupported Content-Encoding {encoding!r}")
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    parts: list[bytes] = []
+    size = 0
+    rest = raw
+    try:
+        # A gzip body may hold several members one after another (gzip -c a b); each is inflated in turn.
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            part = inflater.decompress(rest, limit + 1 - size)
+            size += len(part)
+            if size > limit or inflater.unconsumed_tail:
+                return too_large(limit)
+            if not inflater.eof:
+                return validation_error(f"the request body is not valid {encoding} data: it ends too early")
+            parts.append(part)
+            rest = inflater.unused_data
+            if encoding == "deflate" or not rest:
+                return b"".join(parts)
+    except zlib.error as exc:
+        return validation_error(f"the request body is not valid {encoding} data: {exc}")
 
 
 async def abort(send: Send) -> None:

@@ -68,8 +68,8 @@ class Delivery(msgspec.Struct, frozen=True):
 class Exchange(msgspec.Struct):
     """One push request (send or receipts) and what was answered, refused and faulted ones included.
 
-    ``body`` is the body as read (inflated when it came compressed; ``b""`` once dropped to stay
-    within ``KEPT_EXCHANGE_BYTES``), ``answer`` the body answered before any compression (``None``: no
+    ``body`` is the body as sent (compressed when it came compressed: the views inflate it),
+    ``answer`` the body answered before any compression (``None``: no
     answer, the connection was closed). ``access_token`` says whether an ``Authorization`` header
     came, never what it held.
     """

@@ -10,7 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
-from .._arguments import rate_argument, seconds_argument
+from .._arguments import count_argument, rate_argument, seconds_argument
 from ._history import DEFAULT_HISTORY
 
 __all__ = ["build_parser", "main"]
@@ -67,7 +67,7 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
     )
     parser.add_argument(
         "--history",
-        type=int,
+        type=count_argument(1),
         default=DEFAULT_HISTORY,
         metavar="N",
         help=f"latest notifications kept for the inbox; older ones are forgotten (default: {DEFAULT_HISTORY:,})",

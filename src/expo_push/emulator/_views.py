@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._asgi import inflate
 from ._history import Delivery, Exchange
 from ._service import decode_json, encode_json
 
 __all__ = ["SEARCH_FIELDS", "Search", "delivery_view", "exchange_view", "receipt_status"]
 
 SEARCH_FIELDS = ("token", "project", "ticket", "status", "title", "body", "data")
+_INFLATE_AT_MOST = 64 * 1024 * 1024
+"""A kept body is inflated for viewing up to this many bytes (one that inflates further is not shown)."""
 
 
 def receipt_status(delivery: Delivery, now: float) -> str:
@@ -106,7 +109,9 @@ def exchange_view(exchange: Exchange, whole: bool = True) -> dict[str, Any]:
         **_outcome(exchange, answer),
     }
     if whole:
-        view["body"] = _json_or_text(exchange.body) if exchange.body else None
+        encoding = exchange.headers.get("content-encoding", "").strip().lower()
+        body = inflate(exchange.body, encoding, _INFLATE_AT_MOST) if exchange.body else b""
+        view["body"] = _json_or_text(body) if isinstance(body, bytes) and body else None
         view["answer"] = answer
         view["answerType"] = exchange.answer_type
     return view
