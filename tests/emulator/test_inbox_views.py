@@ -202,3 +202,19 @@ def test_the_page_is_dark_when_the_system_is(browser: Any, emu: Emulator) -> Non
         colours[scheme] = page.evaluate("getComputedStyle(document.documentElement).backgroundColor")
         context.close()
     assert colours == {"light": "rgb(243, 244, 247)", "dark": "rgb(13, 14, 20)"}
+
+
+def test_a_deleted_notification_leaves_every_open_page(browser: Any, emu: Emulator, http: httpx.Client) -> None:
+    context = browser.new_context()
+    first, second = context.new_page(), context.new_page()
+    for page in (first, second):
+        page.goto(emu.url)
+        expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    http.post(SEND, json=[{"to": token(1), "title": "keep"}, {"to": token(2), "title": "drop"}])
+    for page in (first, second):
+        expect(cards(page).locator(".ios .title")).to_have_text(["drop", "keep"])
+    cards(first).filter(has_text="drop").locator(".delete").click()
+    for page in (first, second):
+        expect(cards(page).locator(".ios .title")).to_have_text(["keep"])
+    assert emu.messages(token(2)) == []
+    context.close()

@@ -18,6 +18,8 @@ from expo_push.emulator import Emulator
 
 from .conftest import SEND, token
 
+pytest_plugins = ["pytester"]
+
 BOUND = 30.0
 """Seconds a stop may take at most in these tests (it takes about two; before the fix: forever)."""
 BIG_BODY = "x" * 20_000
@@ -76,3 +78,29 @@ def test_the_command_exits_on_sigterm_though_a_reader_never_reads() -> None:
         finally:
             if process.poll() is None:
                 process.kill()
+
+
+def test_the_pytest_plugin_ends_its_session_though_a_reader_never_reads(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import socket
+
+        import httpx
+
+        READERS = []
+
+        def test_leaves_a_reader_that_never_reads(expo_emulator):
+            big = "x" * 20_000
+            for batch in range(5):
+                to = [f"ExponentPushToken[{batch}-{i}]" for i in range(100)]
+                httpx.post(expo_emulator.url + "/--/api/v2/push/send", json=[{"to": t, "body": big} for t in to])
+            host, port = expo_emulator.url.removeprefix("http://").rsplit(":", 1)
+            sock = socket.create_connection((host, int(port)))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.sendall(f"GET /--/emulator/feed?limit=500 HTTP/1.1\\r\\nHost: {host}:{port}\\r\\n\\r\\n".encode())
+            assert sock.recv(12) == b"HTTP/1.1 200"
+            READERS.append(sock)  # open, unread, until the process ends
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:randomly", timeout=BOUND)
+    result.assert_outcomes(passed=1)

@@ -147,8 +147,8 @@ class History:
         self.exchange_bytes = 0
         self.accepted = 0
         """Notifications accepted since the last reset (``seq`` of the latest), kept or not."""
-        self.cleared = 0
-        """How many times the inbox was cleared (the page starts over when it changes)."""
+        self.revision = 0
+        """How many times notifications were cleared or deleted (pages start over when it changes)."""
         self._payloads: collections.Counter[int] = collections.Counter()
         self._keys: collections.deque[int] = collections.deque()
 
@@ -218,6 +218,7 @@ class History:
         if not inbox:
             del self.inboxes[delivery.token]
         self._forget(delivery, key)
+        self.revision += 1
         return True
 
     def _forget(self, delivery: Delivery, key: int) -> None:
@@ -239,7 +240,7 @@ class History:
         self._keys.clear()
         self.exchanges.clear()
         self.exchange_bytes = 0
-        self.cleared += 1
+        self.revision += 1
 
     def receipt_fetched(self, ticket_id: str, now: float) -> None:
         """Note that a receipts request answered the receipt of ``ticket_id``."""

@@ -85,7 +85,7 @@ class InboxRoutes:
         settings = state.settings
         history = state.history()
         with state.locked():
-            counts = {"kept": len(history.feed), "accepted": history.accepted, "cleared": history.cleared}
+            counts = {"kept": len(history.feed), "accepted": history.accepted, "revision": history.revision}
             counts["tokens"] = len(history.inboxes)
         return {
             "generation": state.generation,
@@ -210,8 +210,8 @@ class InboxRoutes:
             while True:
                 changed.clear()
                 update = self._snapshot()
-                if (update["generation"], update["cleared"]) != start:
-                    start, last, last_exchange, due = (update["generation"], update["cleared"]), 0, 0, []
+                if (update["generation"], update["revision"]) != start:
+                    start, last, last_exchange, due = (update["generation"], update["revision"]), 0, 0, []
                     update["reset"] = True
                 found = self.search("", last, _BATCH)
                 deliveries = found["data"]
