@@ -289,9 +289,10 @@
 
   function outcome(e) {
     if (e.errorCode) return e.errorCode;
-    if (e.kind === "receipts") return `${e.receipts ?? 0} receipts`;
+    const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+    if (e.kind === "receipts") return plural(e.receipts ?? 0, "receipt");
     const errors = Object.entries(e.ticketErrors || {}).map(([code, n]) => `${code} ×${n}`);
-    return `${e.tickets ?? 0} tickets${errors.length ? `, errors: ${errors.join(", ")}` : ""}`;
+    return `${plural(e.tickets ?? 0, "ticket")}${errors.length ? `, errors: ${errors.join(", ")}` : ""}`;
   }
 
   function addExchanges(exchanges) {
