@@ -6,6 +6,7 @@ Playwright drives the system's headless Chromium; every wait is one of its expec
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -218,3 +219,18 @@ def test_a_deleted_notification_leaves_every_open_page(browser: Any, emu: Emulat
         expect(cards(page).locator(".ios .title")).to_have_text(["keep"])
     assert emu.messages(token(2)) == []
     context.close()
+
+
+def test_a_request_answered_after_a_later_one_still_shows_in_the_traffic(
+    emu: Emulator, http: httpx.Client, page: Any
+) -> None:
+    emu.add_fault("stall")
+    page.click("#tab-traffic")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        held = pool.submit(http.post, SEND, json={"to": token(1), "title": "held"})
+        assert emu.wait_for_stalls(1)
+        http.post(SEND, json={"to": token(2), "title": "quick"})
+        expect(exchanges(page).locator("td:nth-child(1)")).to_have_text(["#2"])
+        emu.release_stalls()
+        assert held.result(timeout=10).status_code == 200
+    expect(exchanges(page).locator("td:nth-child(1)")).to_have_text(["#2", "#1"])

@@ -89,6 +89,8 @@ class Exchange(msgspec.Struct):
     access_token: bool
     notifications: tuple[int, int] | None = None
     """The ``seq`` of the first and last notification it brought, if it brought any."""
+    recorded: int = 0
+    """Its place in the order exchanges ended (a request answered late ends after later ones)."""
 
     def kept_bytes(self) -> int:
         """What keeping it whole costs, roughly: its body and its answer."""
@@ -144,7 +146,9 @@ class History:
         self.fetched: dict[str, tuple[float, int]] = {}
         """Ticket id -> (emulator time of the first fetch of its receipt, how many fetches answered it)."""
         self.exchanges: collections.OrderedDict[int, Exchange] = collections.OrderedDict()
+        """Exchanges by number, in the order they ended."""
         self.exchange_bytes = 0
+        self.recorded = 0
         self.accepted = 0
         """Notifications accepted since the last reset (``seq`` of the latest), kept or not."""
         self.revision = 0
@@ -252,6 +256,8 @@ class History:
 
     def add_exchange(self, exchange: Exchange) -> None:
         """Keep ``exchange`` whole, dropping the oldest beyond ``KEPT_EXCHANGES`` or ``KEPT_EXCHANGE_BYTES``."""
+        self.recorded += 1
+        exchange.recorded = self.recorded
         self.exchanges[exchange.number] = exchange
         self.exchange_bytes += exchange.kept_bytes()
         while len(self.exchanges) > KEPT_EXCHANGES or (

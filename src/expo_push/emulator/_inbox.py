@@ -159,12 +159,17 @@ class InboxRoutes:
             views = [delivery_view(d, history.fetched.get(d.ticket_id)) for d in shown]
         return {"data": views, "matched": len(found)}
 
-    def traffic(self, after: int, limit: int) -> list[dict[str, Any]]:
-        """The newest ``limit`` kept exchanges numbered above ``after``, oldest first, without their bodies."""
+    def traffic(self, after: int, limit: int, *, ended_after: int = 0) -> list[dict[str, Any]]:
+        """The newest ``limit`` kept exchanges numbered above ``after``, by number, without their bodies.
+
+        ``ended_after`` keeps only those that ended after the one with that ``recorded`` place (the
+        event stream's cursor: a request answered late ends after later ones, and must still be sent).
+        """
         state = self.app.state
         with state.locked():
-            kept = [e for n, e in reversed(state.history().exchanges.items()) if n > after][: max(limit, 0)]
-        return [exchange_view(e, whole=False) for e in reversed(kept)]
+            kept = [e for e in state.history().exchanges.values() if e.number > after and e.recorded > ended_after]
+        kept.sort(key=lambda e: e.number)
+        return [exchange_view(e, whole=False) for e in kept[len(kept) - min(max(limit, 0), len(kept)) :]]
 
     def notification(self, seq: int) -> dict[str, Any] | None:
         """Notification ``seq`` in full: its view, and the exchange that brought it while kept."""
@@ -218,9 +223,9 @@ class InboxRoutes:
                 update["skipped"] = found["matched"] - len(deliveries)
                 if deliveries:
                     last = deliveries[-1]["seq"]
-                exchanges = self.traffic(last_exchange, _BATCH)
+                exchanges = self.traffic(0, _BATCH, ended_after=last_exchange)
                 if exchanges:
-                    last_exchange = exchanges[-1]["id"]
+                    last_exchange = max(e["recorded"] for e in exchanges)
                 now = update["now"]
                 for delivery in deliveries:
                     if delivery["receiptAt"] > now:

@@ -106,6 +106,7 @@ def exchange_view(exchange: Exchange, whole: bool = True) -> dict[str, Any]:
         "fault": exchange.fault,
         "accessToken": exchange.access_token,
         "notifications": list(exchange.notifications) if exchange.notifications else None,
+        "recorded": exchange.recorded,
         **_outcome(exchange, answer),
     }
     if whole:

@@ -310,7 +310,10 @@
         row.append(cell);
       }
       row.addEventListener("click", () => { location.hash = `#/traffic/${e.id}`; });
-      body.prepend(row);
+      row.dataset.id = String(e.id);
+      // newest first by number: a request answered late comes after later ones, and goes below them
+      const below = [...body.children].find((other) => Number(other.dataset.id) < e.id);
+      body.insertBefore(row, below || null);
     }
     while (body.children.length > MAX_SHOWN) body.lastElementChild.remove();
     $("traffic-count").textContent = `latest ${body.children.length} requests (the latest 1000 are kept whole)`;
