@@ -234,3 +234,17 @@ def test_a_request_answered_after_a_later_one_still_shows_in_the_traffic(
         emu.release_stalls()
         assert held.result(timeout=10).status_code == 200
     expect(exchanges(page).locator("td:nth-child(1)")).to_have_text(["#2", "#1"])
+
+
+def test_a_notification_tagged_on_its_page_shows_its_tags_and_is_found_by_them(
+    emu: Emulator, http: httpx.Client, page: Any
+) -> None:
+    http.post(SEND, json=[{"to": token(1), "title": "first"}, {"to": token(2), "title": "second"}])
+    cards(page).filter(has_text="first").locator(".open").click()
+    page.fill("#tags-input", "flaky checkout")
+    page.click("#save-tags")
+    expect(page.locator("#action-result")).to_have_text("tags saved")
+    page.click("#tab-notifications")
+    expect(cards(page).filter(has_text="first").locator(".tags a")).to_have_text(["flaky", "checkout"])
+    cards(page).filter(has_text="first").locator(".tags a", has_text="flaky").click()
+    expect(cards(page).locator(".ios .title")).to_have_text(["first"])

@@ -129,3 +129,17 @@ def test_the_feed_is_searched_in_data_token_and_ticket_with_field_filters(emu: E
     assert titles("data:orderid invoice") == ["Invoice"]
     assert titles("title:hello body:invoice") == ["Hello"]
     assert http.get(f"{CONTROL}/feed", params={"q": "invoice"}).json()["matched"] == 2
+
+
+def test_notifications_can_be_tagged_and_found_by_tag(emu: Emulator, http: httpx.Client) -> None:
+    http.post(SEND, json=[{"to": token(1), "title": "a"}, {"to": token(2), "title": "b"}])
+    assert http.put(f"{CONTROL}/notifications/2/tags", json={"tags": ["bug-17", "vip"]}).json()["ok"]
+    assert http.get(f"{CONTROL}/notifications/2").json()["tags"] == ["bug-17", "vip"]
+    assert [d["message"]["title"] for d in http.get(f"{CONTROL}/feed", params={"q": "tag:vip"}).json()["data"]] == ["b"]
+    assert http.get(f"{CONTROL}/feed", params={"q": "tag:vi"}).json()["data"] == []  # a whole tag, not a part
+    refused = http.put(f"{CONTROL}/notifications/1/tags", json={"tags": ["two words"]})
+    assert refused.status_code == 400
+    assert "a tag is 1 to 40 letters" in refused.json()["errors"][0]["message"]
+    assert http.put(f"{CONTROL}/notifications/9/tags", json={"tags": ["x"]}).status_code == 404
+    assert http.put(f"{CONTROL}/notifications/2/tags", json={"tags": []}).json()["ok"]
+    assert http.get(f"{CONTROL}/notifications/2").json()["tags"] == []

@@ -53,7 +53,8 @@ when a timed-out request went through.
 
 Over HTTP (JSON, under ``/--/emulator/``, refused to other sites' pages; ``control_token``
 when given): ``GET stats``, ``GET inbox/{token}``, ``GET feed`` (``?q=`` searches),
-``GET events``, ``GET|DELETE notifications/{seq}``, ``POST clear``, ``GET traffic``,
+``GET events``, ``GET|DELETE notifications/{seq}``, ``PUT notifications/{seq}/tags``,
+``POST clear``, ``GET traffic``,
 ``GET requests/{n}`` (every push request, refused ones too), ``POST register``,
 ``GET|POST|DELETE faults`` (POST a fault object or a list, same names as
 ``Fault``), ``POST release``, ``POST script`` (``{"token"|"tokens", "ticket_error",

@@ -1,7 +1,8 @@
 """The emulator's control routes under ``/--/emulator/``, and the guard that keeps other web pages out of them.
 
 Routes (JSON): ``GET stats``, ``GET inbox/{token}``, the inbox's (``GET feed``, ``GET events``
-(server-sent events), ``GET|DELETE notifications/{seq}``, ``POST clear``, ``GET traffic``,
+(server-sent events), ``GET|DELETE notifications/{seq}``, ``PUT notifications/{seq}/tags``,
+``POST clear``, ``GET traffic``,
 ``GET requests/{n}``: see ``_inbox``), ``GET|POST|DELETE faults``, ``POST release``, ``POST script``,
 ``POST project``, ``POST register``, ``GET|POST config``, ``POST advance``, ``POST reset``.
 

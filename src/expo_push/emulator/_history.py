@@ -145,6 +145,8 @@ class History:
         self.by_ticket: dict[str, Delivery] = {}
         self.fetched: dict[str, tuple[float, int]] = {}
         """Ticket id -> (emulator time of the first fetch of its receipt, how many fetches answered it)."""
+        self.tags: dict[str, tuple[str, ...]] = {}
+        """Ticket id -> the tags someone gave the notification (on the page or over REST)."""
         self.exchanges: collections.OrderedDict[int, Exchange] = collections.OrderedDict()
         """Exchanges by number, in the order they ended."""
         self.exchange_bytes = 0
@@ -228,6 +230,7 @@ class History:
     def _forget(self, delivery: Delivery, key: int) -> None:
         self.by_ticket.pop(delivery.ticket_id, None)
         self.fetched.pop(delivery.ticket_id, None)
+        self.tags.pop(delivery.ticket_id, None)
         left = self._payloads[key] - 1
         if left:
             self._payloads[key] = left
@@ -240,11 +243,24 @@ class History:
         self.inboxes.clear()
         self.by_ticket.clear()
         self.fetched.clear()
+        self.tags.clear()
         self._payloads.clear()
         self._keys.clear()
         self.exchanges.clear()
         self.exchange_bytes = 0
         self.revision += 1
+
+    def tag(self, seq: int, tags: tuple[str, ...]) -> bool:
+        """Give kept notification ``seq`` these tags (none: untag it); return whether it is kept."""
+        delivery = self.find(seq)
+        if delivery is None:
+            return False
+        if tags:
+            self.tags[delivery.ticket_id] = tags
+        else:
+            self.tags.pop(delivery.ticket_id, None)
+        self.revision += 1
+        return True
 
     def receipt_fetched(self, ticket_id: str, now: float) -> None:
         """Note that a receipts request answered the receipt of ``ticket_id``."""

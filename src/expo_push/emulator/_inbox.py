@@ -3,7 +3,8 @@
 The page is plain HTML, CSS and JavaScript shipped in the package (``inbox/``): no build step,
 no CDN, nothing fetched from elsewhere. Its data comes from guarded control routes, which are the
 REST API of everything it shows: ``GET events`` (server-sent events), ``GET feed`` (notifications,
-searchable), ``GET|DELETE notifications/{seq}``, ``POST clear``, ``GET traffic`` and ``GET requests/{n}``.
+searchable), ``GET|DELETE notifications/{seq}``, ``PUT notifications/{seq}/tags``, ``POST clear``,
+``GET traffic`` and ``GET requests/{n}``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._asgi import Reply, Request, error_reply, json_reply
 from ._history import KEPT_EXCHANGES
-from ._service import encode_json, request_error
+from ._service import decode_json, encode_json, request_error, validation_error
 from ._views import Search, delivery_view, exchange_view
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class InboxRoutes:
         if name.startswith("requests/"):
             return ("GET",)
         if name.startswith("notifications/"):
-            return ("GET", "DELETE")
+            return ("PUT",) if name.endswith("/tags") else ("GET", "DELETE")
         return _ROUTES.get(name)
 
     def _snapshot(self) -> dict[str, Any]:
@@ -133,6 +134,9 @@ class InboxRoutes:
                     f"last reset, and only the latest {KEPT_EXCHANGES} are kept."
                 )
             )
+        elif name.endswith("/tags"):
+            seq = _int(name[len("notifications/") : -len("/tags")])
+            reply = await self._tag(request, seq)
         else:
             seq = _int(name[len("notifications/") :])
             if request.method == "DELETE":
@@ -141,6 +145,20 @@ class InboxRoutes:
                 found = self.notification(seq)
                 reply = json_reply(found) if found is not None else self._notification_not_kept(seq)
         await request.reply(reply)
+
+    async def _tag(self, request: Request, seq: int) -> Reply:
+        try:
+            body = decode_json(await request.body(64 * 1024))
+        except Exception:  # not JSON, too large, nested too deep
+            body = None
+        tags = body.get("tags") if isinstance(body, dict) else None
+        if not isinstance(tags, list):
+            return error_reply(validation_error('the body must be {"tags": ["a-tag", ...]}'))
+        try:
+            tagged = self.app.state.tag(seq, tags)
+        except ValueError as exc:
+            return error_reply(validation_error(str(exc)))
+        return json_reply({"ok": True, "tags": tags}) if tagged else self._notification_not_kept(seq)
 
     def _notification_not_kept(self, seq: int) -> Reply:
         return _not_kept(
@@ -154,9 +172,12 @@ class InboxRoutes:
         search = Search(query, state.now())
         history = state.history()
         with state.locked():
-            found = [d for d in history.after(max(after, 0)) if not search or search.matches(d)]
+            tags = history.tags
+            found = [
+                d for d in history.after(max(after, 0)) if not search or search.matches(d, tags.get(d.ticket_id, ()))
+            ]
             shown = found[-limit:] if 0 < limit < len(found) else found if limit > 0 else []
-            views = [delivery_view(d, history.fetched.get(d.ticket_id)) for d in shown]
+            views = [delivery_view(d, history.fetched.get(d.ticket_id), tags.get(d.ticket_id, ())) for d in shown]
         return {"data": views, "matched": len(found)}
 
     def traffic(self, after: int, limit: int, *, ended_after: int = 0) -> list[dict[str, Any]]:
@@ -179,7 +200,9 @@ class InboxRoutes:
             delivery = history.find(seq)
             if delivery is None:
                 return None
-            view = delivery_view(delivery, history.fetched.get(delivery.ticket_id))
+            view = delivery_view(
+                delivery, history.fetched.get(delivery.ticket_id), history.tags.get(delivery.ticket_id, ())
+            )
             exchange = history.exchanges.get(delivery.request)
         view["exchange"] = exchange_view(exchange, whole=False) if exchange is not None else None
         return view

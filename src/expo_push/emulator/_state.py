@@ -7,6 +7,7 @@ module for the answer, and writes it. What is remembered of past requests is the
 from __future__ import annotations
 
 import hmac
+import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
@@ -81,6 +82,8 @@ class _Bucket:
 
 
 _OK_RECEIPT: dict[str, Any] = {"status": "ok"}
+TAG = re.compile(r"[\w.-]{1,40}")
+"""What a tag may be: one word, so that ``tag:NAME`` finds it."""
 
 
 class EmulatorState:
@@ -249,6 +252,18 @@ class EmulatorState:
         with self._lock:
             self._history.clear_notifications()
         self.changed()
+
+    def tag(self, seq: int, tags: Iterable[str]) -> bool:
+        """Give kept notification ``seq`` these tags (see ``TAG``); return whether it is kept."""
+        given = tuple(dict.fromkeys(tags))
+        for tag in given:
+            if not isinstance(tag, str) or not TAG.fullmatch(tag):
+                raise ValueError(f"a tag is 1 to 40 letters, digits, '-', '_' or '.', not {tag!r}")
+        with self._lock:
+            tagged = self._history.tag(seq, given)
+        if tagged:
+            self.changed()
+        return tagged
 
     def delete(self, seq: int) -> bool:
         """Forget kept notification ``seq`` (its receipt is still answered); return whether it was kept."""

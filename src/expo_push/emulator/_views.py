@@ -1,8 +1,9 @@
 """How the inbox page and the REST routes show notifications and exchanges (JSON-ready dicts), and search them.
 
 A search is words and ``field:value`` filters, as in Mailpit: ``token:``, ``project:``, ``ticket:``,
-``status:`` (``ok``, ``error``, ``pending``, ``never``, ``expired``), ``title:``, ``body:``, ``data:``;
-a bare word matches the title, subtitle, body, data, token or ticket id. Every part must match.
+``status:`` (``ok``, ``error``, ``pending``, ``never``, ``expired``), ``title:``, ``body:``, ``data:``,
+``tag:`` (a whole tag); a bare word matches the title, subtitle, body, data, token or ticket id.
+Every part must match.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from ._service import decode_json, encode_json
 
 __all__ = ["SEARCH_FIELDS", "Search", "delivery_view", "exchange_view", "receipt_status"]
 
-SEARCH_FIELDS = ("token", "project", "ticket", "status", "title", "body", "data")
+SEARCH_FIELDS = ("token", "project", "ticket", "status", "title", "body", "data", "tag")
 _INFLATE_AT_MOST = 64 * 1024 * 1024
 """A kept body is inflated for viewing up to this many bytes (one that inflates further is not shown)."""
 
@@ -31,10 +32,12 @@ def receipt_status(delivery: Delivery, now: float) -> str:
     return "error" if delivery.receipt_error is not None else "ok"
 
 
-def delivery_view(delivery: Delivery, fetched: tuple[float, int] | None = None) -> dict[str, Any]:
+def delivery_view(
+    delivery: Delivery, fetched: tuple[float, int] | None = None, tags: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """A notification as the page and ``GET feed`` show it (camelCase, as the service's JSON).
 
-    ``fetched`` is when its receipt was first fetched and how many times, if it was.
+    ``fetched`` is when its receipt was first fetched and how many times, if it was; ``tags`` its tags.
     """
     return {
         "seq": delivery.seq,
@@ -54,6 +57,7 @@ def delivery_view(delivery: Delivery, fetched: tuple[float, int] | None = None) 
         "request": delivery.request,
         "payloadBytes": delivery.payload_bytes,
         "accessToken": delivery.access_token,
+        "tags": list(tags),
     }
 
 
@@ -135,8 +139,8 @@ class Search:
     def __bool__(self) -> bool:
         return bool(self.words or self.fields)
 
-    def matches(self, delivery: Delivery) -> bool:
-        """Whether every word and every field filter matches ``delivery``."""
+    def matches(self, delivery: Delivery, tags: tuple[str, ...] = ()) -> bool:
+        """Whether every word and every field filter matches ``delivery`` (tagged ``tags``)."""
         message = delivery.message
         texts = {
             "token": delivery.token.lower(),
@@ -150,6 +154,9 @@ class Search:
         for name, value in self.fields:
             if name == "status":
                 if receipt_status(delivery, self.now) != value:
+                    return False
+            elif name == "tag":
+                if value not in (tag.lower() for tag in tags):
                     return False
             elif value not in texts[name]:
                 return False

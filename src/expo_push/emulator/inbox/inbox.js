@@ -129,6 +129,16 @@
     const data = node.querySelector(".data");
     if (m.data === undefined) data.hidden = true;
     else data.querySelector("pre").textContent = JSON.stringify(m.data, null, 2);
+    const tags = node.querySelector(".tags");
+    tags.hidden = !(d.tags || []).length;
+    for (const tag of d.tags || []) {
+      const chip = document.createElement("li");
+      const link = document.createElement("a");
+      link.textContent = tag;
+      link.href = `#/?q=${encodeURIComponent(`tag:${tag}`)}`;
+      chip.append(link);
+      tags.append(chip);
+    }
     node.querySelector(".open").href = `#/n/${d.seq}`;
     const raw = node.querySelector(".raw");
     raw.href = `#/traffic/${d.request}`;
@@ -283,6 +293,20 @@
     fact(facts, "access token", d.accessToken ? "sent" : "not sent");
     fact(facts, "accepted", clock(d.acceptedAt));
     box.replaceChildren(node);
+    $("tags-input").value = (d.tags || []).join(" ");
+    $("tag-editor").dataset.seq = d.seq;
+  }
+
+  async function saveTags(event) {
+    event.preventDefault();
+    const tags = $("tags-input").value.split(/[\s,]+/).filter(Boolean);
+    const headers = { "Content-Type": "application/json" };
+    if (controlToken) headers["X-Emulator-Token"] = controlToken;
+    const response = await fetch(route(`/--/emulator/notifications/${$("tag-editor").dataset.seq}/tags`),
+      { method: "PUT", headers, body: JSON.stringify({ tags }), credentials: "same-origin" });
+    const answer = await response.json();
+    $("action-result").textContent = response.ok ? "tags saved" : answer.errors[0].message;
+    if (response.ok) showDetail($("tag-editor").dataset.seq);
   }
 
   // -- traffic (#/traffic, #/traffic/N) -----------------------------------------------------------------
@@ -491,6 +515,7 @@
       $("confirm-reset").hidden = true;
       act("POST", "/--/emulator/reset", "reset: everything forgotten");
     });
+    $("tag-editor").addEventListener("submit", saveTags);
     $("clear-inbox").addEventListener("click", () => act("POST", "/--/emulator/clear", "inbox cleared"));
     $("clear-faults").addEventListener("click", () => act("DELETE", "/--/emulator/faults", "faults cleared"));
     $("notify").addEventListener("change", async () => {
