@@ -18,7 +18,7 @@ from hypercorn.config import Config
 from ._app import EmulatorApp, Stalls
 from ._control import is_loopback
 from ._faults import Fault, FaultKind, FaultPlan, FaultTarget
-from ._history import DEFAULT_HISTORY
+from ._history import DEFAULT_HISTORY, History
 from ._state import Delivery, EmulatorState, Settings, Stats
 from ._tls import Certificate
 from ._views import exchange_view
@@ -324,7 +324,7 @@ class Emulator:
 
         Scripted tokens, projects, settings, faults, counters and receipts stay; numbering goes on.
         """
-        self._state.clear_inbox()
+        self._state.edit(History.clear_notifications)
 
     def set_access_tokens(self, tokens: Iterable[str] | None) -> None:
         """Require ``Authorization: Bearer <one of tokens>`` on every request (``None``: no requirement)."""

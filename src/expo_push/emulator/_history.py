@@ -6,7 +6,8 @@ Plain data with no lock and no I/O: ``EmulatorState`` owns one ``History`` and c
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +21,8 @@ KEPT_EXCHANGES = 1000
 """How many of the latest push requests are kept whole (body and answer), for the traffic view."""
 KEPT_EXCHANGE_BYTES = 32 * 1024 * 1024
 """At most this many bytes of bodies and answers are kept: the oldest exchanges go first beyond it."""
+TAG = re.compile(r"[\w.-]{1,40}")
+"""What a tag may be."""
 KEPT_RECEIPTS = 1_000_000
 """Receipts are kept for ``receipt_retention``, but of at most the latest this many tickets (about 100 MiB)."""
 
@@ -237,8 +240,8 @@ class History:
         else:
             del self._payloads[key]
 
-    def clear_notifications(self) -> None:
-        """Forget every kept notification and exchange (receipts stay answered; numbering goes on)."""
+    def clear_notifications(self) -> bool:
+        """Forget every kept notification and exchange (receipts stay answered; numbering goes on); ``True``."""
         self.feed.clear()
         self.inboxes.clear()
         self.by_ticket.clear()
@@ -249,9 +252,17 @@ class History:
         self.exchanges.clear()
         self.exchange_bytes = 0
         self.revision += 1
+        return True
 
-    def tag(self, seq: int, tags: tuple[str, ...]) -> bool:
-        """Give kept notification ``seq`` these tags (none: untag it); return whether it is kept."""
+    def tag(self, seq: int, tags: Iterable[str]) -> bool:
+        """Give kept notification ``seq`` these tags (none: untag it); return whether it is kept.
+
+        A tag is one word (see ``TAG``), so that ``tag:NAME`` finds it; anything else is a ``ValueError``.
+        """
+        tags = tuple(dict.fromkeys(tags))
+        for tag in tags:
+            if not isinstance(tag, str) or not TAG.fullmatch(tag):
+                raise ValueError(f"a tag is 1 to 40 letters, digits, '-', '_' or '.', not {tag!r}")
         delivery = self.find(seq)
         if delivery is None:
             return False

@@ -17,7 +17,7 @@ import urllib.parse
 from typing import TYPE_CHECKING, Any
 
 from ._asgi import Reply, Request, error_reply, json_reply
-from ._history import KEPT_EXCHANGES
+from ._history import KEPT_EXCHANGES, History
 from ._service import decode_json, encode_json, request_error, validation_error
 from ._views import Search, delivery_view, exchange_view
 
@@ -122,7 +122,7 @@ class InboxRoutes:
         elif name == "traffic":
             reply = json_reply({"data": self.traffic(number("after", 0), number("limit", _BATCH))})
         elif name == "clear":
-            state.clear_inbox()
+            state.edit(History.clear_notifications)
             reply = json_reply({"ok": True})
         elif name.startswith("requests/"):
             exchange = state.request(_int(name[len("requests/") :]))
@@ -140,7 +140,8 @@ class InboxRoutes:
         else:
             seq = _int(name[len("notifications/") :])
             if request.method == "DELETE":
-                reply = json_reply({"ok": True}) if state.delete(seq) else self._notification_not_kept(seq)
+                deleted = state.edit(lambda history: history.remove(seq))
+                reply = json_reply({"ok": True}) if deleted else self._notification_not_kept(seq)
             else:
                 found = self.notification(seq)
                 reply = json_reply(found) if found is not None else self._notification_not_kept(seq)
@@ -155,7 +156,7 @@ class InboxRoutes:
         if not isinstance(tags, list):
             return error_reply(validation_error('the body must be {"tags": ["a-tag", ...]}'))
         try:
-            tagged = self.app.state.tag(seq, tags)
+            tagged = self.app.state.edit(lambda history: history.tag(seq, tags))
         except ValueError as exc:
             return error_reply(validation_error(str(exc)))
         return json_reply({"ok": True, "tags": tags}) if tagged else self._notification_not_kept(seq)

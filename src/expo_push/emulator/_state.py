@@ -7,7 +7,6 @@ module for the answer, and writes it. What is remembered of past requests is the
 from __future__ import annotations
 
 import hmac
-import re
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
@@ -82,8 +81,6 @@ class _Bucket:
 
 
 _OK_RECEIPT: dict[str, Any] = {"status": "ok"}
-TAG = re.compile(r"[\w.-]{1,40}")
-"""What a tag may be: one word, so that ``tag:NAME`` finds it."""
 
 
 class EmulatorState:
@@ -247,31 +244,13 @@ class EmulatorState:
         with self._lock:
             return self._history.exchanges.get(number)
 
-    def clear_inbox(self) -> None:
-        """Forget the kept notifications and exchanges; settings, scripts, projects, receipts and counters stay."""
+    def edit(self, change: Callable[[History], bool]) -> bool:
+        """Apply ``change`` (clear, delete, tag) to the history under the lock; tell listeners if it changed it."""
         with self._lock:
-            self._history.clear_notifications()
-        self.changed()
-
-    def tag(self, seq: int, tags: Iterable[str]) -> bool:
-        """Give kept notification ``seq`` these tags (see ``TAG``); return whether it is kept."""
-        given = tuple(dict.fromkeys(tags))
-        for tag in given:
-            if not isinstance(tag, str) or not TAG.fullmatch(tag):
-                raise ValueError(f"a tag is 1 to 40 letters, digits, '-', '_' or '.', not {tag!r}")
-        with self._lock:
-            tagged = self._history.tag(seq, given)
-        if tagged:
+            changed = change(self._history)
+        if changed:
             self.changed()
-        return tagged
-
-    def delete(self, seq: int) -> bool:
-        """Forget kept notification ``seq`` (its receipt is still answered); return whether it was kept."""
-        with self._lock:
-            removed = self._history.remove(seq)
-        if removed:
-            self.changed()
-        return removed
+        return changed
 
     def stats(self) -> Stats:
         """A snapshot of the counters."""
