@@ -1,0 +1,1 @@
+"""``manage.py expo_push_worker`` and ``manage.py expo_push_receipts``."""
