@@ -1,6 +1,8 @@
 """A small Django project for the app's tests: SQLite by default, and a PostgreSQL alias (``postgres``) that
 the tests point at the suite's throwaway server."""
 
+import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -58,3 +60,11 @@ DATABASES = {
     },
 }
 EXPO_PUSH: dict[str, object] = {}
+
+# A worker started by a test as a process of its own (``manage.py expo_push_worker``) is given the test's
+# databases (their test NAME, the server's PORT) and EXPO_PUSH as JSON.
+if os.environ.get("EXPO_PUSH_TEST_DATABASES"):
+    for _alias, _given in json.loads(os.environ["EXPO_PUSH_TEST_DATABASES"]).items():
+        DATABASES[_alias].update(_given)
+if os.environ.get("EXPO_PUSH_TEST_SETTINGS"):
+    EXPO_PUSH = json.loads(os.environ["EXPO_PUSH_TEST_SETTINGS"])

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
-from types import FrameType
 from typing import IO
 
 import msgspec
@@ -15,7 +13,7 @@ from ._input import InputError
 from ._options import EXIT_OK, UsageError, checked_base_url, make_client, open_ledger, shown_location
 from ._receipts import iso_time
 from ._send import input_messages
-from ._worker import run_worker_command, worker_usage_problem
+from ._worker import run_worker_command, stop_on_signals, worker_usage_problem
 
 __all__ = ["cmd_enqueue", "cmd_tokens", "cmd_worker"]
 
@@ -41,18 +39,11 @@ def cmd_enqueue(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[
 def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
     """``expo-push worker``: send what the ledger's outbox holds until SIGINT or SIGTERM."""
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Not stop.set() here: the handler runs in the main thread, which may hold the event's lock just then
-        # (inside stop.wait()), and the lock is not reentrant. Another thread sets it once the lock is free.
-        threading.Thread(target=stop.set, name="expo-push-signal").start()
-
     problem = worker_usage_problem(args)
     if problem is not None:
         raise UsageError(problem)
     checked_base_url(args.base_url)
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with stop_on_signals(stop):
         ledger = open_ledger(args.ledger, must_exist=False)
         try:
             err.write(f"expo-push worker: sending the outbox of {shown_location(args.ledger)}; stop with Ctrl-C\n")
@@ -60,9 +51,6 @@ def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[s
             run_worker_command(args, ledger, make_client, stop, err)
         finally:
             ledger.close()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     err.write("expo-push worker: stopped\n")
     return EXIT_OK
 

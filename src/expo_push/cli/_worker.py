@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import FrameType
 from typing import IO, Any
 
 from .._client import PushClient
 from .._errors import PushServerError
 
-__all__ = ["add_worker_arguments", "run_worker_command", "worker_usage_problem"]
+__all__ = ["add_worker_arguments", "run_worker_command", "stop_on_signals", "worker_usage_problem"]
 
 logger = logging.getLogger("expo_push")
 
@@ -69,6 +71,23 @@ def _metrics(args: argparse.Namespace, ledger: Any, err: IO[str]) -> Iterator[An
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """Set ``stop`` on SIGINT or SIGTERM while inside (the main thread's handlers, put back after)."""
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        # Not stop.set() here: the handler runs in the main thread, which may hold the event's lock just then
+        # (inside stop.wait()), and the lock is not reentrant. Another thread sets it once the lock is free.
+        threading.Thread(target=stop.set, name="expo-push-signal").start()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _check_receipts(ledger: Any, client: PushClient, stop: threading.Event, every: float, metrics: Any) -> None:

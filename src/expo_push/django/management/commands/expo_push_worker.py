@@ -1,0 +1,67 @@
+"""``manage.py expo_push_worker``: the outbox worker of the project's database, until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+import threading
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from ...._client import PushClient
+from ...._service import RATE_LIMIT
+from ....cli._worker import add_worker_arguments, run_worker_command, stop_on_signals, worker_usage_problem
+from ....ledger import Ledger
+from ..._devices import deactivate_dead
+from ..._ledger import ledger_for
+from ..._settings import push_settings
+
+_WORKER_DEFAULTS = inspect.signature(Ledger.run_worker).parameters
+
+
+class Command(BaseCommand):
+    """Send what ``notify`` enqueued; a dead token's device becomes inactive. Several may run at once."""
+
+    help = (
+        "Send the notifications in the outbox until SIGTERM or SIGINT (Ctrl-C), sharing the service's rate"
+        " budget with every other worker of this database; devices of dead tokens become inactive."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """The worker's options: those of ``expo-push worker`` but the ledger's and the service's."""
+        parser.add_argument("--batch-size", type=int, default=None, metavar="N", help="notifications per claim")
+        parser.add_argument(
+            "--poll-interval", type=float, default=None, metavar="S", help="seconds between looks at an empty outbox"
+        )
+        add_worker_arguments(parser)
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Run the worker until a signal stops it."""
+        current = push_settings()
+        batch_size = options["batch_size"] or current.batch_size or _WORKER_DEFAULTS["batch_size"].default
+        poll_interval = options["poll_interval"] or current.poll_interval or _WORKER_DEFAULTS["poll_interval"].default
+        namespace = argparse.Namespace(
+            **{k: options[k] for k in ("pacing", "project", "metrics_port", "metrics_addr", "receipts_every")},
+            rate_limit=RATE_LIMIT,
+            batch_size=batch_size,
+            poll_interval=poll_interval,
+        )
+        problem = worker_usage_problem(namespace)
+        if problem is not None or batch_size < 1 or poll_interval <= 0:
+            from django.core.management.base import CommandError
+
+            raise CommandError(problem or "--batch-size and --poll-interval must be positive")
+
+        def make_client(_: argparse.Namespace, **client_options: Any) -> PushClient:
+            return current.client(**client_options)
+
+        db = current.database
+        lease = {} if current.lease is None else {"lease": current.lease}
+        stop = threading.Event()
+        with stop_on_signals(stop), ledger_for(db, on_dead_token=deactivate_dead(db), **lease) as ledger:
+            self.stderr.write(f"expo_push_worker: sending the outbox of database {db!r}; stop with Ctrl-C")
+            self.stderr.flush()
+            run_worker_command(namespace, ledger, make_client, stop, sys.stderr)
+        self.stderr.write("expo_push_worker: stopped")
