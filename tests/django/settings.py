@@ -12,6 +12,7 @@ SECRET_KEY = "tests-only"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
 USE_TZ = True
+TIME_ZONE = "UTC"
 ROOT_URLCONF = "tests.django.urls"
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -21,6 +22,14 @@ from .conftest import token
 __all__ = ["browser"]  # the fixture
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "django-admin.png"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _orm_beside_playwright() -> Iterator[None]:
+    """Playwright's sync API keeps an event loop in this thread, which Django's ORM takes for async code."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,7 +49,7 @@ def test_the_test_notification_action_shows_each_tickets_outcome(
     frozen = datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)
     PushDevice.objects.update(registered_at=frozen, last_seen_at=frozen)
 
-    context = browser.new_context(viewport={"width": 1280, "height": 720})
+    context = browser.new_context(viewport={"width": 1440, "height": 720})
     page = context.new_page()
     page.goto(f"{live_server.url}/admin/login/?next=/admin/expo_push/pushdevice/")
     page.fill("#id_username", "admin")
