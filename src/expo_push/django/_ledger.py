@@ -15,7 +15,16 @@ from django.db import connections
 
 from ..ledger import Ledger
 
-__all__ = ["DIALECTS", "close_ledgers", "create_statements", "drop_statements", "ledger_for", "ledger_location"]
+__all__ = [
+    "DIALECTS",
+    "close_ledgers",
+    "create_statements",
+    "drop_statements",
+    "ledger_for",
+    "ledger_location",
+    "open_on_connection",
+    "open_after_migrate",
+]
 
 DIALECTS = ("sqlite", "postgresql")
 """Django's ``connection.vendor`` of the databases the ledger runs on."""
@@ -49,6 +58,8 @@ def create_statements(dialect: str) -> list[str]:
     statements.append(
         f"INSERT INTO expo_push_meta (name, value) VALUES ('schema_version', '{int(_store.SCHEMA_VERSION)}')"
     )
+    if dialect == "postgresql":  # the lease clock's timeline, the same for every server (SQLite's is the boot's)
+        statements.append("INSERT INTO expo_push_meta (name, value) VALUES ('lease_timeline', 'database-clock')")
     return statements
 
 
@@ -110,3 +121,34 @@ def close_ledgers() -> None:
         _ledgers.clear()
     for ledger in ledgers:
         ledger.close()
+
+
+def _open_outside_transactions(alias: str) -> None:
+    """Open the shared ledger of ``alias`` now, if its tables exist, while Django's connection holds no lock.
+
+    ``Ledger.open`` sets SQLite's WAL mode and may write (the lease clock's timeline after a reboot) on
+    connections of its own: inside a caller's ``atomic()`` that would wait on the caller's own locks.
+    """
+    from ._settings import push_settings
+
+    try:
+        if alias != push_settings().database or connections[alias].vendor not in DIALECTS:
+            return
+        location = ledger_location(alias)
+    except ImproperlyConfigured:  # said again, and raised, where the ledger is used
+        return
+    with _lock:
+        if location in _ledgers:
+            return
+    if "expo_push_meta" in connections[alias].introspection.table_names():
+        ledger_for(alias)
+
+
+def open_on_connection(sender: Any, connection: Any, **kwargs: Any) -> None:
+    """``connection_created``: a new connection to the app's database opens the ledger before any transaction."""
+    _open_outside_transactions(connection.alias)
+
+
+def open_after_migrate(sender: Any, using: str, **kwargs: Any) -> None:
+    """``post_migrate``: the ledger's tables may just have been made; open the ledger before any transaction."""
+    _open_outside_transactions(using)

@@ -7,12 +7,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import msgspec
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
 
 from .._errors import ValidationError
-from .._message import PushMessage, prepare_message
+from .._message import prepare_message
 from ._ledger import ledger_for
 from ._settings import push_settings
 from ._status import NotificationStatus, device_key, read_status
@@ -37,23 +36,19 @@ class Notification:
     """Recipients left out because their user is paused."""
 
 
-def _addressed(message: PushMessage | Mapping[str, Any]) -> Callable[[str], PushMessage | dict[str, Any]]:
+def _addressed(message: Mapping[str, Any]) -> Callable[[str], dict[str, Any]]:
     """``message`` to one token, validated now (``ValidationError`` naming the field)."""
-    if isinstance(message, PushMessage):
-        if message.to:
-            raise ValidationError("give the recipients to notify(), not in the message", field="to")
+    if not isinstance(message, Mapping):
+        raise ValidationError(
+            f"a message must be a dict of its fields without 'to', not {type(message).__name__}", field="message"
+        )
+    if message.get("to"):
+        raise ValidationError("give the recipients to notify(), not in the message", field="to")
+    fields = dict(message)
 
-        def addressed(token: str) -> PushMessage | dict[str, Any]:
-            return msgspec.structs.replace(message, to=token)
-    elif isinstance(message, Mapping):
-        if message.get("to"):
-            raise ValidationError("give the recipients to notify(), not in the message", field="to")
-        fields = dict(message)
+    def addressed(token: str) -> dict[str, Any]:
+        return {**fields, "to": token}
 
-        def addressed(token: str) -> PushMessage | dict[str, Any]:
-            return {**fields, "to": token}
-    else:
-        raise ValidationError(f"a message must be a dict or a PushMessage, not {type(message).__name__}")
     prepare_message(addressed(_SOME_TOKEN), 0)
     return addressed
 
@@ -90,7 +85,7 @@ def _devices(recipients: Any, db: str) -> tuple[Any, QuerySet[PushDevice] | None
 
 def notify(
     recipients: Any,
-    message: PushMessage | Mapping[str, Any],
+    message: Mapping[str, Any],
     *,
     key: str | None = None,
     project: str | None = None,
@@ -103,7 +98,8 @@ def notify(
     its own): if it rolls back, nothing is sent; once it commits, ``manage.py expo_push_worker`` sends each
     once. ``key`` (default: a new one) names the notification: a key notified before is not sent again, and
     ``status(key)`` tells where it is. ``message`` holds the fields of a message but ``to`` (``title``,
-    ``body``, ``data``, ...); ``ValidationError`` says what is wrong with it before anything is written.
+    ``body``, ``data``, ...: the service's names); ``ValidationError`` says what is wrong with it before anything
+    is written.
     """
     settings = push_settings()
     db = settings.database
@@ -167,6 +163,6 @@ def resume(user: Any, *, using: str | None = None) -> None:
     PausedUser.objects.using(db).filter(user=user).delete()
 
 
-def _field(message: PushMessage | Mapping[str, Any], name: str) -> str:
-    value = getattr(message, name, None) if isinstance(message, PushMessage) else message.get(name)
+def _field(message: Mapping[str, Any], name: str) -> str:
+    value = message.get(name)
     return value if isinstance(value, str) else ""
