@@ -8,7 +8,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["LedgerTicket", "OutboxNotification", "PausedUser", "PushDevice", "PushNotification"]
+__all__ = ["LedgerRow", "LedgerTicket", "OutboxNotification", "PausedUser", "PushDevice", "PushNotification"]
 
 
 class PushDevice(models.Model):
@@ -80,7 +80,23 @@ class PausedUser(models.Model):
         return str(self.user)
 
 
-class OutboxNotification(models.Model):
+class LedgerRow(models.Model):
+    """A row of a table the ledger owns and writes: Django reads it, never creates or changes its table."""
+
+    label = "key"
+    """The field a row is shown by."""
+
+    class Meta:
+        abstract = True
+        managed = False
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        value = getattr(self, self.label)
+        return str(value) if value else f"#{self.pk}"
+
+
+class OutboxNotification(LedgerRow):
     """A row of the ledger's outbox (read only): one notification to one device, its state and errors."""
 
     key = models.TextField(_("key"), unique=True, null=True)
@@ -95,18 +111,13 @@ class OutboxNotification(models.Model):
     in_doubt = models.IntegerField(_("in doubt"))
     project = models.TextField(_("project"))
 
-    class Meta:
-        managed = False
+    class Meta(LedgerRow.Meta):
         db_table = "expo_push_outbox"
         verbose_name = _("outbox notification")
         verbose_name_plural = _("outbox")
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return self.key or f"#{self.pk}"
 
 
-class LedgerTicket(models.Model):
+class LedgerTicket(LedgerRow):
     """A ticket in the ledger (read only): an error ticket at once, an accepted one once its receipt is due."""
 
     key = models.TextField(_("key"), null=True)
@@ -120,12 +131,9 @@ class LedgerTicket(models.Model):
     receipt_error = models.TextField(_("receipt error"), null=True)
     receipt_at = models.FloatField(_("receipt at"), null=True)
 
-    class Meta:
-        managed = False
+    label = "ticket_id"
+
+    class Meta(LedgerRow.Meta):
         db_table = "expo_push_tickets"
         verbose_name = _("ticket")
         verbose_name_plural = _("tickets")
-        ordering = ["-id"]
-
-    def __str__(self) -> str:
-        return self.ticket_id or f"#{self.pk}"
