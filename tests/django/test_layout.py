@@ -14,6 +14,7 @@ from django.db import connections
 
 from expo_push.django._ledger import create_statements
 from expo_push.ledger import Ledger
+from tests.test_exports import ALL_MODULES, DJANGO_APP, check_all
 
 tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
@@ -82,3 +83,8 @@ def test_each_module_of_the_app_says_what_it_owns_and_stays_short():
         text = path.read_text(encoding="utf-8")
         assert text.startswith('"""'), path
         assert text.count("\n") <= 500, path
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_MODULES if n == DJANGO_APP or n.startswith(f"{DJANGO_APP}.")])
+def test_all_lists_exactly_what_each_module_of_the_app_defines_for_others(name):
+    check_all(name)

@@ -19,6 +19,16 @@ from ._settings import push_settings
 from ._status import read_status
 from .models import LedgerTicket, OutboxNotification, PausedUser, PushDevice, PushNotification
 
+__all__ = [
+    "TEST_MESSAGE",
+    "OutboxAdmin",
+    "PausedUserAdmin",
+    "PushDeviceAdmin",
+    "PushNotificationAdmin",
+    "ReadOnlyAdmin",
+    "TicketAdmin",
+]
+
 TEST_MESSAGE = {"title": "Test notification", "body": "Sent from the admin."}
 
 

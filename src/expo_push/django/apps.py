@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
+__all__ = ["ExpoPushConfig"]
+
 
 class ExpoPushConfig(AppConfig):
     """``expo_push.django`` in ``INSTALLED_APPS``."""

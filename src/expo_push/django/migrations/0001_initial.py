@@ -11,6 +11,8 @@ from django.db import migrations, models
 
 from expo_push.django._ledger import create_statements, drop_statements
 
+__all__ = ["Migration", "create_ledger_tables", "drop_ledger_tables"]
+
 
 def create_ledger_tables(apps: Any, schema_editor: Any) -> None:
     """The ledger's tables, by the ledger's own DDL for this database (so Ledger.open finds them current)."""

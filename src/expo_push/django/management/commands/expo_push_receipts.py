@@ -14,6 +14,8 @@ from ..._devices import deactivate_dead
 from ..._ledger import ledger_for
 from ..._settings import push_settings
 
+__all__ = ["Command"]
+
 
 class Command(BaseCommand):
     """Fetch the receipts that are due (from cron, every few minutes, or ``--every``)."""

@@ -18,6 +18,8 @@ from ..._devices import deactivate_dead
 from ..._ledger import ledger_for
 from ..._settings import push_settings
 
+__all__ = ["Command"]
+
 _WORKER_DEFAULTS = inspect.signature(Ledger.run_worker).parameters
 
 
