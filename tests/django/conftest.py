@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
+import django
 from tests.conftest import postgres_unavailable
 
 from . import settings as project_settings
@@ -15,6 +16,7 @@ from . import settings as project_settings
 # Configured here, not by DJANGO_SETTINGS_MODULE: that would reach the subprocesses of other tests.
 if not django_settings.configured:
     django_settings.configure(**{name: value for name, value in vars(project_settings).items() if name.isupper()})
+    django.setup()  # before the test modules import the app's models (pytest-django would do it only later)
 
 
 from expo_push.django.testing import expo_push_emulator
