@@ -3,6 +3,12 @@ rollback: nothing; the same key twice: once), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from django.db import transaction
 
@@ -12,6 +18,8 @@ from expo_push.django.models import PushNotification
 from expo_push.django.testing import send_outbox
 
 from .conftest import token
+
+MANAGE = Path(__file__).with_name("manage.py")
 
 
 def test_a_committed_notification_is_sent_once_to_each_active_device(alias, user, expo_push_emulator):
@@ -64,3 +72,25 @@ def test_a_bad_message_is_refused_before_anything_is_written(alias, user):
         notify(user, {"title": "Hi", "sound": 3}, key="bad")
     assert caught.value.field == "sound"
     assert status("bad").state == "unknown"
+
+
+def test_the_first_notify_of_a_process_on_a_new_sqlite_file_does_not_wait_on_its_own_transaction(tmp_path):
+    """A new process's first notify, inside atomic(), on a file just migrated: the ledger is opened (WAL mode
+    set, on connections of its own) when Django connects and after migrate, not inside the caller's
+    transaction, where SQLite answered 'database is locked'."""
+    env = {**os.environ, "EXPO_PUSH_TEST_DATABASES": json.dumps({"default": {"NAME": str(tmp_path / "new.db")}})}
+    code = (
+        "from django.contrib.auth.models import User\n"
+        "from django.db import transaction\n"
+        "from expo_push.django import notify, register_device\n"
+        "with transaction.atomic():\n"
+        "    user = User.objects.create_user('ada')\n"
+        "    register_device(user, 'ExponentPushToken[first]')\n"
+        "    print(notify(user, {'title': 'Welcome'}, key='welcome').enqueued)\n"
+    )
+    for command in (["migrate", "-v", "0"], ["shell", "-v", "0", "-c", code]):
+        done = subprocess.run(
+            [sys.executable, str(MANAGE), *command], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"
