@@ -94,3 +94,29 @@ def test_the_first_notify_of_a_process_on_a_new_sqlite_file_does_not_wait_on_its
         )
         assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "1"
+
+
+def test_recipients_that_are_no_users_devices_or_tokens_are_refused_naming_them(alias, user):
+    from django.contrib.auth.models import Group
+
+    group = Group.objects.using(alias).create(name="staff")
+    with pytest.raises(ValidationError) as caught:
+        notify([user, group], {"title": "Hi"}, key="odd")
+    assert (caught.value.field, "Group" in caught.value.reason) == ("recipients", True)
+    with pytest.raises(ValidationError):
+        notify(Group.objects.using(alias).all(), {"title": "Hi"}, key="odd")
+    assert status("odd").state == "unknown"
+
+
+def test_devices_tokens_and_querysets_of_users_are_recipients_too(alias, user, django_user_model, expo_push_emulator):
+    grace = django_user_model.objects.db_manager(alias).create_user("grace")
+    phone = register_device(user, token("phone"))
+    register_device(grace, token("grace"))
+    with transaction.atomic(using=alias):
+        assert notify(phone, {"title": "a device"}).enqueued == 1
+        assert notify(django_user_model.objects.using(alias).all(), {"title": "everyone"}).enqueued == 2
+        assert notify([token("unknown"), token("grace")], {"title": "tokens"}).enqueued == 2
+    send_outbox()
+    assert [m["title"] for m in expo_push_emulator.messages(token("phone"))] == ["a device", "everyone"]
+    assert [m["title"] for m in expo_push_emulator.messages(token("grace"))] == ["everyone", "tokens"]
+    assert [m["title"] for m in expo_push_emulator.messages(token("unknown"))] == ["tokens"]

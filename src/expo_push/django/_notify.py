@@ -7,8 +7,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.db import connections, transaction
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 
 from .._errors import ValidationError
 from .._message import prepare_message
@@ -56,26 +57,27 @@ def _addressed(message: Mapping[str, Any]) -> Callable[[str], dict[str, Any]]:
 def _devices(recipients: Any, db: str) -> tuple[Any, QuerySet[PushDevice] | None, list[str]]:
     """(the one user notified or None, the devices to notify, tokens named without a device)."""
     devices = PushDevice.objects.using(db).filter(active=True)
+    user_model = get_user_model()
     if isinstance(recipients, PushDevice):
         return recipients.user, devices.filter(pk=recipients.pk), []
-    if isinstance(recipients, Model):  # a user
+    if isinstance(recipients, user_model):
         return recipients, devices.filter(user=recipients), []
-    if isinstance(recipients, QuerySet):
+    if isinstance(recipients, QuerySet) and recipients.model in (PushDevice, user_model):
         if recipients.model is PushDevice:
             return None, devices.filter(pk__in=recipients.values("pk")), []
         return None, devices.filter(user__in=recipients.values("pk")), []
     if isinstance(recipients, str):
         recipients = [recipients]
     items = list(recipients) if isinstance(recipients, Iterable) else [recipients]
-    tokens = [r for r in items if isinstance(r, str)]
-    device_ids = [r.pk for r in items if isinstance(r, PushDevice)]
-    users = [r.pk for r in items if isinstance(r, Model) and not isinstance(r, PushDevice)]
-    if len(tokens) + len(device_ids) + len(users) != len(items):
-        odd = next(r for r in items if not isinstance(r, (str, Model)))
+    odd = next((r for r in items if not isinstance(r, (str, PushDevice, user_model))), None)
+    if odd is not None:
         raise ValidationError(
             f"recipients must be users, a queryset of users, devices or push tokens, not {type(odd).__name__}",
-            field="to",
+            field="recipients",
         )
+    tokens = [r for r in items if isinstance(r, str)]
+    device_ids = [r.pk for r in items if isinstance(r, PushDevice)]
+    users = [r.pk for r in items if isinstance(r, user_model)]
     from django.db.models import Q
 
     known = set(PushDevice.objects.using(db).filter(token__in=tokens).values_list("token", flat=True))
@@ -122,7 +124,7 @@ def notify(
         rows += [(token, None) for token in tokens]
         PushNotification.objects.using(db).create(
             key=key,
-            user=user if user is not None and not PausedUser.objects.using(db).filter(user=user).exists() else None,
+            user=user,
             title=str(_field(message, "title"))[:255],
             body=str(_field(message, "body")),
             devices=len(rows),
