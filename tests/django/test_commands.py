@@ -158,3 +158,11 @@ def test_a_dead_token_in_a_ticket_deactivates_its_device_and_registering_again_r
         assert notify(user, {"title": "Two"}, key="two").enqueued == 1
     send_outbox()
     assert [m["title"] for m in expo_push_emulator.messages(token("phone"))] == ["Two"]
+
+
+@pytest.mark.django_db
+def test_the_worker_refuses_a_batch_size_of_zero_saying_so():
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError, match="--batch-size"):
+        call_command("expo_push_worker", "--batch-size", "0")

@@ -8,7 +8,7 @@ import sys
 import threading
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...._client import PushClient
 from ...._service import RATE_LIMIT
@@ -20,7 +20,12 @@ from ..._settings import push_settings
 
 __all__ = ["Command"]
 
-_WORKER_DEFAULTS = inspect.signature(Ledger.run_worker).parameters
+_DEFAULTS = inspect.signature(Ledger.run_worker).parameters
+
+
+def _first(*values: Any) -> Any:
+    """The first value given (not None): the option, else the setting, else the ledger's default."""
+    return next(value for value in values if value is not None)
 
 
 class Command(BaseCommand):
@@ -42,8 +47,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         """Run the worker until a signal stops it."""
         current = push_settings()
-        batch_size = options["batch_size"] or current.batch_size or _WORKER_DEFAULTS["batch_size"].default
-        poll_interval = options["poll_interval"] or current.poll_interval or _WORKER_DEFAULTS["poll_interval"].default
+        batch_size = _first(options["batch_size"], current.batch_size, _DEFAULTS["batch_size"].default)
+        poll_interval = _first(options["poll_interval"], current.poll_interval, _DEFAULTS["poll_interval"].default)
         namespace = argparse.Namespace(
             **{k: options[k] for k in ("pacing", "project", "metrics_port", "metrics_addr", "receipts_every")},
             rate_limit=RATE_LIMIT,
@@ -51,10 +56,10 @@ class Command(BaseCommand):
             poll_interval=poll_interval,
         )
         problem = worker_usage_problem(namespace)
-        if problem is not None or batch_size < 1 or poll_interval <= 0:
-            from django.core.management.base import CommandError
-
-            raise CommandError(problem or "--batch-size and --poll-interval must be positive")
+        if problem is None and (batch_size < 1 or poll_interval <= 0):
+            problem = f"--batch-size ({batch_size}) and --poll-interval ({poll_interval}) must be positive"
+        if problem is not None:
+            raise CommandError(problem)
 
         def make_client(_: argparse.Namespace, **client_options: Any) -> PushClient:
             return current.client(**client_options)
