@@ -78,3 +78,12 @@ def test_settings_are_read_at_use_with_the_environment_as_default(settings, monk
     settings.EXPO_PUSH = {"BASE_URL": "http://x", "BATCH": 1}
     with pytest.raises(ImproperlyConfigured, match="BATCH"):
         push_settings()
+
+
+def test_keys_differing_only_in_case_or_by_a_prefix_are_different_notifications(alias, user, expo_push_emulator):
+    register_device(user, token("phone"))
+    with transaction.atomic(using=alias):
+        notify(user, {"title": "upper"}, key="Order-1")
+        notify(user, {"title": "lower"}, key="order-1")
+        notify(user, {"title": "longer"}, key="order-1/2")
+    assert [len(status(k).devices) for k in ("Order-1", "order-1", "order-1/2", "order")] == [1, 1, 1, 0]

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db import connections
 
 from .._service import DEVICE_NOT_REGISTERED
+from .._tokens import is_expo_push_token
 from .models import LedgerTicket, OutboxNotification, PushNotification
 
 __all__ = ["DeviceStatus", "NotificationStatus", "device_key", "read_status"]
@@ -46,6 +47,11 @@ def device_key(key: str, token: str) -> str:
     return f"{key}/{token}"
 
 
+def _of(row_key: str, prefix: str) -> bool:
+    """Whether an outbox key is the notification's (its prefix, then a token) and not a longer key's."""
+    return row_key.startswith(prefix) and is_expo_push_token(row_key[len(prefix) :])
+
+
 def _queued_ticket_ids(db: str, sent_at: float) -> dict[str, str]:
     """Ticket ids by outbox key of the accepted tickets recorded at ``sent_at``, still in the receipt queue.
 
@@ -75,17 +81,21 @@ def _ticket_state(ticket: LedgerTicket) -> DeviceStatus:
 
 def read_status(key: str, db: str) -> NotificationStatus:
     """The status of notification ``key`` in the database ``db`` (see ``NotificationStatus``)."""
-    low, high = device_key(key, ""), key + chr(ord("/") + 1)
-    rows = list(
-        OutboxNotification.objects.using(db)
-        .filter(key__gte=low, key__lt=high)
+    # LIKE 'key/%': a range of keys would follow the database's collation (PostgreSQL's may skip punctuation).
+    # SQLite's LIKE ignores case, and a key may hold "/": each key is checked here too.
+    low = device_key(key, "")
+    rows = [
+        row
+        for row in OutboxNotification.objects.using(db)
+        .filter(key__startswith=low)
         .order_by("id")
         .values_list("key", "state", "sent_at")
-    )
+        if _of(row[0], low)
+    ]
     if not rows:
         known = PushNotification.objects.using(db).filter(key=key).exists()
         return NotificationStatus(key, "no devices" if known else "unknown")
-    tickets = {t.key: t for t in LedgerTicket.objects.using(db).filter(key__gte=low, key__lt=high).order_by("id")}
+    tickets = {t.key: t for t in LedgerTicket.objects.using(db).filter(key__startswith=low).order_by("id")}
     queued: dict[float, dict[str, str]] = {}
     devices = []
     for row_key, state, sent_at in rows:
