@@ -58,6 +58,7 @@ DATABASES = {
         "USER": "postgres",
         "HOST": "127.0.0.1",
         "PORT": "0",
+        "TEST": {"DEPENDENCIES": []},  # set up alone when only PostgreSQL tests are chosen
     },
 }
 EXPO_PUSH: dict[str, object] = {}

@@ -120,3 +120,59 @@ def test_devices_tokens_and_querysets_of_users_are_recipients_too(alias, user, d
     assert [m["title"] for m in expo_push_emulator.messages(token("phone"))] == ["a device", "everyone"]
     assert [m["title"] for m in expo_push_emulator.messages(token("grace"))] == ["everyone", "tokens"]
     assert [m["title"] for m in expo_push_emulator.messages(token("unknown"))] == ["tokens"]
+
+
+@pytest.mark.django_db(transaction=True, databases=["postgres"])
+def test_the_same_key_notified_at_the_same_moment_in_two_transactions_is_enqueued_once(
+    settings, django_user_model, expo_push_emulator
+):
+    """The second transaction's insert waits on the first's key, then finds it taken: it notifies nothing,
+    and its own transaction goes on (a savepoint), instead of raising IntegrityError at the caller."""
+    import threading
+
+    from django.db import connections
+
+    settings.EXPO_PUSH = {**settings.EXPO_PUSH, "DATABASE": "postgres"}
+    user = django_user_model.objects.db_manager("postgres").create_user("ada")
+    register_device(user, token("phone"))
+    outcome: dict[str, object] = {}
+
+    def second() -> None:
+        try:
+            with transaction.atomic(using="postgres"):
+                outcome["notified"] = notify(user, {"title": "Shipped"}, key="race")
+                outcome["transaction went on"] = user.__class__.objects.using("postgres").count()
+        except Exception as exc:  # the test's outcome, read below
+            outcome["raised"] = exc
+        finally:
+            connections.close_all()
+
+    other = threading.Thread(target=second)
+    with transaction.atomic(using="postgres"):
+        notify(user, {"title": "Shipped"}, key="race")
+        other.start()
+        _wait_until_a_session_waits_on_a_lock()
+    other.join(timeout=60)
+
+    assert "raised" not in outcome, outcome
+    assert outcome["notified"].enqueued == 0
+    assert outcome["transaction went on"] == 1  # a query after it, in the same transaction, worked
+    send_outbox()
+    assert len(expo_push_emulator.messages(token("phone"))) == 1
+
+
+def _wait_until_a_session_waits_on_a_lock(deadline: float = 30.0) -> None:
+    import threading
+    import time
+
+    from django.db import connections
+
+    with connections["postgres"].cursor() as cursor:
+        end = time.monotonic() + deadline
+        while time.monotonic() < end:
+            cursor.execute("SELECT pg_stat_clear_snapshot()")  # a transaction sees one snapshot of the view
+            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            if cursor.fetchone()[0]:
+                return
+            threading.Event().wait(0.01)
+    raise AssertionError("the second transaction never waited on the first one's key")

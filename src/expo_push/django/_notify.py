@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db import connections, transaction
+from django.db import IntegrityError, connections, transaction
 from django.db.models import QuerySet
 
 from .._errors import ValidationError
@@ -54,7 +54,7 @@ def _addressed(message: Mapping[str, Any]) -> Callable[[str], dict[str, Any]]:
     return addressed
 
 
-def _devices(recipients: Any, db: str) -> tuple[Any, QuerySet[PushDevice] | None, list[str]]:
+def _devices(recipients: Any, db: str) -> tuple[Any, QuerySet[PushDevice], list[str]]:
     """(the one user notified or None, the devices to notify, tokens named without a device)."""
     devices = PushDevice.objects.using(db).filter(active=True)
     user_model = get_user_model()
@@ -115,20 +115,23 @@ def notify(
             return Notification(key, 0)
         paused = 0
         rows: list[tuple[str, Any]] = []
-        if devices is not None:
-            for token, user_id, is_paused in devices.values_list("token", "user_id", "user__push_paused"):
-                if is_paused is not None:
-                    paused += 1
-                else:
-                    rows.append((token, user_id))
+        for token, user_id, is_paused in devices.values_list("token", "user_id", "user__push_paused"):
+            if is_paused is not None:
+                paused += 1
+            else:
+                rows.append((token, user_id))
         rows += [(token, None) for token in tokens]
-        PushNotification.objects.using(db).create(
-            key=key,
-            user=user,
-            title=str(_field(message, "title"))[:255],
-            body=str(_field(message, "body")),
-            devices=len(rows),
-        )
+        try:
+            with transaction.atomic(using=db):  # a savepoint: the same key notified at this moment elsewhere
+                PushNotification.objects.using(db).create(
+                    key=key,
+                    user=user,
+                    title=str(_field(message, "title"))[:255],
+                    body=str(_field(message, "body")),
+                    devices=len(rows),
+                )
+        except IntegrityError:
+            return Notification(key, 0)
         if rows:
             connection = connections[db]
             connection.ensure_connection()
