@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .._errors import ValidationError
 from .._message import prepare_message
@@ -78,8 +78,6 @@ def _devices(recipients: Any, db: str) -> tuple[Any, QuerySet[PushDevice], list[
     tokens = [r for r in items if isinstance(r, str)]
     device_ids = [r.pk for r in items if isinstance(r, PushDevice)]
     users = [r.pk for r in items if isinstance(r, user_model)]
-    from django.db.models import Q
-
     known = set(PushDevice.objects.using(db).filter(token__in=tokens).values_list("token", flat=True))
     chosen = devices.filter(Q(pk__in=device_ids) | Q(user__in=users) | Q(token__in=tokens))
     return None, chosen, [t for t in dict.fromkeys(tokens) if t not in known]
