@@ -8,10 +8,12 @@ __all__ = [
     "MAX_NOTIFICATIONS_PER_REQUEST",
     "MAX_RECEIPT_IDS_PER_REQUEST",
     "MAX_RESPONSE_BYTES",
+    "PROJECT_FORM",
     "RATE_LIMIT",
     "RECEIPTS_PATH",
     "SEND_PATH",
     "TOO_MANY_EXPERIENCE_IDS",
+    "TICKET_ID_FORM",
     "TOO_MANY_REQUESTS",
 ]
 
@@ -34,3 +36,8 @@ DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 TOO_MANY_EXPERIENCE_IDS = "PUSH_TOO_MANY_EXPERIENCE_IDS"
 """The request mixed projects; ``details`` maps each ``@owner/slug`` to its tokens."""
+
+PROJECT_FORM = r"@[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
+"""An Expo project's full name, ``@owner/slug``: the account (user or organisation) and the app's slug."""
+TICKET_ID_FORM = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+"""A ticket's (and so its receipt's) id: a UUID, ``XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX``."""

@@ -18,6 +18,7 @@ from django.core.management import call_command
 from django.db import connections, transaction
 
 from expo_push._service import DEVICE_NOT_REGISTERED, RATE_LIMIT
+from expo_push._signals import exit_status
 from expo_push.django import notify, register_device, status
 from expo_push.django.models import PushDevice
 from expo_push.django.testing import send_outbox
@@ -81,13 +82,13 @@ def test_the_worker_sends_what_was_committed_and_stops_on_sigterm(alias, user, e
             if _sent(line) == 1:
                 break
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=60) == 0
+        assert worker.wait(timeout=60) == exit_status(signal.SIGTERM)  # 143, as expo-push worker
     finally:
         worker.kill()
     rest = []
     while (line := lines.get(timeout=10)[1]) != "":
         rest.append(line)
-    assert rest[-1].strip() == "expo_push_worker: stopped"
+    assert rest[-1].strip() == "expo_push_worker: stopped: terminated (SIGTERM)"
     assert expo_push_emulator.messages(token("phone")) == [{"to": token("phone"), "title": "Hello"}]
     assert status("hello").state == "sent"
 
@@ -113,7 +114,7 @@ def test_two_workers_on_one_postgresql_share_the_rate_budget(settings, expo_push
             sent[number] = _sent(line) or sent[number]
         for worker in workers:
             worker.send_signal(signal.SIGTERM)
-        assert [worker.wait(timeout=60) for worker in workers] == [0, 0]
+        assert [worker.wait(timeout=60) for worker in workers] == [exit_status(signal.SIGTERM)] * 2
     finally:
         for worker in workers:
             worker.kill()

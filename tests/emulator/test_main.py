@@ -34,7 +34,7 @@ def _serve(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
                 process.kill()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
 def test_module_prints_its_url_first_serves_and_exits_cleanly_on_signals(sig: signal.Signals) -> None:
     with _serve("--host", "127.0.0.1", "--rate-limit", "none") as (process, url):
         assert url.startswith("http://127.0.0.1:")

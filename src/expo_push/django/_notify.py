@@ -12,7 +12,7 @@ from django.db import IntegrityError, connections, transaction
 from django.db.models import Q, QuerySet
 
 from .._errors import ValidationError
-from .._message import prepare_message
+from .._validation import prepare_message
 from ._ledger import ledger_for
 from ._settings import push_settings
 from ._status import NotificationStatus, device_key, read_status

@@ -25,6 +25,7 @@ __all__ = [
     "MAX_PAYLOAD_BYTES",
     "MAX_RECEIPT_IDS_PER_REQUEST",
     "Notification",
+    "PROJECT_FORM",
     "RequestError",
     "SendRequest",
     "decode_json",
@@ -35,6 +36,8 @@ __all__ = [
     "request_error",
 ]
 
+PROJECT_FORM = r"@[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
+"""DOCUMENTED: a project's full name is ``@owner/slug`` (the characters allowed in each part: GUESS)."""
 MAX_NOTIFICATIONS_PER_REQUEST = 100
 """DOCUMENTED: at most 100 notifications per send request (a list ``to`` counts once per recipient: OBSERVED)."""
 MAX_RECEIPT_IDS_PER_REQUEST = 1000

@@ -8,8 +8,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from ...._signals import StopSignals
 from ....cli._receipts import receipts_summary, seconds_until_all_due
-from ....cli._worker import stop_on_signals
 from ..._devices import deactivate_dead
 from ..._ledger import ledger_for
 from ..._settings import push_settings
@@ -49,5 +49,5 @@ class Command(BaseCommand):
                 self.stdout.write(receipts_summary(summary, len(ledger.pending_receipts())), ending="")
                 return
             stop = threading.Event()
-            with stop_on_signals(stop):
+            with StopSignals() as signals, signals.setting(stop):
                 ledger.watch_receipts(client, stop, interval=every)

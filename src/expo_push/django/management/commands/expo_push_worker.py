@@ -12,10 +12,11 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ...._client import PushClient
 from ...._service import RATE_LIMIT
-from ....cli._worker import add_worker_arguments, run_worker_command, stop_on_signals, worker_usage_problem
+from ...._signals import StopSignals, exit_status, signal_words, stop_notice
+from ....cli._worker import add_worker_arguments, run_worker_command
 from ....ledger import Ledger
 from ..._devices import deactivate_dead
-from ..._ledger import ledger_for
+from ..._ledger import ledger_for, ledger_location
 from ..._settings import push_settings
 
 __all__ = ["Command"]
@@ -49,26 +50,28 @@ class Command(BaseCommand):
         current = push_settings()
         batch_size = _first(options["batch_size"], current.batch_size, _DEFAULTS["batch_size"].default)
         poll_interval = _first(options["poll_interval"], current.poll_interval, _DEFAULTS["poll_interval"].default)
+        if batch_size < 1 or poll_interval <= 0:
+            raise CommandError(f"--batch-size ({batch_size}) and --poll-interval ({poll_interval}) must be positive")
+        db = current.database
         namespace = argparse.Namespace(
             **{k: options[k] for k in ("pacing", "project", "metrics_port", "metrics_addr", "receipts_every")},
+            ledger=ledger_location(db),  # as printed: without a password
             rate_limit=RATE_LIMIT,
             batch_size=batch_size,
             poll_interval=poll_interval,
         )
-        problem = worker_usage_problem(namespace)
-        if problem is None and (batch_size < 1 or poll_interval <= 0):
-            problem = f"--batch-size ({batch_size}) and --poll-interval ({poll_interval}) must be positive"
-        if problem is not None:
-            raise CommandError(problem)
 
         def make_client(_: argparse.Namespace, **client_options: Any) -> PushClient:
             return current.client(**client_options)
 
-        db = current.database
         lease = {} if current.lease is None else {"lease": current.lease}
         stop = threading.Event()
-        with stop_on_signals(stop), ledger_for(db, on_dead_token=deactivate_dead(db), **lease) as ledger:
-            self.stderr.write(f"expo_push_worker: sending the outbox of database {db!r}; stop with Ctrl-C")
-            self.stderr.flush()
+        notice = stop_notice(sys.stderr, "expo_push_worker", "finishing the batch being sent")
+        ledger = ledger_for(db, on_dead_token=deactivate_dead(db), **lease)
+        with StopSignals() as signals, signals.setting(stop, second_raises=True), signals.notifying(notice), ledger:
             run_worker_command(namespace, ledger, make_client, stop, sys.stderr)
-        self.stderr.write("expo_push_worker: stopped")
+        if signals.first is None:
+            self.stderr.write("expo_push_worker: stopped")
+            return
+        self.stderr.write(f"expo_push_worker: stopped: {signal_words(signals.first)}")
+        raise SystemExit(exit_status(signals.first))  # 128 + the signal, as expo-push worker
