@@ -216,6 +216,7 @@ class AsyncPushClient(BaseClient[AsyncTransport, "httpx.AsyncClient"]):
                 if isinstance(action, Post):
                     if batch is not None and batch.stopped:
                         abandon(flow, action)
+                    action.sending()  # from here on the request may reach the service
                     started = time.monotonic()
                     result = await self._post(action)
                     self._observe_attempt(action, result, started)

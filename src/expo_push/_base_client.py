@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from ._batch import SendBatch
 from ._chunks import Chunk
+from ._errors import shown_text
 from ._flows import Action, ChunkFailed, FlowContext, Hold, NotStarted, Pace, Post, Refund, Result, Sleep
 from ._message import PushMessage
 from ._models import PushTicket
@@ -395,7 +396,7 @@ class BaseClient(Generic[TransportT, HttpClient]):
         if isinstance(action, (Sleep, Hold)):
             status = previous.status_code if isinstance(previous, HttpResponse) else None
             why = f"HTTP {status}" if status is not None else getattr(previous, "description", "no answer")
-            logger.info("expo-push: retrying a request in %.2f s (%s)", action.seconds, why)
+            logger.info("expo-push: retrying a request in %.2f s (%s)", action.seconds, shown_text(why))
             self._metrics.retry(retry_reason(status))
 
     def _chunk_raised(self, chunk: Chunk, batch: SendBatch, exc: Exception) -> None:

@@ -392,6 +392,7 @@ class PushClient(BaseClient[Transport, "httpx.Client"]):
                 if isinstance(action, Post):
                     if pump is not None and pump.stopping():
                         abandon(flow, action)
+                    action.sending()  # from here on the request may reach the service
                     started = time.monotonic()
                     result = self._post(action)
                     self._observe_attempt(action, result, started)

@@ -61,7 +61,20 @@ __all__ = [
     "TooManyRequestsError",
     "UnauthorizedError",
     "ValidationError",
+    "shown_text",
 ]
+
+
+def shown_text(text: str) -> str:
+    """``text`` from elsewhere (the service's messages and codes), safe to print on a terminal or in a log line.
+
+    Control and other invisible characters (an escape sequence's ESC, a newline, a bidi override) are written
+    as Python escapes (``\\x1b``, ``\\n``, ``\\u202e``), so what the service says cannot move the cursor,
+    recolour the terminal or forge a log line.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class ExpoPushError(Exception):
@@ -152,9 +165,9 @@ class PushServerError(ExpoPushError):
         )
 
     def __str__(self) -> str:
-        parts = [self.message]
+        parts = [shown_text(self.message)]
         if self.code:
-            parts.insert(0, f"{self.code}:")
+            parts.insert(0, f"{shown_text(self.code)}:")
         if self.status_code is not None:
             parts.append(f"(HTTP {self.status_code})")
         if self.tickets or self.unsent or self.in_doubt:
@@ -232,7 +245,7 @@ class _NotificationError(ExpoPushError):
         receipt: PushReceipt | None = None,
         receipt_id: str | None = None,
     ) -> None:
-        super().__init__(f"{code}: {message}" if code else message)
+        super().__init__(shown_text(f"{code}: {message}" if code else message))
         self.message = message
         self.code = code
         self.details = details

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -54,3 +56,33 @@ def cli(expo_emulator, tmp_path) -> Cli:
         return text
 
     return run
+
+
+def start_command(tmp_path: Path, url: str, *argv: str) -> subprocess.Popen[bytes]:
+    """``expo-push *argv`` started in ``tmp_path``, its output unbuffered here: what ``wait_for_line`` reads is
+    all it takes, and ``finish`` gets the rest."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "expo_push", *argv],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+        cwd=tmp_path,
+        env=environment(url),
+    )
+
+
+def wait_for_line(stream: IO[bytes], words: str) -> str:
+    """What ``stream`` (unbuffered) says up to the end of the line holding ``words``, read a byte at a time."""
+    said = []
+    while line := stream.readline():
+        said.append(line.decode())
+        if words in said[-1]:
+            return "".join(said)
+    raise AssertionError(f"never said {words!r}: {said}")
+
+
+def finish(process: subprocess.Popen[bytes]) -> tuple[str, str]:
+    """The rest of what ``process`` prints on standard output and error, once it has ended."""
+    out, err = process.communicate(timeout=60)
+    return out.decode(), err.decode()

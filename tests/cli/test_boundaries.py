@@ -75,6 +75,16 @@ def test_a_csv_row_with_more_cells_than_the_header_is_reported(cli, expo_emulato
             ["send", "--to", TOKENS[0], "--base-url", "https://exp.host/--/api/v2/push/send"],
             "give only the scheme and host (https://exp.host)",
         ),
+        (["emulator", "--port", "99999"], "argument --port: expected a port number from 0 to 65535, not '99999'"),
+        (["emulator", "--port", "-1"], "argument --port: expected a port number from 0 to 65535, not '-1'"),
+        (["emulator", "--max-body-bytes", "0"], "argument --max-body-bytes: expected a whole number of at least 1"),
+        (["emulator", "--default-project", "shop"], "argument --default-project: expected a project as @owner/slug"),
+        (["worker", "--ledger", "w.db", "--metrics-port", "70000"], "argument --metrics-port: expected a port number"),
+        (["worker", "--ledger", "w.db", "--project", "acme"], "argument --project: expected a project as @owner/slug"),
+        (["worker", "--ledger", "w.db", "--receipts-every", "-1"], "argument --receipts-every: expected a non-neg"),
+        (["receipts", "not-an-id"], "a ticket id is a UUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX), as send --json"),
+        (["tokens", "--ledger", "/tmp"], "the ledger /tmp is a directory; give a file's path, e.g. /tmp/push.db"),
+        (["send", "--to", TOKENS[0], "--ledger", "/tmp"], "the ledger /tmp is a directory"),
     ],
 )
 def test_bad_values_are_one_line_and_exit_2_before_anything_is_sent(cli, expo_emulator, argv, expected):

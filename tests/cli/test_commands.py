@@ -120,7 +120,7 @@ def test_json_lines_of_unsent_recipients_are_spaced_as_ticket_lines(cli, expo_em
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
-        (["send", "-h"], ["examples:", "exit status:", "130  interrupted", "to (or token)", "data, badge, ttl"]),
+        (["send", "-h"], ["examples:", "exit status:", "130  stopped by Ctrl-C; 143 by SIGTERM", "to (or token)"]),
         (["send", "-h"], ["--title TITLE", "the notification's title", "(default: 600", "(default: 30)"]),
         (["worker", "-h"], ["(default: 1000)", "(default: 1)", "-v, --verbose", "-q, --quiet"]),
         (["tokens", "-h"], ["the ledger to read (it must exist)"]),
@@ -133,6 +133,17 @@ def test_help_gives_defaults_examples_and_exit_codes(cli, argv, expected):
     assert done.status == 0
     for text in expected:
         assert text in done.out, text
+
+
+@pytest.mark.parametrize("command", ["send", "enqueue", "receipts", "worker", "tokens", "demo", "emulator"])
+def test_every_commands_help_has_examples_and_exit_codes_in_one_style(cli, command):
+    done = cli(command, "-h")
+    assert done.status == 0
+    examples, status = done.out.split("\nexamples:\n")[1], done.out.split("\nexit status:\n")[1]
+    assert examples.startswith(f"  expo-push {command}")
+    codes = [line.split()[0] for line in status.splitlines()]
+    assert all(code.isdigit() for code in codes), status
+    assert "2" in codes
 
 
 def test_the_demo_table_is_aligned(cli):

@@ -5,38 +5,34 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 
 from expo_push.ledger import Ledger
 
-from .conftest import environment
+from .conftest import finish, start_command, wait_for_line
 
 TOKENS = [f"ExponentPushToken[ctrl-c-{i:04d}]" for i in range(1000)]  # ten requests of 100
 
 
-def start_send(expo_emulator, tmp_path, *extra: str) -> subprocess.Popen[str]:
-    (tmp_path / "tokens.txt").write_text("".join(f"{token}\n" for token in TOKENS))
-    return subprocess.Popen(
-        [sys.executable, "-m", "expo_push", "send", "--file", "tokens.txt", "--title", "t", "--json",
-         "--max-concurrency", "4", "--rate-limit", "none", *extra],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=environment(expo_emulator.url),
+def start_send(expo_emulator, tmp_path, *extra: str, tokens: list[str] = TOKENS) -> subprocess.Popen[bytes]:
+    (tmp_path / "tokens.txt").write_text("".join(f"{token}\n" for token in tokens))
+    return start_command(
+        tmp_path, expo_emulator.url, "send", "--file", "tokens.txt", "--title", "t", "--json",
+        "--max-concurrency", "4", "--rate-limit", "none", *extra,
     )  # fmt: skip
 
 
-def interrupt(process: subprocess.Popen[str]) -> list[str]:
+def interrupt(process: subprocess.Popen[bytes]) -> str:
     """Press Ctrl-C; return standard error up to the line saying the send heard it."""
     process.send_signal(signal.SIGINT)
     assert process.stderr is not None
-    lines = []
-    for line in process.stderr:
-        lines.append(line)
-        if "interrupted: no new request starts" in line:
-            return lines
-    raise AssertionError(f"no word of the interruption: {lines}")
+    return wait_for_line(process.stderr, "interrupted: no new request starts")
+
+
+def press_again(process: subprocess.Popen[bytes], said: str) -> tuple[str, str]:
+    """Press Ctrl-C a second time; return all it printed then (``said``: standard error read so far)."""
+    process.send_signal(signal.SIGINT)
+    out, err = finish(process)
+    return out, said + err
 
 
 def by_status(out: str) -> dict[str, list[dict[str, object]]]:
@@ -52,9 +48,10 @@ def test_first_ctrl_c_lets_requests_in_flight_come_back_and_prints_and_records_e
     process = start_send(expo_emulator, tmp_path, "--ledger", "push.db")
     try:
         assert expo_emulator.wait_for_stalls(4, timeout=60)  # four requests in flight, held
-        interrupt(process)
+        said = interrupt(process)
         expo_emulator.release_stalls()  # they come back within the grace
-        out, err = process.communicate(timeout=60)
+        out, err = finish(process)
+        err = said + err
     finally:
         process.kill()
     assert process.returncode == 130
@@ -74,9 +71,7 @@ def test_second_ctrl_c_ends_at_once_and_counts_requests_in_flight_in_doubt(expo_
     process = start_send(expo_emulator, tmp_path)
     try:
         assert expo_emulator.wait_for_stalls(4, timeout=60)
-        interrupt(process)
-        process.send_signal(signal.SIGINT)
-        out, err = process.communicate(timeout=30)
+        out, err = press_again(process, interrupt(process))
     finally:
         process.kill()
         expo_emulator.release_stalls()

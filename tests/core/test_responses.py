@@ -11,8 +11,8 @@ from expo_push import (
     TooManyRequestsError,
 )
 from expo_push._chunks import Chunker
-from expo_push._message import prepare_message
 from expo_push._service import COMPRESS_OVER
+from expo_push._validation import prepare_message
 from expo_push._wire import (
     Failed,
     HttpResponse,
@@ -212,3 +212,19 @@ def test_a_malformed_ticket_fails_the_request_with_no_ticket_and_its_recipients_
     assert [(m.to, m.title) for m in info.value.in_doubt] == [(A, "x"), (B, "y")]
     assert account.tickets == []
     assert account.balanced()
+
+
+def test_the_services_text_is_shown_with_control_characters_escaped():
+    from expo_push import PushServerError, PushTicket
+    from expo_push._errors import shown_text
+
+    hostile = "\x1b[2J\x1b[31mred\n\u202eevil"
+    assert shown_text(hostile) == "\\x1b[2J\\x1b[31mred\\n\\u202eevil"
+    assert shown_text("plain café") == "plain café"
+    error = PushServerError(f"failed {hostile}", code=f"CODE{hostile}")
+    assert error.message == f"failed {hostile}"  # kept as the service said it
+    assert str(error).isprintable()
+    ticket = PushTicket(status="error", message=hostile, details={"error": "DeviceNotRegistered"})
+    with pytest.raises(DeviceNotRegisteredError) as raised:
+        ticket.raise_for_error()
+    assert str(raised.value) == "DeviceNotRegistered: \\x1b[2J\\x1b[31mred\\n\\u202eevil"

@@ -1235,3 +1235,16 @@ def test_opening_a_ledger_on_a_current_database_waits_for_no_worker(ledger_url: 
             assert opened  # no DDL, no table lock: it did not wait for the claim to end
         opening.join(60)
         opened[0].close()
+
+
+def test_a_configuration_error_is_logged_with_the_services_text_escaped(
+    ledger: Ledger, caplog: pytest.LogCaptureFixture
+) -> None:
+    ticket = PushTicket(
+        status="error", message="revoked \x1b[31m\x1b]0;x\x07", details={"error": "InvalidCredentials"}, to=token("c")
+    )
+    with caplog.at_level(logging.ERROR, logger="expo_push"):
+        ledger.record(ticket)
+    [line] = [r.getMessage() for r in caplog.records if "credentials need fixing" in r.getMessage()]
+    assert "(revoked \\x1b[31m\\x1b]0;x\\x07)" in line
+    assert line.isprintable()

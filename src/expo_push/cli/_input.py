@@ -1,4 +1,4 @@
-"""Messages for ``expo-push send`` and ``enqueue``: from flags, or one per line of JSON Lines, CSV or a token list.
+"""Messages for ``expo-push send`` and ``enqueue``: from flags, or from JSON Lines, a JSON array, CSV or a token list.
 
 Every problem is an ``InputError`` naming the file, the line and, where known, the field: text that is not
 UTF-8, a line that is not JSON, a CSV row with more cells than the header has columns, an invalid message,
@@ -8,7 +8,6 @@ and input with no messages at all.
 from __future__ import annotations
 
 import csv
-import io
 import itertools
 import json
 from collections.abc import Iterable, Iterator
@@ -17,7 +16,8 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from .._errors import ValidationError
-from .._message import prepare_message, unknown_fields
+from .._message import MAX_JSON_DEPTH, unknown_fields
+from .._validation import prepare_message
 
 __all__ = [
     "FORMATS",
@@ -25,13 +25,14 @@ __all__ = [
     "InputMessage",
     "Source",
     "checked",
+    "json_value",
     "parse_json_object",
     "read_messages",
     "unknown_field_warnings",
 ]
 
-FORMATS = ("jsonl", "csv", "tokens")
-_BY_SUFFIX = {".csv": "csv", ".txt": "tokens", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl"}
+FORMATS = ("jsonl", "json", "csv", "tokens")
+_BY_SUFFIX = {".csv": "csv", ".txt": "tokens", ".jsonl": "jsonl", ".ndjson": "jsonl"}
 _TOKEN_PREFIXES = ("ExponentPushToken[", "ExpoPushToken[")
 
 
@@ -52,9 +53,9 @@ class Source:
     """Where the messages come from: a file path or ``-`` (standard input), and its format.
 
     The format is the one given, else the file name's (``.csv``; ``.txt`` is a
-    token list; ``.jsonl``, ``.ndjson``, ``.json`` are JSON Lines), else what
-    the first line looks like: ``{`` starts JSON Lines, an Expo push token a
-    token list, a line with a comma a CSV header.
+    token list; ``.jsonl``, ``.ndjson`` are JSON Lines), else what the first
+    line looks like: ``[`` starts a JSON array of messages, ``{`` JSON Lines,
+    an Expo push token a token list, a line with a comma a CSV header.
     """
 
     path: str
@@ -98,7 +99,9 @@ def _sniffed(lines: Iterator[tuple[int, str]], name: str) -> tuple[str, Iterator
         first = text.strip()
         if not first:
             continue
-        if first.startswith("{"):
+        if first.startswith("["):
+            kind = "json"
+        elif first.startswith("{"):
             kind = "jsonl"
         elif first.startswith(_TOKEN_PREFIXES):
             kind = "tokens"
@@ -128,18 +131,98 @@ def _rows(kind: str, lines: Iterator[tuple[int, str]], name: str) -> Iterator[tu
         for number, text in lines:
             if not text.strip():
                 continue
-            try:
-                value = json.loads(text)
-            except json.JSONDecodeError as exc:
-                hint = "" if text.lstrip().startswith("{") else " (for a list of tokens, give --format tokens)"
-                raise InputError(f"{name} line {number}: not valid JSON ({exc.msg}){hint}") from None
+            hint = "" if text.lstrip().startswith("{") else " (for a list of tokens, give --format tokens)"
+            value = json_value(text, f"{name} line {number}", hint)
             if not isinstance(value, dict):
                 raise InputError(
                     f"{name} line {number}: expected a JSON object (one message), not {type(value).__name__}"
                 )
             yield number, value
+    elif kind == "json":
+        yield from _array_items(lines, name)
     else:
-        raise InputError(f"unknown input format {kind!r} (expected jsonl, csv or tokens)")
+        raise InputError(f"unknown input format {kind!r} (expected jsonl, json, csv or tokens)")
+
+
+class _JsonText:
+    """The text of a JSON array read a line at a time: only what the item being read needs is held."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]], name: str) -> None:
+        self.text = ""
+        self.at = 0
+        self.line = 1
+        """The line number of ``text[0]``."""
+        self._lines = lines
+        self._name = name
+
+    def line_at(self, at: int) -> int:
+        return self.line + self.text.count("\n", 0, at)
+
+    def where(self, at: int) -> str:
+        return f"{self._name} line {self.line_at(at)}"
+
+    def more(self, wanted: int = 1) -> bool:
+        """Read at least ``wanted`` more characters (or to the end); ``False`` at the end already."""
+        self.line += self.text.count("\n", 0, self.at)
+        self.text, self.at = self.text[self.at :], 0
+        parts, size = [self.text], 0
+        for _, part in self._lines:
+            parts.append(part)
+            size += len(part)
+            if size >= wanted:
+                break
+        self.text = "".join(parts)
+        return size > 0
+
+    def next_char(self) -> str:
+        """The next character that is not white space ("" at the end), not consumed."""
+        while True:
+            while self.at < len(self.text) and self.text[self.at] in " \t\r\n":
+                self.at += 1
+            if self.at < len(self.text) or not self.more():
+                return self.text[self.at : self.at + 1]
+
+    def value(self, decoder: json.JSONDecoder) -> tuple[int, Any]:
+        """The line where the JSON value here starts, and the value; what is incomplete is read further, doubling."""
+        wanted = 4096
+        while True:
+            start = self.at
+            try:
+                value, self.at = decoder.raw_decode(self.text, start)
+                return self.line_at(start), value
+            except RecursionError:
+                raise InputError(f"{self.where(start)}: JSON nested too deeply to read") from None
+            except json.JSONDecodeError as exc:
+                # Lines are whole, so a value cut short fails only at the end of what is read.
+                if self.text[exc.pos :].strip() or not self.more(wanted):
+                    raise InputError(f"{self.where(exc.pos)}: not valid JSON ({exc.msg})") from None
+                wanted *= 2
+
+
+def _array_items(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each message of a JSON array, read as it comes (a large file is never held whole)."""
+    text, decoder = _JsonText(lines, name), json.JSONDecoder()
+    if text.next_char() != "[":
+        raise InputError(f"{text.where(text.at)}: expected a JSON array of messages ([{{...}}, ...])")
+    text.at += 1
+    if text.next_char() == "]":
+        text.at += 1
+    else:
+        while True:
+            text.next_char()
+            number, value = text.value(decoder)
+            if not isinstance(value, dict):
+                kind = type(value).__name__
+                raise InputError(f"{name} line {number}: expected a JSON object (one message), not {kind}")
+            yield number, value
+            after = text.next_char()
+            text.at += 1
+            if after == "]":
+                break
+            if after != ",":
+                raise InputError(f"{text.where(text.at - 1)}: expected ',' or ']' after a message in the array")
+    if text.next_char():
+        raise InputError(f"{text.where(text.at)}: more after the end of the JSON array")
 
 
 def _csv_rows(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -150,7 +233,15 @@ def _csv_rows(lines: Iterator[tuple[int, str]], name: str) -> Iterator[tuple[int
             current[0] = number
             yield text
 
-    reader = csv.reader(texts())
+    try:
+        yield from _csv_messages(csv.reader(texts()), current, name)
+    except csv.Error as exc:  # a cell over csv's limit of 131,072 characters, a NUL byte, ...
+        raise InputError(f"{name} line {current[0]}: not a CSV row this can read ({exc})") from None
+
+
+def _csv_messages(
+    reader: Iterator[list[str]], current: list[int], name: str
+) -> Iterator[tuple[int, dict[str, Any]]]:
     header = next((row for row in reader if any(cell.strip() for cell in row)), None)
     if header is None:
         return
@@ -180,12 +271,12 @@ def _csv_value(key: str, value: str, where: str) -> Any:
     """CSV cells are text; fields that hold JSON values (data, badge, ...) are parsed as JSON."""
     if key not in _CSV_JSON_FIELDS:
         return value
-    try:
-        return json.loads(value)
-    except json.JSONDecodeError:
-        if key == "sound":
+    if key == "sound":
+        try:
+            return json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
             return value
-        raise InputError(f"{where}, field {key!r}: not valid JSON: {value!r}") from None
+    return json_value(value, f"{where}, field {key!r}")
 
 
 def read_messages(
@@ -265,12 +356,20 @@ def unknown_field_warnings(messages: Iterable[InputMessage]) -> list[str]:
     return lines
 
 
+def json_value(text: str, where: str, hint: str = "") -> Any:
+    """The JSON value ``text`` holds, or ``InputError`` saying ``where``: not JSON, or nested too deep to read."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg}){hint}") from None
+    except RecursionError:  # far deeper than a message may be: refused, not a traceback
+        deepest = f"a message's data allows {MAX_JSON_DEPTH} levels"
+        raise InputError(f"{where}: JSON nested too deeply to read ({deepest})") from None
+
+
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """A JSON object given on the command line, or ``InputError``."""
-    try:
-        value = json.load(io.StringIO(text))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{what}: not valid JSON ({exc.msg})") from None
+    value = json_value(text, what)
     if not isinstance(value, dict):
         raise InputError(f"{what}: expected a JSON object, not {type(value).__name__}")
     return value

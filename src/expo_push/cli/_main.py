@@ -1,8 +1,8 @@
 """The ``expo-push`` command: its argument parser, and running one command with the right exit status.
 
 Exit status: 0 when everything was accepted, 1 when some notifications failed, 2 on wrong input,
-options or configuration (nothing is sent then; one line on standard error says what), 130 when
-interrupted with Ctrl-C.
+options or configuration (nothing is sent then; one line on standard error says what), 128 + the signal's
+number when stopped by one: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
 """
 
 from __future__ import annotations
@@ -10,17 +10,28 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
-from typing import IO, NoReturn
+from typing import IO
 
-from .._arguments import count_argument, positive_seconds_argument, rate_argument
+from .._arguments import (
+    STOPPED,
+    CommandParser,
+    HelpFormatter,
+    command_epilog,
+    count_argument,
+    positive_seconds_argument,
+    rate_argument,
+)
 from .._errors import PushServerError, ValidationError
+from .._signals import Stopped, StopSignals, exit_status, signal_words
 from .._version import __version__
 from ._input import InputError
 from ._options import (
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STOPPED,
     EXIT_USAGE,
     UsageError,
     add_ledger_option,
@@ -35,84 +46,103 @@ from ._worker import add_worker_arguments
 
 __all__ = ["build_parser", "main", "run"]
 
-_EXIT_CODES = """\
-exit status:
-  0    every recipient accepted
-  1    some refused, or not sent because the service failed for good (the summary says which)
-  2    wrong input, options or configuration: nothing was sent
-  130  interrupted (Ctrl-C)
-"""
+_WRONG = (EXIT_USAGE, "wrong input, options or configuration (one line says which): nothing was sent")
 
-_SEND_EPILOG = f"""\
-examples:
-  expo-push send --to 'ExponentPushToken[xxx]' --title 'Order shipped' --body 'Arrives Tuesday'
-  expo-push send --file messages.jsonl --ledger push.db
-  expo-push send --file tokens.txt --title 'Sale' --data '{{"screen": "offers"}}'
-  cat tokens.txt | expo-push send --file - --title 'Sale'
-  expo-push send --file messages.csv --json | expo-push receipts
-
+_SEND_EPILOG = command_epilog(
+    [
+        "expo-push send --to 'ExponentPushToken[xxx]' --title 'Order shipped' --body 'Arrives Tuesday'",
+        "expo-push send --file messages.jsonl --ledger push.db",
+        "expo-push send --file batch.json                    # a JSON array of messages",
+        """expo-push send --file tokens.txt --title 'Sale' --data '{"screen": "offers"}'""",
+        "cat tokens.txt | expo-push send --file - --title 'Sale'",
+        "expo-push send --file messages.csv --json | expo-push receipts",
+    ],
+    [
+        (EXIT_OK, "every recipient accepted"),
+        (EXIT_FAILED, "some refused, or not sent because the service failed for good (the summary says which)"),
+        _WRONG,
+        STOPPED,
+    ],
+    """\
 input formats (--file):
   jsonl   one message per line as a JSON object with the service's field names:
-          {{"to": "ExponentPushToken[...]", "title": "Hi", "data": {{"id": 7}}}}
+          {"to": "ExponentPushToken[...]", "title": "Hi", "data": {"id": 7}}
+  json    a JSON array of such objects (read a message at a time)
   csv     a header row naming the columns: to (or token), then any message field
           (title, body, subtitle, sound, badge, ttl, channelId, priority, data, ...);
           data, badge, ttl, expiration, mutableContent and richContent cells are JSON
   tokens  one push token per line; the flags give every message its fields
   Input must be UTF-8. Input with no messages is an error (exit 2).
 
-{_EXIT_CODES}"""
+Stopped by a signal, no new request starts, those in flight get 2 s to come back, every ticket is
+printed (and recorded), and the last line names the input line to resume from; a second signal
+stops the wait (what was in flight is counted in doubt).""",
+)
 
-_RECEIPTS_EPILOG = f"""\
-examples:
-  expo-push receipts 'XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX'
-  expo-push send --to 'ExponentPushToken[xxx]' --title Hi --json | expo-push receipts
-  expo-push receipts --ledger push.db          # those due (15 minutes after sending)
-  expo-push receipts --ledger push.db --now    # all those waiting, at once
+_RECEIPTS_EPILOG = command_epilog(
+    [
+        "expo-push receipts 'XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX'",
+        "expo-push send --to 'ExponentPushToken[xxx]' --title Hi --json | expo-push receipts",
+        "expo-push receipts --ledger push.db          # those due (15 minutes after sending)",
+        "expo-push receipts --ledger push.db --now    # all those waiting, at once",
+    ],
+    [(EXIT_OK, "no receipt is an error"), (EXIT_FAILED, "some receipts are errors"), _WRONG, STOPPED],
+)
 
-{
-    _EXIT_CODES.replace("every recipient accepted", "no receipt is an error").replace(
-        "some refused, or not sent because the service failed for good (the summary says which)",
-        "some receipts are errors",
-    )
-}"""
+_ENQUEUE_EPILOG = command_epilog(
+    [
+        "expo-push enqueue --ledger push.db --to 'ExponentPushToken[xxx]' --title Hi --key order-7-shipped",
+        'expo-push enqueue --ledger push.db --file messages.jsonl     # a "key" field in a line is its key',
+        "expo-push worker --ledger push.db                            # then send them",
+    ],
+    [
+        (EXIT_OK, "every message stored (or already there, by key)"),
+        (EXIT_USAGE, "wrong input, options or configuration (one line says which): nothing was stored"),
+        STOPPED,
+    ],
+    "A key is an idempotency key: a message whose key is already in the outbox is not added again.\n"
+    "Stopped while reading its input, it stores nothing; once storing has begun, it stores every message.",
+)
 
-_ENQUEUE_EPILOG = """\
-examples:
-  expo-push enqueue --ledger push.db --to 'ExponentPushToken[xxx]' --title Hi --key order-7-shipped
-  expo-push enqueue --ledger push.db --file messages.jsonl     # a "key" field in a line is its key
-  expo-push worker --ledger push.db                            # then send them
+_WORKER_EPILOG = command_epilog(
+    [
+        "expo-push worker --ledger push.db",
+        "expo-push worker --ledger postgresql://push@db/app --metrics-port 9108 --receipts-every 300",
+        "expo-push worker --ledger push.db --pacing local --project @acme/shop",
+    ],
+    [
+        (EXIT_USAGE, "wrong options, or the ledger or the metrics port cannot be opened (one line says which)"),
+        STOPPED,
+    ],
+    "It says on start how many notifications wait, and warns when the ledger did not exist (a new, empty\n"
+    "one is made: is the path right?). Stopped by a signal, it finishes and records the batch it is sending;\n"
+    "a second signal stops it at once (what was accepted is recorded, the rest waits in the outbox).",
+)
 
-A key is an idempotency key: a message whose key is already in the outbox is not added again.
-"""
+_TOKENS_EPILOG = command_epilog(
+    ["expo-push tokens --ledger push.db", "expo-push tokens --ledger push.db --json > dead.jsonl"],
+    [(EXIT_OK, "listed (perhaps none)"), (EXIT_USAGE, "no ledger there, or it cannot be read"), STOPPED],
+)
+
+_DEMO_EPILOG = command_epilog(
+    ["expo-push demo", "expo-push demo --count 100000 --rate-limit none"],
+    [(EXIT_OK, "the demo ran and everything adds up"), (EXIT_USAGE, "wrong options"), STOPPED],
+)
 
 
-class _Parser(argparse.ArgumentParser):
-    """Reports a wrong argument in one line (with where to find help), exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(EXIT_USAGE, f"{self.prog}: {message} (see '{self.prog} -h')\n")
-
-
-class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
-    """Keeps the examples' line breaks; wider columns for the long option names."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32, width=110)
-
-
-def _command(commands: argparse._SubParsersAction[_Parser], name: str, **kwargs: str) -> argparse.ArgumentParser:
-    parser = commands.add_parser(name, formatter_class=_HelpFormatter, **kwargs)  # type: ignore[arg-type]
+def _command(commands: argparse._SubParsersAction[CommandParser], name: str, **kwargs: str) -> argparse.ArgumentParser:
+    parser = commands.add_parser(name, formatter_class=HelpFormatter, **kwargs)  # type: ignore[arg-type]
     add_verbosity_options(parser)
     return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``expo-push`` argument parser."""
-    parser = _Parser(
+    parser = CommandParser(
         prog="expo-push",
         description="Send Expo push notifications, check receipts, keep an outbox, run the local emulator.",
         epilog="Run 'expo-push COMMAND -h' for a command's options, examples and exit status.",
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"expo-push {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -171,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
         commands,
         "worker",
         help="send a ledger's outbox until stopped",
-        description="Send what a ledger's outbox holds, and what is added to it, until SIGINT or SIGTERM.",
+        description="Send what a ledger's outbox holds, and what is added to it, until SIGINT, SIGTERM or SIGHUP.",
+        epilog=_WORKER_EPILOG,
     )
     add_ledger_option(worker, "the ledger: a SQLite file or a PostgreSQL URL", required=True)
     worker.add_argument(
@@ -197,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
         "tokens",
         help="list the dead tokens a ledger knows",
         description="List the tokens the service reported as no longer registered: delete them from your database.",
+        epilog=_TOKENS_EPILOG,
     )
     add_ledger_option(tokens, "the ledger to read (it must exist): a SQLite file or a PostgreSQL URL", required=True)
     tokens.add_argument(
@@ -209,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
         "demo",
         help="offline demo: 10,000 notifications through the built-in emulator",
         description="Send notifications to the built-in emulator, record them in a ledger, check receipts.",
+        epilog=_DEMO_EPILOG,
     )
     demo.add_argument(
         "--count", type=count_argument(1), default=10_000, metavar="N", help="notifications to send (default: 10000)"
@@ -241,16 +274,21 @@ def main(
     args = build_parser().parse_args(argv)
     handler = set_up_logging(args, err)
     try:
+        with StopSignals() as args.signals:  # each command says what a stop signal does while it runs
+            return _run_command(args, out, err, stdin)
+    finally:
+        logging.getLogger("expo_push").removeHandler(handler)
+
+
+def _run_command(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
+    try:
         if args.command == "demo":
             from ._demo import run_demo
 
             return run_demo(count=args.count, rate_limit=args.rate_limit, out=out, err=err, quiet=args.quiet)
         status: int = args.handler(args, out, err, stdin)
         return status
-    except (UsageError, InputError) as exc:
-        err.write(f"expo-push {args.command}: {exc}\n")
-        return EXIT_USAGE
-    except ValidationError as exc:
+    except (UsageError, InputError, ValidationError) as exc:
         err.write(f"expo-push {args.command}: {exc}\n")
         return EXIT_USAGE
     except PushServerError as exc:
@@ -259,21 +297,20 @@ def main(
     except ImportError as exc:
         err.write(f"expo-push {args.command}: {exc}; install the extra it needs, e.g. pip install 'expo-push[all]'\n")
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        err.write(f"expo-push {args.command}: interrupted\n")
-        return EXIT_INTERRUPTED
-    finally:
-        logging.getLogger("expo_push").removeHandler(handler)
+    except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP before the command had anything to finish
+        signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
+        err.write(f"expo-push {args.command}: {signal_words(signum)}\n")
+        return exit_status(signum)
 
 
 def run() -> None:
     """Console-script entry point.
 
-    After Ctrl-C the process ends at once once everything known is printed: it does not wait for threads
-    still waiting on answers that will not be counted (they are reported in doubt).
+    Stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), the process ends at once once everything known is printed:
+    it does not wait for threads still waiting on answers that will not be counted (they are reported in doubt).
     """
     status = main()
-    if status == EXIT_INTERRUPTED:
+    if status > EXIT_STOPPED:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(status)

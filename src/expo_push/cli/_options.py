@@ -20,14 +20,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EXIT_FAILED",
-    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STOPPED",
     "EXIT_USAGE",
     "UsageError",
     "add_ledger_option",
     "add_service_options",
     "add_verbosity_options",
     "checked_base_url",
+    "is_url",
     "make_client",
     "open_ledger",
     "quiet",
@@ -35,7 +36,9 @@ __all__ = [
     "shown_location",
 ]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_STOPPED = 128
+"""Stopped by a signal: the exit status is this plus its number (130 for Ctrl-C, 143 for SIGTERM)."""
 DEFAULT_BASE_URL = "https://exp.host"
 
 
@@ -171,13 +174,14 @@ def add_ledger_option(parser: argparse._ActionsContainer, help_text: str, *, req
     parser.add_argument("--ledger", metavar="PATH|URL", required=required, help=help_text)
 
 
-def _is_url(location: str) -> bool:
+def is_url(location: str) -> bool:
+    """Whether a ``--ledger`` is a PostgreSQL URL (else a SQLite file's path)."""
     return location.startswith(("postgresql://", "postgres://"))
 
 
 def shown_location(location: str) -> str:
     """``location`` as it may be printed: a PostgreSQL URL without its password."""
-    if not _is_url(location):
+    if not is_url(location):
         return location
     parts = urlsplit(location)
     if parts.password is None:
@@ -195,8 +199,10 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
     "nothing to report".
     """
     shown = shown_location(location)
-    if not _is_url(location):
+    if not is_url(location):
         path = Path(location)
+        if path.is_dir():
+            raise UsageError(f"the ledger {shown} is a directory; give a file's path, e.g. {path / 'push.db'}")
         if must_exist and not path.is_file():
             raise UsageError(f"no ledger at {shown} (no such file); give the file that `send --ledger` wrote")
         if not path.parent.is_dir():
@@ -209,6 +215,6 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
         raise
     except Exception as exc:  # sqlite3 / psycopg errors: the database cannot be opened or read
         reason = " ".join(str(exc).split()) or type(exc).__name__
-        if _is_url(location):
+        if is_url(location):
             reason = reason.replace(location, shown)
         raise UsageError(f"cannot open the ledger {shown}: {reason}") from None

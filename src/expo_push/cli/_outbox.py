@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import threading
-from types import FrameType
+from pathlib import Path
 from typing import IO
 
 import msgspec
 
 from .._errors import ValidationError
+from .._signals import StopSignals, exit_status, signal_words, stop_notice
 from ._input import InputError
-from ._options import EXIT_OK, UsageError, checked_base_url, make_client, open_ledger, shown_location
+from ._options import EXIT_OK, checked_base_url, is_url, make_client, open_ledger, shown_location
 from ._receipts import iso_time
 from ._send import input_messages
-from ._worker import run_worker_command, worker_usage_problem
+from ._worker import run_worker_command
 
 __all__ = ["cmd_enqueue", "cmd_tokens", "cmd_worker"]
 
 
 def cmd_enqueue(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
-    """``expo-push enqueue``: store messages in the ledger's outbox, for ``expo-push worker`` to send."""
+    """``expo-push enqueue``: store messages in the ledger's outbox, for ``expo-push worker`` to send.
+
+    A stop signal while the input is read stores nothing; once storing has begun, it finishes (one
+    transaction), says so, and the exit status is then 128 + the signal's number.
+    """
     entries = input_messages(args, stdin, err, key_field="key", key=args.key)
     keyed = [e.key for e in entries]
+    signals: StopSignals = args.signals
+    signals.shield()
     ledger = open_ledger(args.ledger, must_exist=False)
     try:
         try:
@@ -35,36 +41,34 @@ def cmd_enqueue(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[
     total = len(entries)
     known = f" ({total - new:,} already there, by key)" if new < total else ""
     out.write(f"enqueued {new:,} of {total:,} messages in {shown_location(args.ledger)}{known}\n")
+    if signals.first is not None:
+        err.write(f"expo-push enqueue: {signal_words(signals.first)} (after storing every message)\n")
+        return exit_status(signals.first)
     return EXIT_OK
 
 
 def cmd_worker(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
-    """``expo-push worker``: send what the ledger's outbox holds until SIGINT or SIGTERM."""
-    stop = threading.Event()
+    """``expo-push worker``: send what the ledger's outbox holds until SIGINT, SIGTERM or SIGHUP.
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Not stop.set() here: the handler runs in the main thread, which may hold the event's lock just then
-        # (inside stop.wait()), and the lock is not reentrant. Another thread sets it once the lock is free.
-        threading.Thread(target=stop.set, name="expo-push-signal").start()
-
-    problem = worker_usage_problem(args)
-    if problem is not None:
-        raise UsageError(problem)
+    Stopped by a signal, it finishes the batch it is sending and exits with 128 + the signal's number.
+    """
     checked_base_url(args.base_url)
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    created = not is_url(args.ledger) and not Path(args.ledger).exists()
+    stop = threading.Event()
+    signals: StopSignals = args.signals
+    notice = stop_notice(err, "expo-push worker", "finishing the batch being sent")
+    with signals.setting(stop, second_raises=True), signals.notifying(notice):
         ledger = open_ledger(args.ledger, must_exist=False)
         try:
-            err.write(f"expo-push worker: sending the outbox of {shown_location(args.ledger)}; stop with Ctrl-C\n")
-            err.flush()
-            run_worker_command(args, ledger, make_client, stop, err)
+            run_worker_command(args, ledger, make_client, stop, err, created=created)
         finally:
             ledger.close()
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    err.write("expo-push worker: stopped\n")
-    return EXIT_OK
+    signum = signals.first
+    if signum is None:
+        err.write("expo-push worker: stopped\n")
+        return EXIT_OK
+    err.write(f"expo-push worker: stopped: {signal_words(signum)}\n")
+    return exit_status(signum)
 
 
 def cmd_tokens(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timezone
@@ -15,13 +16,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
+from .._errors import shown_text
+from .._service import TICKET_ID_FORM
 from ._input import InputError
 from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, shown_location
 
 if TYPE_CHECKING:
     from .._models import PushReceipt
+    from ..ledger import ReceiptCheck
 
-__all__ = ["cmd_receipts", "iso_time", "tickets_from"]
+__all__ = ["cmd_receipts", "iso_time", "receipts_summary", "seconds_until_all_due", "tickets_from"]
 
 
 def iso_time(epoch: float) -> str:
@@ -44,7 +48,7 @@ def tickets_from(lines: Iterable[str]) -> tuple[list[str], dict[str, str], int]:
             continue
         try:
             value = json.loads(text)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise InputError(
                 f"standard input line {number}: not a ticket id nor a JSON ticket: {text[:60]!r}"
             ) from None
@@ -74,9 +78,10 @@ def cmd_receipts(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO
             raise UsageError("give ticket ids as arguments, on standard input (send --json | receipts), or --ledger")
     else:
         ids = list(args.ids)
-    blank = [i for i in ids if not i.strip()]
-    if blank:
-        raise UsageError(f"a ticket id cannot be blank: {blank[0]!r}")
+    wrong = [i for i in ids if not re.fullmatch(TICKET_ID_FORM, i)]
+    if wrong:
+        what = "cannot be blank" if not wrong[0].strip() else "is a UUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX)"
+        raise UsageError(f"a ticket id {what}, as send --json prints it; not {shown_text(wrong[0])!r}")
     with make_client(args) as client:
         receipts = client.get_receipts(ids)
     _print_receipts(out, ids, receipts, tokens, args.json)
@@ -99,8 +104,8 @@ def _print_receipts(
         if receipt is None:
             status, detail = "pending", "(no receipt yet, or expired)"
         else:
-            status = receipt.status
-            detail = "" if receipt.ok else f"{receipt.error_code or ''} {receipt.message or ''}".strip()
+            status = shown_text(receipt.status)
+            detail = "" if receipt.ok else shown_text(f"{receipt.error_code or ''} {receipt.message or ''}".strip())
         line = f"{receipt_id:<{width}}  {status:<8}{'  ' + token if token else ''}  {detail}"
         out.write(line.rstrip() + "\n")
 
@@ -109,23 +114,15 @@ def _check_ledger(args: argparse.Namespace, out: IO[str]) -> int:
     ledger = open_ledger(args.ledger, must_exist=True)
     try:
         if args.now:
-            pending = ledger.pending_receipts()
-            late = max((p.due_at for p in pending), default=0.0) - time.time()
+            offset = seconds_until_all_due(ledger)
             ledger.close()
-            # Checking now is checking as if the latest receipt were due: the ledger's clock moves that far ahead.
-            offset = max(late, 0.0)
             ledger = open_ledger(args.ledger, must_exist=True, clock=lambda: time.time() + offset)
         with make_client(args) as client:
             summary = ledger.check_receipts(client)
         pending = ledger.pending_receipts()
     finally:
         ledger.close()
-    rows: list[tuple[str, str]] = [("checked", f"{summary.checked:,}"), ("ok", f"{summary.ok:,}")]
-    rows += [(f"  {code}", f"{n:,}") for code, n in summary.errors.items()]
-    rows += [("waiting", f"{len(pending):,}"), ("no receipt in time", f"{summary.missing:,}")]
-    rows += [("dead tokens found", f"{len(summary.dead_tokens):,}"), ("rescheduled", f"{summary.resends:,}")]
-    for label, value in rows:
-        out.write(f"{label:<24}{value:>10}\n")
+    out.write(receipts_summary(summary, len(pending)))
     if pending:
         due = min(p.due_at for p in pending)
         wait = due - time.time()
@@ -135,6 +132,22 @@ def _check_ledger(args: argparse.Namespace, out: IO[str]) -> int:
             f"expo-push receipts --ledger {shown_location(args.ledger)} --now\n"
         )
     return EXIT_OK if not summary.errors else EXIT_FAILED
+
+
+def seconds_until_all_due(ledger: Any) -> float:
+    """How far ahead a ledger's clock must be for every receipt it waits for to be due (checking "now" is
+    checking as if the latest receipt were due)."""
+    late = max((p.due_at for p in ledger.pending_receipts()), default=0.0) - time.time()
+    return max(late, 0.0)
+
+
+def receipts_summary(summary: ReceiptCheck, waiting: int) -> str:
+    """The lines saying what a receipts check did, ``waiting`` receipts left."""
+    rows: list[tuple[str, str]] = [("checked", f"{summary.checked:,}"), ("ok", f"{summary.ok:,}")]
+    rows += [(f"  {shown_text(code)}", f"{n:,}") for code, n in summary.errors.items()]
+    rows += [("waiting", f"{waiting:,}"), ("no receipt in time", f"{summary.missing:,}")]
+    rows += [("dead tokens found", f"{len(summary.dead_tokens):,}"), ("rescheduled", f"{summary.resends:,}")]
+    return "".join(f"{label:<24}{value:>10}\n" for label, value in rows)
 
 
 def _duration(seconds: float) -> str:

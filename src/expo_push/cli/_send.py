@@ -11,17 +11,17 @@ import logging
 import signal
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
-from types import FrameType
 from typing import IO, TYPE_CHECKING, Any
 
 import msgspec
 
-from .._errors import PushConnectionError, PushServerError
+from .._errors import PushConnectionError, PushServerError, shown_text
 from .._message import recipients_of
-from ._input import InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
-from ._options import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError, make_client, open_ledger, quiet
+from .._signals import StopSignals, exit_status, signal_words, stop_notice
+from ._input import FORMATS, InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
+from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, quiet
 from ._progress import Progress
 
 if TYPE_CHECKING:
@@ -64,11 +64,11 @@ def add_message_options(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--file",
         metavar="PATH|-",
-        help="messages, one per line: JSON Lines, CSV or a token list; - reads standard input",
+        help="messages: JSON Lines, a JSON array, CSV or a token list; - reads standard input",
     )
     source.add_argument(
         "--format",
-        choices=["jsonl", "csv", "tokens"],
+        choices=FORMATS,
         help="format of --file (default: from the name: .csv, .txt = tokens, .jsonl; else from the first line)",
     )
     fields = parser.add_argument_group(
@@ -204,6 +204,7 @@ def deliver(
     *,
     ledger: Ledger | None = None,
     on_ticket: Callable[[PushTicket], None] = lambda ticket: None,
+    signals: StopSignals | None = None,
 ) -> Delivery:
     """Send ``messages`` (recorded in ``ledger`` if given: recipients it knows dead are skipped) and account for all.
 
@@ -213,6 +214,9 @@ def deliver(
     the wait at once) ends the send without raising: the ``Delivery`` says so,
     and its account holds every ticket, every recipient not sent and every one
     in doubt. Every ticket is recorded in the ledger, however the send ends.
+    With the command's ``signals``, a stop signal never lands between printing a
+    ticket and marking it printed (nor recording and marking recorded), and once
+    no request is out any more, the final bookkeeping finishes whatever is pressed.
     """
     from .._account import SendAccount
 
@@ -232,18 +236,25 @@ def deliver(
     printed: set[Position | None] = set()
     recorded: set[Position | None] = set()
     unrecorded: list[PushTicket] = []
+    whole: AbstractContextManager[None] = nullcontext() if signals is None else signals.held
 
     def show(ticket: PushTicket) -> None:
         if ticket.position not in printed:
-            on_ticket(ticket)
-            printed.add(ticket.position)
+            with whole:
+                on_ticket(ticket)
+                printed.add(ticket.position)
 
     def record(final: bool = False) -> None:
         if ledger is not None and unrecorded and (final or len(unrecorded) >= RECORD_EVERY):
-            batch = list(unrecorded)
-            ledger.record(batch)
-            recorded.update(t.position for t in batch)
-            unrecorded.clear()
+            with whole:
+                batch = list(unrecorded)
+                ledger.record(batch)
+                recorded.update(t.position for t in batch)
+                unrecorded.clear()
+
+    def requests_done() -> None:
+        if signals is not None:
+            signals.shield()
 
     stream = client.iter_send(sent, account=delivery.account)
     try:
@@ -254,11 +265,15 @@ def deliver(
                     unrecorded.append(ticket)
                     record()
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()  # an interrupted loop: the requests in flight get their grace to come back
+            try:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()  # an interrupted loop: the requests in flight get their grace to come back
+            finally:
+                requests_done()
     except KeyboardInterrupt:
         delivery.interrupted = True
+        requests_done()  # again: a signal may have landed before the first call
     except PushServerError as exc:
         delivery.failure = exc
     for ticket in delivery.account.tickets:
@@ -291,35 +306,9 @@ def _own_summary() -> Iterator[None]:
         logger.removeFilter(quiet_filter)
 
 
-class _Interrupts:
-    """Ctrl-C during a send: the first says what happens now, and each raises ``KeyboardInterrupt`` for the client."""
-
-    def __init__(self, err: IO[str], grace: float) -> None:
-        self.presses = 0
-        self._err = err
-        self._grace = grace
-        self._previous: Any = None
-
-    def __enter__(self) -> _Interrupts:
-        try:
-            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
-        except ValueError:  # not the main thread: Python's own handling stays
-            self._previous = None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-
-    def _on_interrupt(self, signum: int, frame: FrameType | None) -> None:
-        self.presses += 1
-        if self.presses == 1:
-            self._err.write(
-                f"expo-push send: interrupted: no new request starts; waiting up to {self._grace:g} s for those in "
-                "flight (Ctrl-C again to stop now)\n"
-            )
-            self._err.flush()
-        raise KeyboardInterrupt
+def _send_notice(err: IO[str], grace: float) -> Callable[[int], None]:
+    doing = f"no new request starts; waiting up to {grace:g} s for those in flight"
+    return stop_notice(err, "expo-push send", doing)
 
 
 def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str]) -> int:
@@ -337,15 +326,16 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
 
     ledger = open_ledger(args.ledger, must_exist=False) if args.ledger else None
     try:
-        with progress.counting_retries(), _Interrupts(err, client.interrupt_grace), _own_summary():
-            delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket)
+        signals: StopSignals = args.signals
+        with progress.counting_retries(), signals.notifying(_send_notice(err, client.interrupt_grace)), _own_summary():
+            delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket, signals=signals)
     finally:
         progress.close()
         if ledger is not None:
             ledger.close()
     if not delivery.interrupted:
         client.close()  # else threads may still wait on answers that will not come: the process exits without them
-    return _report(args, out, err, entries, delivery, total, client.base_url)
+    return _report(args, out, err, entries, delivery, total, client.base_url, signals.first)
 
 
 def _report(
@@ -356,6 +346,7 @@ def _report(
     delivery: Delivery,
     total: int,
     base_url: str,
+    signum: int | None,
 ) -> int:
     failure = delivery.failure
     tickets = [*delivery.skipped, *delivery.account.tickets]
@@ -373,17 +364,18 @@ def _report(
     if failure is not None:
         err.write(f"expo-push send: {failure_line(failure, base_url)}\n")
     if delivery.interrupted:
+        signum = signal.SIGINT if signum is None else signum
         first = delivery.first_unsent_input()
         resume = "" if first is None else f"; to resume, send again from {entries[first].where}"
         doubt = (
             f", {len(in_doubt):,} in doubt (their answer never came: they may have been delivered)" if in_doubt else ""
         )
         err.write(
-            f"expo-push send: interrupted: {sum(t.ok for t in tickets):,} accepted, {len(unsent):,} not sent"
+            f"expo-push send: {signal_words(signum)}: {sum(t.ok for t in tickets):,} accepted, {len(unsent):,} not sent"
             f"{doubt}{resume}\n"
         )
         err.flush()
-        return EXIT_INTERRUPTED
+        return exit_status(signum)
     return EXIT_OK if not unsent and not in_doubt and all(t.ok for t in tickets) else EXIT_FAILED
 
 
@@ -403,7 +395,7 @@ def print_send_summary(
 ) -> None:
     """The table printed after a send: what was read, accepted, refused, not sent and in doubt."""
     accepted = sum(t.ok for t in tickets)
-    codes = Counter(t.error_code or "error" for t in tickets if not t.ok)
+    codes = Counter(shown_text(t.error_code or "error") for t in tickets if not t.ok)
     dead = [t.to for t in tickets if t.error_code == "DeviceNotRegistered"]
     rows = [("recipients", total), ("accepted", accepted), ("failed", len(tickets) - accepted)]
     rows += [(f"  {code}", count) for code, count in codes.most_common()]
@@ -415,6 +407,7 @@ def print_send_summary(
         out.write(f"{label:<24}{value:>10,}\n")
     shown = [t for t in tickets if not t.ok][:10]
     for ticket in shown:
-        out.write(f"failed: {ticket.error_code or 'error'} {ticket.to}: {ticket.message or ''}\n")
+        code, message = shown_text(ticket.error_code or "error"), shown_text(ticket.message or "")
+        out.write(f"failed: {code} {ticket.to}: {message}\n")
     if len(shown) < len(tickets) - accepted:
         out.write(f"... and {len(tickets) - accepted - len(shown)} more (use --json for all)\n")

@@ -4,23 +4,50 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
 from collections.abc import Sequence
-from types import FrameType
 
-from .._arguments import rate_argument, seconds_argument
+from .._arguments import (
+    CommandParser,
+    HelpFormatter,
+    command_epilog,
+    count_argument,
+    port_argument,
+    project_argument,
+    rate_argument,
+    seconds_argument,
+)
+from .._signals import StopSignals
+from ._history import DEFAULT_HISTORY
+from ._service import PROJECT_FORM
 
 __all__ = ["build_parser", "main"]
+
+_EXAMPLES = [
+    "{prog} --port 8080                           # http://127.0.0.1:8080, the inbox at its /",
+    "{prog} --port 8080 --rate-limit none --latency-ms 20",
+    "{prog} --tls --access-token secret           # https, push security on",
+    "EXPO_BASE_URL=http://127.0.0.1:8080 expo-push send --to 'ExponentPushToken[xxx]' --title Hi",
+]
+_STATUSES = [
+    (0, "stopped by Ctrl-C (SIGINT), SIGTERM or SIGHUP: stopping is how it ends"),
+    (2, "wrong options, or it cannot listen where asked (one line says why)"),
+]
 
 
 def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.ArgumentParser:
     """The argument parser of the emulator command (reused by ``expo-push emulator``)."""
-    parser = argparse.ArgumentParser(prog=prog, description="Run a local emulator of the Expo Push service.")
+    parser = CommandParser(
+        prog=prog,
+        description="Run a local emulator of the Expo Push service until SIGINT (Ctrl-C), SIGTERM or SIGHUP. "
+        "The first line printed is its URL.",
+        epilog=command_epilog([example.format(prog=prog) for example in _EXAMPLES], _STATUSES),
+        formatter_class=HelpFormatter,
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument(
-        "--port", type=int, default=0, metavar="N", help="port to listen on; 0 picks a free one (default: 0)"
+        "--port", type=port_argument, default=0, metavar="N", help="port to listen on; 0 picks a free one (default: 0)"
     )
     parser.add_argument(
         "--rate-limit",
@@ -50,7 +77,11 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
         help="require 'Authorization: Bearer TOKEN' (repeat to allow several)",
     )
     parser.add_argument(
-        "--default-project", default="@test/app", metavar="@OWNER/SLUG", help="project of unassigned tokens"
+        "--default-project",
+        type=project_argument(PROJECT_FORM),
+        default="@test/app",
+        metavar="@OWNER/SLUG",
+        help="project of unassigned tokens (default: @test/app)",
     )
     parser.add_argument(
         "--registered-only",
@@ -59,10 +90,17 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
     )
     parser.add_argument(
         "--max-body-bytes",
-        type=int,
+        type=count_argument(1),
         default=4 * 1024 * 1024,
         metavar="N",
         help="largest request body taken, as sent and decompressed; larger: 413 (default: 4 MiB)",
+    )
+    parser.add_argument(
+        "--history",
+        type=count_argument(1),
+        default=DEFAULT_HISTORY,
+        metavar="N",
+        help=f"latest notifications kept for the inbox; older ones are forgotten (default: {DEFAULT_HISTORY:,})",
     )
     parser.add_argument(
         "--tls",
@@ -80,7 +118,7 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
 
 
 def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.emulator") -> int:
-    """Run the emulator from command-line arguments until SIGINT or SIGTERM; return the exit status.
+    """Run the emulator from command-line arguments until SIGINT, SIGTERM or SIGHUP; return the exit status.
 
     The first line printed (and flushed) is ``Expo Push emulator listening on <url>``; with
     ``--tls`` the next says which CA file clients must trust. The inbox page is at the URL.
@@ -104,37 +142,31 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
         default_project=args.default_project,
         registered_only=args.registered_only,
         max_body_bytes=args.max_body_bytes,
+        history=args.history,
         tls=args.tls,
         control_token=args.control_token,
     )
     stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        # Not stop.set() here: the handler runs in the main thread, which may hold the event's lock just then
-        # (inside stop.wait()), and the lock is not reentrant. Another thread sets it once the lock is free.
-        threading.Thread(target=stop.set, name="expo-push-signal").start()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    with StopSignals() as signals, signals.setting(stop):
         try:
-            emulator.start()
-        except OSError as exc:  # port in use, an address not of this machine, a host name that does not resolve
-            print(f"{prog}: cannot listen on {args.host} port {args.port}: {exc.strerror or exc}", file=sys.stderr)
-            return 2
-        print(f"Expo Push emulator listening on {emulator.url}", flush=True)
-        if emulator.ca_file is not None:
-            print(f"TLS: trust the CA in {emulator.ca_file} (e.g. SSL_CERT_FILE, NODE_EXTRA_CA_CERTS)", flush=True)
-        print(f"Inbox: open {emulator.url}/ in a browser", flush=True)
-        if not is_loopback(args.host) and args.control_token is None:
-            print(
-                f"warning: {args.host} is reachable beyond this machine and the control routes (faults, reset, "
-                "the inbox) are open to anyone who reaches it: pass --control-token",
-                file=sys.stderr,
-                flush=True,
-            )
-        stop.wait()
-    finally:
-        emulator.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+            try:
+                emulator.start()
+            except OSError as exc:  # port in use, an address not of this machine, a host name that does not resolve
+                reason = exc.strerror or exc
+                print(f"{prog}: cannot listen on {args.host} port {args.port}: {reason}", file=sys.stderr)
+                return 2
+            print(f"Expo Push emulator listening on {emulator.url}", flush=True)
+            if emulator.ca_file is not None:
+                print(f"TLS: trust the CA in {emulator.ca_file} (e.g. SSL_CERT_FILE, NODE_EXTRA_CA_CERTS)", flush=True)
+            print(f"Inbox: open {emulator.url}/ in a browser", flush=True)
+            if not is_loopback(args.host) and args.control_token is None:
+                print(
+                    f"warning: {args.host} is reachable beyond this machine and the control routes (faults, reset, "
+                    "the inbox) are open to anyone who reaches it: pass --control-token",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            stop.wait()
+        finally:
+            emulator.stop()
     return 0

@@ -11,8 +11,9 @@ import msgspec
 
 from .._account import SendAccount
 from .._errors import PushServerError
-from .._message import PreparedMessage, PushMessage
+from .._message import PushMessage
 from .._models import PushTicket
+from .._validation import PreparedMessage
 from ._messages import decode_message, message_json, resend_payload
 from ._models import WorkerRun
 from ._process import namespace, pid_gone, worker_name

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from .._errors import shown_text
 from .._message import recipients_of
 from .._models import PushTicket
 from ._messages import (
@@ -253,9 +254,9 @@ class Recorder:
             logger.error(
                 "expo-push: %s: the app's push credentials need fixing (%s); further %s errors "
                 "are not reported again by this ledger",
-                code,
-                due[code] or "no message",
-                code,
+                shown_text(code),
+                shown_text(due[code] or "no message"),
+                shown_text(code),
             )
         if callback is None:
             return
