@@ -15,11 +15,9 @@ import pytest
 from expo_push._service import DEVICE_NOT_REGISTERED
 from expo_push.django import register_device
 from expo_push.django.models import PushDevice
-from tests.emulator.test_inbox_page import _share_of_pixels_that_differ, browser, expect
+from tests.emulator.test_inbox_page import _share_of_pixels_that_differ, expect
 
 from .conftest import token
-
-__all__ = ["browser"]  # the fixture
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "django-admin.png"
 
