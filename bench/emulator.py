@@ -20,10 +20,10 @@ _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class EmulatorProcess:
-    """A running emulator: ``url``, ``reset``, ``add_faults``, ``stats``, ``cpu_seconds``."""
+    """A running emulator: ``url``, ``reset``, ``add_faults``, ``stats``, ``cpu_seconds``, ``memory_bytes``."""
 
-    def __init__(self) -> None:
-        command = [sys.executable, "-m", "expo_push.emulator", "--port", "0", "--rate-limit", "none"]
+    def __init__(self, *options: str) -> None:
+        command = [sys.executable, "-m", "expo_push.emulator", "--port", "0", "--rate-limit", "none", *options]
         self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
         assert self._process.stdout is not None
         line = self._process.stdout.readline()
@@ -81,3 +81,11 @@ class EmulatorProcess:
         with open(f"/proc/{self._process.pid}/stat", encoding="ascii") as file:
             fields = file.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+    def memory_bytes(self) -> int:
+        """The emulator process's resident memory now (VmRSS)."""
+        with open(f"/proc/{self._process.pid}/status", encoding="ascii") as file:
+            for line in file:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS in /proc: not Linux?")

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TypeVar
 
 from ._account import MessagePart, SendAccount
 from ._chunks import Chunk, Chunker
 from ._errors import PushServerError, ValidationError
 from ._flows import ChunkFailed, NotStarted
-from ._message import PreparedMessage, PushMessage, prepare_message
+from ._message import PushMessage
 from ._models import PushReceipt, PushTicket
 from ._service import MAX_RECEIPT_IDS_PER_REQUEST
+from ._validation import PreparedMessage, prepare_message
 
 __all__ = [
     "SEND_STOPPED",
@@ -31,6 +33,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("expo_push")
+T = TypeVar("T")
 
 SEND_STOPPED = "expo_push_send_stopped"
 """The attribute set on the log record of a send stopped before it finished."""
@@ -65,7 +68,7 @@ class SendBatch:
         if self.account.done or self.account.read:
             raise ValueError("a SendAccount records one send: pass a new one")
         prepared = iter_prepared(messages, strict=strict)
-        self._chunker = Chunker(list(prepared) if whole else prepared)
+        self._chunker = Chunker(_handed_once(list(prepared)) if whole else prepared)
         self._whole = whole
         self._handed_out = 0
         self.failed = False
@@ -127,11 +130,10 @@ class SendBatch:
 
     def _take_rest(self, chunk: Chunk) -> None:
         """Account for a chunk that did not finish: its tickets so far, and the rest unsent or in doubt."""
-        tickets = list(chunk.tickets)
+        tickets, unsent, in_doubt = chunk.outcome()  # one look: a ticket is either here or its recipient is not
         self.account._add_tickets(tickets)
-        self.account._add_projects(dict(chunk.projects))
+        self.account._add_projects(chunk.projects)
         self._held_back.extend(tickets)
-        unsent, in_doubt = chunk.account_parts()
         self._unsent.extend(unsent)
         self._in_doubt.extend(in_doubt)
 
@@ -181,6 +183,14 @@ class SendBatch:
 
 def _position(ticket: PushTicket) -> tuple[int, int]:
     return ticket.position or (-1, -1)
+
+
+def _handed_once(items: list[T]) -> Iterator[T]:
+    """The items in order, each let go of as it is handed out: a message already in a chunk is held by its
+    chunk alone, and freed once the chunk is settled, so a large send's memory shrinks as it goes."""
+    items.reverse()
+    while items:
+        yield items.pop()
 
 
 def iter_prepared(messages: object, *, strict: bool = False) -> Iterator[PreparedMessage]:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator, Sequence
+from typing import NamedTuple
 
 import msgspec
 
 from ._account import MessagePart, Position
-from ._message import PreparedMessage, PushMessage, narrow
+from ._message import PushMessage, narrow
 from ._models import PushTicket
 from ._service import MAX_NOTIFICATIONS_PER_REQUEST
+from ._validation import PreparedMessage
 
-__all__ = ["Chunk", "Chunker", "Entry"]
+__all__ = ["Chunk", "ChunkOutcome", "ChunkState", "Chunker", "Entry"]
 
 
 # gc=False: no reference cycles; untracked, so a large send does not feed the garbage collector (see PreparedMessage).
@@ -40,48 +43,156 @@ class Entry(msgspec.Struct, frozen=True, gc=False):
         return narrow(self.prepared.message, self.recipients, self.prepared.to_is_list)
 
 
-class Chunk:
-    """The entries of one send request (at most 100 recipients), and what its flow has learnt so far.
+class ChunkOutcome(NamedTuple):
+    """What became of a chunk's recipients, from one look at its state: answered, never sent, in doubt."""
 
-    The flow that sends the chunk keeps ``tickets`` (answered, each with its
-    position), ``in_flight`` (the entries of the request whose answer is
-    awaited) and ``doubtful`` (entries of requests that failed in a way that
-    may have delivered them). If the send ends before the chunk does,
-    ``account_parts`` turns that into accepted, unsent and in-doubt parts.
+    tickets: list[PushTicket]
+    unsent: list[MessagePart]
+    in_doubt: list[MessagePart]
+
+
+class ChunkState:
+    """What the flow of one chunk has learnt, written only through the named transitions below.
+
+    The flow runs on one thread (or task) while the send's bookkeeping may read
+    the state from another, so every transition and every read takes the lock:
+    a reader sees a request's tickets or its recipients out, never neither.
+
+    ==========  ============================  ==========  ==============================================
+    from        transition (who)              to          meaning
+    ==========  ============================  ==========  ==============================================
+    idle        ``sending(entries)`` (client)  sending     a request is handed to I/O: from now on it may
+                                                          reach the service, so its recipients are in doubt
+    sending     ``answered(tickets)`` (flow)   idle        its tickets came back
+    sending     ``failed(maybe)`` (flow)       idle        no tickets; its recipients stay in doubt if the
+                                                          failure may have delivered them, else unsent
+    any         ``named(projects)`` (flow)     same        the service named the projects of some tokens
+    ==========  ============================  ==========  ==============================================
+
+    Any other transition is a bug of the driver and raises ``RuntimeError``. A
+    request that never reaches ``sending`` (the pacer failed, the send was
+    stopped first) leaves no trace: its recipients are unsent.
     """
 
-    __slots__ = ("count", "doubtful", "entries", "in_flight", "projects", "seq", "tickets")
+    __slots__ = ("_doubtful", "_lock", "_projects", "_sending", "_tickets")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tickets: list[PushTicket] = []
+        self._sending: Sequence[Entry] | None = None
+        self._doubtful: list[Entry] = []
+        self._projects: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        state = "sending" if self._sending is not None else "idle"
+        return f"ChunkState({state}, tickets={len(self._tickets)}, doubtful={len(self._doubtful)} entries)"
+
+    # -- transitions --
+
+    def sending(self, entries: Sequence[Entry]) -> None:
+        """idle -> sending: a request of ``entries`` is being handed to I/O."""
+        with self._lock:
+            if self._sending is not None:
+                raise RuntimeError("a chunk sends one request at a time: the previous one has no outcome yet")
+            self._sending = entries
+
+    def answered(self, tickets: Iterable[PushTicket]) -> None:
+        """sending -> idle: the request came back with ``tickets``."""
+        with self._lock:
+            self._check_sending("answered")
+            self._tickets.extend(tickets)
+            self._sending = None
+
+    def failed(self, maybe_delivered: bool) -> None:
+        """sending -> idle: the request failed; its recipients are doubtful if it ``maybe_delivered`` them."""
+        with self._lock:
+            entries = self._check_sending("failed")
+            if maybe_delivered:
+                self._doubtful.extend(entries)
+            self._sending = None
+
+    def named(self, projects: Iterable[tuple[str, str]]) -> None:
+        """Note the project of some tokens, as the service named them (token, project)."""
+        with self._lock:
+            self._projects.update(projects)
+
+    def _check_sending(self, transition: str) -> Sequence[Entry]:
+        if self._sending is None:
+            raise RuntimeError(f"{transition}: no request of this chunk was handed to I/O (call Post.sending() first)")
+        return self._sending
+
+    # -- reads --
+
+    @property
+    def is_sending(self) -> bool:
+        """Whether a request of the chunk is out (handed to I/O, its answer awaited)."""
+        return self._sending is not None
+
+    @property
+    def tickets(self) -> list[PushTicket]:
+        """The tickets answered so far (a copy), in the order they came."""
+        with self._lock:
+            return list(self._tickets)
+
+    @property
+    def projects(self) -> dict[str, str]:
+        """Token -> Expo project, as the service named them (a copy)."""
+        with self._lock:
+            return dict(self._projects)
+
+    def look(self) -> tuple[list[PushTicket], list[Entry]]:
+        """One consistent look: the tickets so far, and the entries in doubt (the request out, the doubtful)."""
+        with self._lock:
+            out = [*self._sending] if self._sending is not None else []
+            return list(self._tickets), [*out, *self._doubtful]
+
+
+class Chunk:
+    """The entries of one send request (at most 100 recipients), and the ``state`` its flow has reached.
+
+    If the send ends before the chunk does, ``outcome()`` says from one look at
+    the state what became of each recipient: answered, unsent or in doubt.
+    """
+
+    __slots__ = ("count", "entries", "seq", "state")
 
     def __init__(self, entries: list[Entry], count: int, seq: int = 0) -> None:
         self.entries = entries
         self.count = count
         self.seq = seq
         """Position of the chunk in its batch."""
-        self.tickets: list[PushTicket] = []
-        self.in_flight: Sequence[Entry] = ()
-        self.doubtful: list[Entry] = []
-        self.projects: dict[str, str] = {}
-        """Token -> Expo project, as the service named them when it refused the chunk for mixing projects."""
+        self.state = ChunkState()
 
     @property
     def recipients(self) -> list[str]:
         """Every recipient of the chunk, in request order (the order of its tickets)."""
         return [token for entry in self.entries for token in entry.recipients]
 
-    def account_parts(self) -> tuple[list[MessagePart], list[MessagePart]]:
-        """The chunk's recipients without a ticket, as (unsent, in doubt) parts.
+    @property
+    def tickets(self) -> list[PushTicket]:
+        """The tickets answered so far (a copy)."""
+        return self.state.tickets
 
-        A recipient whose request is in flight, or failed in a way that may
-        have delivered it, is in doubt; the others were never sent.
+    @property
+    def projects(self) -> dict[str, str]:
+        """Token -> Expo project, as the service named them when it refused the chunk for mixing projects."""
+        return self.state.projects
+
+    @property
+    def in_flight(self) -> bool:
+        """Whether a request of the chunk is out: handed to I/O, its answer awaited."""
+        return self.state.is_sending
+
+    def outcome(self) -> ChunkOutcome:
+        """The chunk's tickets so far, and its recipients without one as unsent and in-doubt parts.
+
+        A recipient whose request is out, or failed in a way that may have
+        delivered it, is in doubt; the others were never sent.
         """
-        # Read what is in flight before the tickets: the flow adds tickets before it clears ``in_flight``.
+        tickets, doubtful = self.state.look()
         # A request split by project sends new entries made from the chunk's, so doubt is kept by position.
-        doubt = {
-            Position(entry.prepared.index, p)
-            for entry in (*self.in_flight, *self.doubtful)
-            for p in entry.positions
-        }
-        answered = {ticket.position for ticket in list(self.tickets)}
+        doubt = {Position(entry.prepared.index, p) for entry in doubtful for p in entry.positions}
+        answered = {ticket.position for ticket in tickets}
         unsent: list[MessagePart] = []
         in_doubt: list[MessagePart] = []
         for entry in self.entries:
@@ -99,7 +210,18 @@ class Chunk:
                 unsent.append(entry.part(lost))
             if unknown:
                 in_doubt.append(entry.part(unknown))
-        return unsent, in_doubt
+        return ChunkOutcome(tickets, unsent, in_doubt)
+
+
+_FIRST_POSITIONS = tuple(tuple(range(n)) for n in range(MAX_NOTIFICATIONS_PER_REQUEST + 1))
+"""The positions of an entry that starts a message, shared: most entries are one whole message (``(0,)``)."""
+
+
+def _positions(start: int, count: int) -> tuple[int, ...]:
+    """The positions ``start`` to ``start + count - 1`` (shared when they start at 0, as most do)."""
+    if start == 0 and count <= MAX_NOTIFICATIONS_PER_REQUEST:
+        return _FIRST_POSITIONS[count]
+    return tuple(range(start, start + count))
 
 
 class Chunker:
@@ -140,7 +262,7 @@ class Chunker:
             room = self._limit - self._count
             start = self._offset
             part = message.recipients[start : start + room]
-            self._entries.append(Entry(message, part, tuple(range(start, start + len(part)))))
+            self._entries.append(Entry(message, part, _positions(start, len(part))))
             self._count += len(part)
             self._offset += len(part)
             if self._offset >= len(message.recipients):
@@ -166,7 +288,7 @@ class Chunker:
         if current is not None:
             rest = range(self._offset, len(current.recipients))
             if rest:
-                entry = Entry(current, current.recipients[self._offset :], tuple(rest))
+                entry = Entry(current, current.recipients[self._offset :], _positions(rest.start, len(rest)))
                 out.append(entry.part())
         self._entries, self._count, self._current = [], 0, None
         self._messages = iter(())
@@ -178,5 +300,5 @@ class Chunker:
         out = self.leftover()
         for prepared in rest:
             self.read += len(prepared.recipients)
-            out.append(Entry(prepared, prepared.recipients, tuple(range(len(prepared.recipients)))).part())
+            out.append(Entry(prepared, prepared.recipients, _positions(0, len(prepared.recipients))).part())
         return out

@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 
-from ._chunks import Chunk, Entry
+from ._chunks import Chunk, ChunkState, Entry
 from ._errors import PushServerError
 from ._models import PushReceipt, PushTicket
 from ._retry import RetryPolicy
@@ -52,13 +52,26 @@ __all__ = [
 
 
 class Post(msgspec.Struct, frozen=True, gc=False):
-    """Action: POST ``body`` to ``path`` (relative to the base URL) with ``headers`` added."""
+    """Action: POST ``body`` to ``path`` (relative to the base URL) with ``headers`` added.
+
+    The client calls ``sending()`` as it hands the request to I/O, and not
+    before: from then on the request may reach the service.
+    """
 
     path: str
     body: bytes
     headers: Mapping[str, str]
     notifications: int = 0
     project: str | None = None
+    state: ChunkState | None = None
+    """The state of the chunk the request carries (``None`` for a receipts request)."""
+    entries: Sequence[Entry] = ()
+    """The entries of the chunk the request carries."""
+
+    def sending(self) -> None:
+        """Mark the request handed to I/O: its recipients are in doubt until its outcome is known."""
+        if self.state is not None:
+            self.state.sending(self.entries)
 
 
 class Pace(msgspec.Struct, frozen=True, gc=False):
@@ -130,38 +143,30 @@ def _attempts(
     notifications: int,
     read: Callable[[HttpResponse], Any],
     project: str | None = None,
-    chunk: Chunk | None = None,
+    state: ChunkState | None = None,
     entries: Sequence[Entry] = (),
 ) -> Generator[Action, Result, Any]:
     """Post ``payload`` until ``read`` accepts the response or retries run out; return the last reading.
 
-    With a ``chunk``, ``entries`` are marked in flight while a request is
-    out, and doubtful once an attempt failed in a way that may have delivered them.
+    With a ``state``, each attempt's outcome is a transition of it (``answered``
+    or ``failed``); the client made it ``sending`` when the request went out.
+    A ``NotStarted`` thrown in instead of a result leaves it as it was.
     """
     body, headers = request_body(payload)
     attempt = 0
     while True:
         yield Pace(notifications, project)
-        if chunk is not None:
-            chunk.in_flight = entries
-        try:
-            result = yield Post(path, body, headers, notifications, project)
-        except NotStarted:  # the client did not send it after all
-            if chunk is not None:
-                chunk.in_flight = ()
-            raise
+        result = yield Post(path, body, headers, notifications, project, state, entries)
         if isinstance(result, HttpResponse):
             outcome = read(result)
         else:
             assert result is not None
             outcome = transport_failed(result)
-        if chunk is not None:  # tickets first, then out of flight: a reader of the chunk never misses both
+        if state is not None:
             if isinstance(outcome, Failed):
-                if outcome.maybe_delivered:
-                    chunk.doubtful.extend(entries)
+                state.failed(outcome.maybe_delivered)
             else:
-                chunk.tickets.extend(outcome)
-            chunk.in_flight = ()
+                state.answered(outcome)
         if not isinstance(outcome, Failed) or not outcome.retryable:
             return outcome
         delay = ctx.retry.delay(attempt, outcome.retry_after, ctx.rand())
@@ -192,7 +197,7 @@ def send_flow(chunk: Chunk, ctx: FlowContext) -> Generator[Action, Result, list[
             return read_send_response(response, entries, ctx.now_epoch(), ctx.redact)
 
         outcome = yield from _attempts(
-            ctx, SEND_PATH, encode_entries(entries), count, read, project, chunk, entries
+            ctx, SEND_PATH, encode_entries(entries), count, read, project, chunk.state, entries
         )
         if isinstance(outcome, Failed):
             parts = (
@@ -205,12 +210,13 @@ def send_flow(chunk: Chunk, ctx: FlowContext) -> Generator[Action, Result, list[
             yield Refund(count, project)  # refused for mixing projects, so none of them counted
             for named, group in parts:
                 if named is not None:
-                    chunk.projects.update((token, named) for entry in group for token in entry.recipients)
+                    chunk.state.named((token, named) for entry in group for token in entry.recipients)
             groups[:0] = [(named or ctx.project, group) for named, group in parts]
             split = True
+    tickets = chunk.state.tickets
     if split:
-        chunk.tickets.sort(key=_position)
-    return chunk.tickets
+        tickets.sort(key=_position)
+    return tickets
 
 
 def _position(ticket: PushTicket) -> tuple[int, int]:

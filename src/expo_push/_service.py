@@ -37,6 +37,8 @@ COMPRESS_OVER = 1024
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 """The largest answer read, after decompression. The service's largest real one, 1,000 receipts, is well under 1 MB."""
 
+DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
+"""The error code of a ticket or receipt whose token is dead: stop sending to it."""
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 TOO_MANY_EXPERIENCE_IDS = "PUSH_TOO_MANY_EXPERIENCE_IDS"
 """The request mixed projects; ``details`` maps each ``@owner/slug`` to its tokens."""
@@ -46,8 +48,6 @@ PROJECT_FORM = r"@[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
 TICKET_ID_FORM = r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
 """A ticket's (and so its receipt's) id: a UUID, ``XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX``."""
 
-DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
-"""A ticket's or receipt's error: the token is dead; stop sending to it."""
 MESSAGE_RATE_EXCEEDED = "MessageRateExceeded"
 """The device was sent too much too fast: send again later, more slowly."""
 MESSAGE_TOO_BIG = "MessageTooBig"

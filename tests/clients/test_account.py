@@ -69,6 +69,20 @@ def check_against_the_service(account: SendAccount, emulator: Emulator, total: i
         assert ticket.to == token(ticket.position.message)
 
 
+def send_with(kind: str, options: dict[str, object], count: int, account: SendAccount) -> None:
+    """Send ``count`` messages with a client of ``kind`` (sync or async) made with ``options``."""
+
+    async def main() -> None:
+        async with AsyncPushClient(**options) as client:
+            await client.send(messages(count), account=account)
+
+    if kind == "async":
+        asyncio.run(main())
+        return
+    with PushClient(**options) as client:
+        client.send(messages(count), account=account)
+
+
 def test_tickets_carry_positions_even_when_one_token_has_two_messages(expo_emulator):
     with PushClient(base_url=expo_emulator.url) as client:
         tickets = client.send([{"to": token(0), "title": "a"}, {"to": [token(1), token(0)], "title": "b"}])
@@ -82,23 +96,34 @@ def test_an_unexpected_exception_in_a_send_keeps_what_was_accepted(expo_emulator
 
     account = SendAccount()
     options = {"base_url": expo_emulator.url, "pacer": TriggerPacer(3, boom), "max_concurrency": 1}
-
-    async def main() -> None:
-        async with AsyncPushClient(**options) as client:
-            await client.send(messages(500), account=account)
-
-    def run() -> None:
-        if kind == "async":
-            asyncio.run(main())
-            return
-        with PushClient(**options) as client:
-            client.send(messages(500), account=account)
-
     with pytest.raises(RuntimeError, match="the pacer broke"):
-        run()
+        send_with(kind, options, 500, account)
     assert len(account.tickets) == 200  # the two requests before the failure
     assert account.unsent_count == 300
     check_against_the_service(account, expo_emulator, 500)
+
+
+class BrokenHoldPacer(Pacer):
+    """No pacing, but its last look before a request goes out (``held_for``) fails, as a shared pacer's
+    database going away does."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def held_for(self, project: str | None) -> float:
+        raise RuntimeError("the pacer's database went away")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_pacer_failing_just_before_a_request_counts_nothing_in_doubt(expo_emulator, kind):
+    account = SendAccount()
+    options = {"base_url": expo_emulator.url, "pacer": BrokenHoldPacer(), "max_concurrency": 1}
+    with pytest.raises(RuntimeError, match="database went away"):
+        send_with(kind, options, 250, account)
+    assert expo_emulator.stats.requests == 0
+    assert account.in_doubt_count == 0  # in doubt means a request may have reached the service
+    assert account.unsent_count == 250
+    check_against_the_service(account, expo_emulator, 250)
 
 
 def test_a_cancelled_async_send_closes_its_account_and_lets_the_cancellation_through(expo_emulator):

@@ -2,7 +2,7 @@ import json
 
 from expo_push import PushMessage
 from expo_push._chunks import Chunker
-from expo_push._message import prepare_message
+from expo_push._validation import prepare_message
 from expo_push._wire import encode_entries
 
 
@@ -67,3 +67,20 @@ def test_request_body_is_the_json_array_of_the_messages():
         {"to": tok(1), "title": "a", "data": {"k": 1}},
         {"to": [tok(2), tok(3)]},
     ]
+
+
+def test_a_whole_send_holds_each_validated_message_in_its_chunk_alone():
+    # send() validates every message first; once a message is in a chunk the batch lets go of it, so a settled
+    # chunk's messages are freed and a large send's memory shrinks as it goes.
+    import gc
+
+    from expo_push._batch import SendBatch
+
+    batch = SendBatch([{"to": tok(i)} for i in range(250)], whole=True)
+    chunk = batch.next_chunk()
+    assert chunk is not None
+    prepared = chunk.entries[0].prepared
+    assert gc.get_referrers(prepared) == []  # only the chunk's entry (untracked) holds it
+    rest = batch.next_chunk()
+    assert rest is not None
+    assert [e.prepared.index for e in rest.entries] == list(range(100, 200))

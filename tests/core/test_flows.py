@@ -19,7 +19,7 @@ from expo_push._flows import (
     receipts_flow,
     send_flow,
 )
-from expo_push._message import prepare_message
+from expo_push._validation import prepare_message
 from expo_push._wire import HttpResponse, TransportFailure
 
 A, B, C, D = (f"ExponentPushToken[{x}]" for x in "abcd")
@@ -46,6 +46,7 @@ def drive(flow, answer):
             actions.append(action)
             result = None
             if isinstance(action, Post):
+                action.sending()
                 result = answer(action, posts)
                 posts += 1
     except StopIteration as stop:
@@ -90,7 +91,7 @@ def test_4xx_is_not_retried_and_reports_no_ticket():
     assert isinstance(error, ChunkFailed)
     assert isinstance(error.error, UnauthorizedError)
     assert chunk.tickets == []
-    assert chunk.account_parts()[0][0].message.to == [A, B]  # refused outright: unsent, not in doubt
+    assert chunk.outcome().unsent[0].message.to == [A, B]  # refused outright: unsent, not in doubt
 
 
 def test_retries_give_up_after_max_retries():
@@ -214,3 +215,54 @@ def test_a_whole_batch_error_holds_the_tickets_already_handed_out_and_everything
         batch.finish()
     assert info.value.tickets == handed
     assert [m.to for m in info.value.unsent] == [f"ExponentPushToken[{i}]" for i in range(100, 300)]
+
+
+def test_a_request_the_client_never_handed_to_io_leaves_its_recipients_unsent():
+    chunk = chunk_of({"to": [A, B]})
+    flow = send_flow(chunk, ctx())
+    assert isinstance(flow.send(None), Pace)
+    assert isinstance(flow.send(None), Post)
+    flow.close()  # the client raised before sending (its pacer failed, say)
+    outcome = chunk.outcome()
+    assert not chunk.in_flight
+    assert [part.message.to for part in outcome.unsent] == [[A, B]]
+    assert outcome.in_doubt == []
+
+
+def test_a_request_handed_to_io_whose_answer_never_came_is_in_doubt():
+    chunk = chunk_of({"to": [A, B]})
+    flow = send_flow(chunk, ctx())
+    flow.send(None)
+    post = flow.send(None)
+    post.sending()
+    flow.close()  # cancelled while the request was out
+    outcome = chunk.outcome()
+    assert chunk.in_flight
+    assert outcome.unsent == []
+    assert [part.message.to for part in outcome.in_doubt] == [[A, B]]
+
+
+def test_a_failure_that_may_have_delivered_keeps_the_recipients_in_doubt_through_a_retry():
+    chunk = chunk_of({"to": A}, {"to": B})
+    answers = [TransportFailure("ReadTimeout"), TransportFailure("ConnectError", maybe_delivered=False)]
+    _, error = drive(send_flow(chunk, ctx(max_retries=1)), lambda p, n: answers[n])
+    assert isinstance(error, ChunkFailed)
+    outcome = chunk.outcome()  # the retry surely never got there, but the first attempt may have
+    assert outcome.tickets == []
+    assert [part.message.to for part in outcome.in_doubt] == [A, B]
+    assert outcome.unsent == []
+
+
+def test_the_chunk_state_refuses_transitions_out_of_order():
+    chunk = chunk_of({"to": A})
+    state = chunk.state
+    with pytest.raises(RuntimeError, match="answered: no request"):
+        state.answered([])
+    with pytest.raises(RuntimeError, match="failed: no request"):
+        state.failed(maybe_delivered=True)
+    state.sending(chunk.entries)
+    with pytest.raises(RuntimeError, match="one request at a time"):
+        state.sending(chunk.entries)
+    state.answered([PushTicket(status="ok", id="x", to=A, position=(0, 0))])
+    assert [t.id for t in chunk.tickets] == ["x"]
+    assert not chunk.in_flight

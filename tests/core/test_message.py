@@ -3,7 +3,8 @@ import json
 import pytest
 
 from expo_push import MAX_PAYLOAD_BYTES, PushMessage, ValidationError
-from expo_push._message import narrow, prepare_message
+from expo_push._message import narrow
+from expo_push._validation import prepare_message
 
 TOKEN = "ExponentPushToken[aaaaaaaaaaaaaaaaaaaaaa]"
 
@@ -141,7 +142,7 @@ def test_repr_omits_defaults():
 
 
 def test_every_field_but_to_has_a_check():
-    from expo_push._message import _CHECKS
+    from expo_push._validation import _CHECKS
 
     assert set(_CHECKS) == set(PushMessage.__struct_fields__) - {"to"}
 
@@ -438,3 +439,12 @@ def test_with_options_keeps_strict_fields():
 
     with PushClient(strict_fields=True, base_url="http://127.0.0.1:9") as client:
         assert client.with_options(max_retries=0).strict_fields
+
+
+def test_of_several_bad_fields_the_first_in_field_order_is_named_whatever_the_input_order():
+    # The one-pass check of dicts and the check of set fields only must not change which error a caller sees.
+    with pytest.raises(ValidationError) as from_dict:
+        prepare_message({"to": TOKEN, "badge": -1, "title": 3}, 0)
+    with pytest.raises(ValidationError) as from_struct:
+        prepare_message(PushMessage(to=TOKEN, badge=-1, title=3), 0)  # type: ignore[arg-type]
+    assert from_dict.value.field == from_struct.value.field == "title"

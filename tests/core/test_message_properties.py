@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from expo_push import PushMessage, ValidationError
-from expo_push._message import _ATTR_TO_WIRE, _WIRE_TO_ATTR, MAX_JSON_DEPTH, prepare_message, unknown_fields
+from expo_push._message import _ATTR_TO_WIRE, _WIRE_TO_ATTR, MAX_JSON_DEPTH, unknown_fields
+from expo_push._validation import prepare_message
 
 EXAMPLES = int(os.environ.get("EXPO_PUSH_PROPERTY_EXAMPLES", "900"))
 """Examples per property (the strict one runs half as many): 2,250 in all, about 15 s of CPU."""
@@ -263,3 +264,53 @@ def test_a_push_message_is_refused_naming_its_field_or_goes_out_exactly_as_given
     }
     expected.update(message.extra or {})
     assert same(expected, json.loads(prepared.payload))
+
+
+# A dict of known fields only, in any order, now and then with a field set to None: the messages that
+# prepare_message checks in one pass (_prepare_plain) before trying the full path.
+PLAIN_KEYS = sorted(set(VALID_VALUES) - {"contentAvailable"})
+PLAIN_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=8)
+TYPICAL_VALUES = {
+    **dict.fromkeys(PLAIN_KEYS, PLAIN_TEXT),
+    "data": st.dictionaries(PLAIN_TEXT, st.one_of(PLAIN_TEXT, st.integers(-(10**6), 10**6), st.booleans()), max_size=3),
+    **dict.fromkeys(("ttl", "expiration", "badge"), st.one_of(st.integers(0, 10**6), st.just(3600.0))),
+    "priority": st.sampled_from(["default", "normal", "high"]),
+    "interruptionLevel": st.sampled_from(["active", "critical", "passive", "time-sensitive"]),
+    "sound": st.sampled_from(["default", {"critical": True, "volume": 0.5}]),
+    **dict.fromkeys(("mutableContent", "_contentAvailable"), st.booleans()),
+    "richContent": st.fixed_dictionaries({"image": PLAIN_TEXT}),
+    "relevanceScore": st.floats(0, 1),
+}
+PLAIN_TOKENS = st.sampled_from(["ExponentPushToken[aaaaaaaaaaaaaaaaaaaaaa]", "ExpoPushToken[b-1_Z]"])
+
+
+@st.composite
+def plain_dicts(draw):
+    to = draw(st.one_of(PLAIN_TOKENS, st.lists(PLAIN_TOKENS, min_size=1, max_size=3), TOKENS))
+    message = {"to": to}
+    for key in draw(st.lists(st.sampled_from(PLAIN_KEYS), max_size=6, unique=True)):
+        kind = draw(st.integers(0, 7))
+        message[key] = None if not kind else draw(VALID_VALUES[key] if kind == 1 else TYPICAL_VALUES[key])
+    items = list(message.items())
+    order = draw(st.permutations(range(len(items))))
+    return {items[i][0]: items[i][1] for i in order}
+
+
+@PROPERTY
+@given(message=st.one_of(plain_dicts(), message_dicts()), index=st.integers(0, 100))
+def test_a_dict_message_checked_in_one_pass_goes_out_exactly_as_by_the_full_path(message, index):
+    from types import MappingProxyType
+
+    one_pass = prepared_or_refusal(message, index)
+    full = prepared_or_refusal(MappingProxyType(message), index)  # not a dict: the full path only
+    if isinstance(full, ValidationError):
+        assert isinstance(one_pass, ValidationError)
+        assert (str(one_pass), one_pass.field, one_pass.index) == (str(full), full.field, full.index)
+        return
+    assert not isinstance(one_pass, ValidationError), one_pass
+    assert (one_pass.payload, one_pass.recipients, one_pass.to_is_list) == (
+        full.payload,
+        full.recipients,
+        full.to_is_list,
+    )
+    assert one_pass.message == full.message

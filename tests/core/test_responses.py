@@ -11,8 +11,8 @@ from expo_push import (
     TooManyRequestsError,
 )
 from expo_push._chunks import Chunker
-from expo_push._message import prepare_message
 from expo_push._service import COMPRESS_OVER
+from expo_push._validation import prepare_message
 from expo_push._wire import (
     Failed,
     HttpResponse,

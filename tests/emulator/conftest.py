@@ -1,8 +1,10 @@
-"""Fixtures of the emulator's own tests: a fresh emulator on a frozen clock, and a raw HTTP client."""
+"""Fixtures of the emulator's own tests: a fresh emulator on a frozen clock, a raw HTTP client, and the
+inbox page opened in the shared headless Chromium (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -46,3 +48,21 @@ def emu(clock: FrozenClock) -> Iterator[Emulator]:
 def http(emu: Emulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emu.url, timeout=5.0) as client:
         yield client
+
+
+@pytest.fixture
+def page(browser: Any, emu: Emulator) -> Iterator[Any]:
+    """The inbox page of ``emu``, live."""
+    from playwright.sync_api import expect
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(emu.url)
+    expect(page.locator("#live")).to_have_attribute("data-state", "live")
+    yield page
+    context.close()
+
+
+def cards(page: Any) -> Any:
+    """The notification cards of the page."""
+    return page.locator('[data-testid="notification"]')

@@ -48,10 +48,12 @@ def test_module_prints_its_url_first_serves_and_exits_cleanly_on_signals(sig: si
 
 
 def test_module_options_reach_the_emulator() -> None:
-    args = ("--rate-limit", "100", "--receipt-delay", "60", "--access-token", "tok", "--latency-ms", "5")
+    args = ("--rate-limit", "100", "--receipt-delay", "60", "--access-token", "tok", "--latency-ms", "5",
+            "--history", "7")  # fmt: skip
     with _serve(*args) as (process, url), httpx.Client(base_url=url) as http:
         config = http.post("/--/emulator/config", json={}).json()
         assert (config["rate_limit"], config["receipt_delay"], config["latency"]) == (100, 60, 0.005)
+        assert config["history"] == 7
         assert http.post(SEND, json={"to": token(1)}).status_code == 401
         auth = {"Authorization": "Bearer tok"}
         response = http.post(SEND, json={"to": token(1)}, headers=auth)
@@ -74,7 +76,9 @@ def test_parser_reads_every_option() -> None:
     assert build_parser().parse_args([]).rate_limit == 600.0
 
 
-@pytest.mark.parametrize("argv", [["--rate-limit", "fast"], ["--rate-limit", "-5"], ["--latency-ms", "-1"]])
+@pytest.mark.parametrize(
+    "argv", [["--rate-limit", "fast"], ["--rate-limit", "-5"], ["--latency-ms", "-1"], ["--history", "0"]]
+)
 def test_main_rejects_bad_options(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(argv)

@@ -36,15 +36,15 @@ def _assert_nothing_recorded(emu: Emulator) -> None:
 
 def test_state_send_of_a_request_begun_before_the_reset_records_nothing() -> None:
     state = EmulatorState(Settings(), time.monotonic)
-    started = state.request_started("send", 40)
+    started, number = state.request_started("send", 40)
     state.reset()
-    assert state.send({"to": token(1)}, started) is None
+    assert state.send({"to": token(1)}, started, number) is None
     state.request_finished(started, None)
     assert state.inbox(token(1)) == []
     assert state.stats().notifications == 0
     assert state.stats().requests == 0
-    current = state.request_started("send", 40)
-    answer = state.send({"to": token(1)}, current)
+    current, number = state.request_started("send", 40)
+    answer = state.send({"to": token(1)}, current, number)
     assert isinstance(answer, SendAnswer)
     assert len(state.inbox(token(1))) == 1
 

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple
 
 from .._errors import ValidationError
-from .._message import MAX_JSON_DEPTH, prepare_message, unknown_fields
+from .._message import MAX_JSON_DEPTH, unknown_fields
+from .._validation import prepare_message
 
 __all__ = [
     "FORMATS",

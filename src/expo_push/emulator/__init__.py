@@ -52,20 +52,24 @@ decisions, not which requests fail), once ``after`` of them went through;
 when a timed-out request went through.
 
 Over HTTP (JSON, under ``/--/emulator/``, refused to other sites' pages; ``control_token``
-when given): ``GET stats``, ``GET inbox/{token}``, ``GET feed``, ``GET events``,
-``GET requests/{n}``, ``POST register``,
+when given): ``GET stats``, ``GET inbox/{token}``, ``GET feed`` (``?q=`` searches),
+``GET events``, ``GET|DELETE notifications/{seq}``, ``PUT notifications/{seq}/tags``,
+``POST clear``, ``GET traffic``,
+``GET requests/{n}`` (every push request, refused ones too), ``POST register``,
 ``GET|POST|DELETE faults`` (POST a fault object or a list, same names as
 ``Fault``), ``POST release``, ``POST script`` (``{"token"|"tokens", "ticket_error",
 "receipt_error", "project"}``), ``POST project``, ``GET|POST config``
-(``{"rate_limit", "latency", "receipt_delay", "receipt_retention", "default_project"}``),
+(``{"rate_limit", "latency", "receipt_delay", "receipt_retention", "default_project", "history"}``),
 ``POST advance`` (``{"seconds"}``), ``POST reset``.
 
 From a shell: ``python -m expo_push.emulator --port 0`` prints
 ``Expo Push emulator listening on http://127.0.0.1:PORT`` and serves until
 interrupted (``main(argv)`` is the same, for other command lines).
 
-Every accepted notification is kept (inbox, receipt, duplicate check) until
-``reset()``: call it between long benchmark runs.
+Memory is bounded: the latest ``history`` notifications are kept (default 10,000;
+older ones leave ``inbox()`` and the page, and duplicates are judged among the kept),
+the latest 1,000 push requests whole, and receipts for ``receipt_retention`` of at
+most the latest 1,000,000 tickets.
 """
 
 from typing import TYPE_CHECKING

@@ -8,9 +8,10 @@ Every other path is answered with a JSON error, as the service answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import threading
-import zlib
+import weakref
 
 from ._asgi import (
     JSON_TYPE,
@@ -22,12 +23,16 @@ from ._asgi import (
     Send,
     abort,
     error_reply,
+    inflate,
     json_reply,
     method_not_allowed,
     not_found,
+    too_large,
+    transport_of,
 )
 from ._control import CONTROL_PREFIX, ControlRoutes, Guard
 from ._faults import Fault, FaultPlan
+from ._history import Exchange
 from ._inbox import InboxRoutes
 from ._service import RequestError, decode_json, request_error, validation_error
 from ._state import EmulatorState, SendAnswer
@@ -119,42 +124,9 @@ def _compressed(request: Request, reply: Reply) -> Reply:
     return reply
 
 
-def _too_large(limit: int) -> RequestError:
-    # GUESS: the code and wording; a body over the limit is answered 413, as proxies and body parsers do.
-    return request_error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than the limit of {limit} bytes.")
-
-
-def _inflate(raw: bytes, encoding: str, limit: int) -> bytes | RequestError:
-    """``raw`` decompressed, never inflating more than ``limit`` bytes (a small gzip body can expand to GiBs)."""
-    if encoding in ("", "identity"):
-        return raw
-    if encoding not in ("gzip", "deflate"):
-        return validation_error(f"unsupported Content-Encoding {encoding!r}")
-    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
-    parts: list[bytes] = []
-    size = 0
-    rest = raw
-    try:
-        # A gzip body may hold several members one after another (gzip -c a b); each is inflated in turn.
-        while True:
-            inflater = zlib.decompressobj(wbits)
-            part = inflater.decompress(rest, limit + 1 - size)
-            size += len(part)
-            if size > limit or inflater.unconsumed_tail:
-                return _too_large(limit)
-            if not inflater.eof:
-                return validation_error(f"the request body is not valid {encoding} data: it ends too early")
-            parts.append(part)
-            rest = inflater.unused_data
-            if encoding == "deflate" or not rest:
-                return b"".join(parts)
-    except zlib.error as exc:
-        return validation_error(f"the request body is not valid {encoding} data: {exc}")
-
-
 def _decode(request: Request, raw: bytes, limit: int) -> object | RequestError:
     encoding = (request.header("content-encoding") or "").strip().lower()
-    inflated = _inflate(raw, encoding, limit)
+    inflated = inflate(raw, encoding, limit)
     if isinstance(inflated, RequestError):
         return inflated
     try:
@@ -199,6 +171,18 @@ class EmulatorApp:
         self.started = threading.Event()
         self.control = ControlRoutes(self)
         self.inbox = InboxRoutes(self)
+        self._connections: weakref.WeakSet[asyncio.WriteTransport] = weakref.WeakSet()
+
+    def abort_connections(self) -> int:
+        """Close every open connection at once, unsent answers and all; return how many (called on the loop).
+
+        A stop waits for answers being written; a client that never reads would make it wait forever.
+        """
+        connections = list(self._connections)
+        for transport in connections:
+            with contextlib.suppress(Exception):  # already gone
+                transport.abort()
+        return len(connections)
 
     def reset(self) -> None:
         """Back to the state of construction: no faults, held stalls dropped, state cleared."""
@@ -211,6 +195,9 @@ class EmulatorApp:
         if kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "http":
+            transport = transport_of(send)
+            if transport is not None:
+                self._connections.add(transport)
             await self._http(Request(scope, receive, send))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -248,9 +235,12 @@ class EmulatorApp:
         # Counted (and in flight) from the moment it arrives, so a request still
         # uploading its body belongs to the generation that was current then.
         size = request.content_length()
-        generation = state.request_started(kind, size or 0)
+        generation, number = state.request_started(kind, size or 0)
+        arrived = state.now()
         fault: Fault | None = None
         reply: Reply | None = None
+        accepted: SendAnswer | None = None
+        raw = b""
         finished = False
         try:
             limit = state.settings.max_body_bytes
@@ -258,7 +248,7 @@ class EmulatorApp:
                 raw = await request.body(limit)
             except BodyTooLarge:
                 request.consumed = True  # read no further: the connection closes after the answer
-                reply = error_reply(_too_large(limit), {"connection": "close"})
+                reply = error_reply(too_large(limit), {"connection": "close"})
             except ConnectionResetError:
                 return
             else:
@@ -266,11 +256,13 @@ class EmulatorApp:
                     state.body_received(generation, len(raw))
                 fault = self.faults.pick(kind)
                 try:
-                    reply = await self._answer_with_faults(request, kind, raw, generation, fault)
+                    reply, accepted = await self._answer_with_faults(request, kind, raw, (generation, number), fault)
                 except _Dropped:
                     reply = None
+            exchange = self._exchange(request, kind, number, arrived, raw, size, reply, fault, accepted)
             # Counted before the answer leaves, so a client that has its answer sees it in the stats.
-            state.request_finished(generation, reply.status if reply else None, fault=fault is not None)
+            status = reply.status if reply else None
+            state.request_finished(generation, status, fault=fault is not None, exchange=exchange)
             finished = True
             if reply is None:
                 await abort(request.send)
@@ -280,9 +272,42 @@ class EmulatorApp:
             if not finished:
                 state.request_finished(generation, None, fault=fault is not None)
 
+    def _exchange(
+        self,
+        request: Request,
+        kind: str,
+        number: int,
+        arrived: float,
+        raw: bytes,
+        size: int | None,
+        reply: Reply | None,
+        fault: Fault | None,
+        accepted: SendAnswer | None,
+    ) -> Exchange:
+        """What the traffic view keeps of one push request: its body as sent and the answer."""
+        return Exchange(
+            number=number,
+            at=arrived,
+            kind=kind,
+            http_version=request.http_version,
+            headers={
+                name: value
+                for name in ("user-agent", "content-type", "content-encoding", "accept-encoding")
+                if (value := request.header(name)) is not None
+            },
+            sent_bytes=size if size is not None else len(raw),
+            body=raw,
+            status=reply.status if reply is not None else None,
+            answer=reply.plain if reply is not None else None,
+            answer_type=reply.headers.get("content-type", "") if reply is not None else "",
+            fault=fault.kind if fault is not None else None,
+            access_token=request.header("authorization") is not None,
+            notifications=accepted.notifications if accepted is not None else None,
+        )
+
     async def _answer_with_faults(
-        self, request: Request, kind: str, raw: bytes, generation: int, fault: Fault | None
-    ) -> Reply:
+        self, request: Request, kind: str, raw: bytes, started: tuple[int, int], fault: Fault | None
+    ) -> tuple[Reply, SendAnswer | None]:
         latency = self.state.settings.latency
         if latency:
             await asyncio.sleep(latency)
@@ -293,14 +318,16 @@ class EmulatorApp:
         accepted: SendAnswer | None = None
         reply: Reply | None = None
         if fault is None or fault.accept:
-            reply, accepted = self._answer(request, kind, raw, generation)
+            reply, accepted = self._answer(request, kind, raw, started)
             reply = _compressed(request, reply)
         if fault is not None:
             reply = self._fault_answer(request, fault, kind, raw, accepted)
         assert reply is not None
-        return reply
+        return reply, accepted
 
-    def _answer(self, request: Request, kind: str, raw: bytes, generation: int) -> tuple[Reply, SendAnswer | None]:
+    def _answer(
+        self, request: Request, kind: str, raw: bytes, started: tuple[int, int]
+    ) -> tuple[Reply, SendAnswer | None]:
         state = self.state
         if not state.authorized(request.header("authorization")):
             # DOCUMENTED: under push security, a request without a valid access token fails whole with UNAUTHORIZED.
@@ -314,16 +341,7 @@ class EmulatorApp:
         if isinstance(body, RequestError):
             return error_reply(body), None
         if kind == "send":
-            received = {
-                "httpVersion": request.http_version,
-                "headers": {
-                    name: value
-                    for name in ("user-agent", "content-type", "content-encoding", "accept-encoding")
-                    if (value := request.header(name)) is not None
-                },
-                "bytes": len(raw),
-            }
-            result = state.send(body, generation, received)
+            result = state.send(body, *started, request.header("authorization") is not None)
             if result is None:  # begun before a reset: nothing recorded, nobody to answer
                 raise _Dropped
             if isinstance(result, RequestError):

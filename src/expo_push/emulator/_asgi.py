@@ -1,4 +1,4 @@
-"""ASGI plumbing of the emulator: reading a bounded body, writing an answer, and closing a stream without one.
+"""ASGI plumbing of the emulator: reading a bounded body (and inflating it), writing an answer, closing a stream.
 
 The emulator is one ASGI application served by hypercorn, which speaks HTTP/1.1, HTTP/2 with
 prior knowledge (h2c) and HTTP/2 over TLS (ALPN) from the same app.
@@ -6,7 +6,9 @@ prior knowledge (h2c) and HTTP/2 over TLS (ALPN) from the same app.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import zlib
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -14,7 +16,7 @@ import h2.connection
 import h2.errors
 from hypercorn.protocol.events import StreamClosed
 
-from ._service import RequestError, encode_json, request_error
+from ._service import RequestError, encode_json, request_error, validation_error
 
 __all__ = [
     "BodyTooLarge",
@@ -27,9 +29,12 @@ __all__ = [
     "abort",
     "error_reply",
     "header",
+    "inflate",
     "json_reply",
     "method_not_allowed",
     "not_found",
+    "too_large",
+    "transport_of",
 ]
 
 JSON_TYPE = "application/json; charset=utf-8"
@@ -124,11 +129,13 @@ class Request:
 class Reply:
     """An answer to write: status, headers and a body."""
 
-    __slots__ = ("body", "headers", "status")
+    __slots__ = ("body", "headers", "plain", "status")
 
     def __init__(self, status: int, body: bytes, content_type: str, headers: dict[str, str] | None = None) -> None:
         self.status = status
         self.body = body
+        self.plain = body
+        """The body before any compression (what the traffic view shows)."""
         self.headers = {"content-type": content_type, **(headers or {})}
 
     async def write(self, send: Send) -> None:
@@ -162,6 +169,60 @@ def method_not_allowed(method: str, allowed: tuple[str, ...]) -> Reply:
     return error_reply(error, {"allow": ", ".join(allowed)})
 
 
+def _hypercorn_stream(send: Send) -> tuple[Any, Any, Any]:
+    """The stream, its ``send`` and its id behind an ASGI ``send`` served by hypercorn (``None`` each if not)."""
+    stream = getattr(send, "__self__", None)
+    return stream, getattr(stream, "send", None), getattr(stream, "stream_id", None)
+
+
+def transport_of(send: Send) -> asyncio.WriteTransport | None:
+    """The connection's transport behind an ASGI ``send`` served by hypercorn, or ``None``.
+
+    The stream's protocol writes through hypercorn's ``TCPServer.protocol_send``, whose server holds
+    the asyncio writer; the lifecycle tests pin this reach, as the fault tests pin ``abort``'s.
+    """
+    _, stream_send, _ = _hypercorn_stream(send)
+    protocol = getattr(stream_send, "__self__", None)
+    server = getattr(getattr(protocol, "send", None), "__self__", None)
+    writer = getattr(server, "writer", None)
+    transport = getattr(writer, "transport", None)
+    return transport if isinstance(transport, asyncio.WriteTransport) else None
+
+
+def too_large(limit: int) -> RequestError:
+    """The 413 answer of a body over ``limit`` bytes."""
+    # GUESS: the code and wording; a body over the limit is answered 413, as proxies and body parsers do.
+    return request_error(413, "PAYLOAD_TOO_LARGE", f"The request body is larger than the limit of {limit} bytes.")
+
+
+def inflate(raw: bytes, encoding: str, limit: int) -> bytes | RequestError:
+    """``raw`` decompressed, never inflating more than ``limit`` bytes (a small gzip body can expand to GiBs)."""
+    if encoding in ("", "identity"):
+        return raw
+    if encoding not in ("gzip", "deflate"):
+        return validation_error(f"unsupported Content-Encoding {encoding!r}")
+    wbits = 16 + zlib.MAX_WBITS if encoding == "gzip" else zlib.MAX_WBITS
+    parts: list[bytes] = []
+    size = 0
+    rest = raw
+    try:
+        # A gzip body may hold several members one after another (gzip -c a b); each is inflated in turn.
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            part = inflater.decompress(rest, limit + 1 - size)
+            size += len(part)
+            if size > limit or inflater.unconsumed_tail:
+                return too_large(limit)
+            if not inflater.eof:
+                return validation_error(f"the request body is not valid {encoding} data: it ends too early")
+            parts.append(part)
+            rest = inflater.unused_data
+            if encoding == "deflate" or not rest:
+                return b"".join(parts)
+    except zlib.error as exc:
+        return validation_error(f"the request body is not valid {encoding} data: {exc}")
+
+
 async def abort(send: Send) -> None:
     """End the request without any HTTP answer, as a lost connection does.
 
@@ -171,9 +232,7 @@ async def abort(send: Send) -> None:
     ends without a response (HTTP/1.1), or resets it on request (HTTP/2). The emulator's fault
     tests pin both, so a hypercorn release that changes these internals is caught at once.
     """
-    stream = getattr(send, "__self__", None)
-    stream_send = getattr(stream, "send", None)
-    stream_id = getattr(stream, "stream_id", None)
+    stream, stream_send, stream_id = _hypercorn_stream(send)
     if stream is None or stream_send is None or stream_id is None:
         raise RuntimeError("cannot close this stream without an answer: not served by hypercorn")
     protocol = getattr(stream_send, "__self__", None)

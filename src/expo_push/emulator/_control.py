@@ -1,7 +1,9 @@
 """The emulator's control routes under ``/--/emulator/``, and the guard that keeps other web pages out of them.
 
-Routes (JSON): ``GET stats``, ``GET inbox/{token}``, ``GET feed``, ``GET events`` (server-sent
-events), ``GET requests/{n}``, ``GET|POST|DELETE faults``, ``POST release``, ``POST script``,
+Routes (JSON): ``GET stats``, ``GET inbox/{token}``, the inbox's (``GET feed``, ``GET events``
+(server-sent events), ``GET|DELETE notifications/{seq}``, ``PUT notifications/{seq}/tags``,
+``POST clear``, ``GET traffic``,
+``GET requests/{n}``: see ``_inbox``), ``GET|POST|DELETE faults``, ``POST release``, ``POST script``,
 ``POST project``, ``POST register``, ``GET|POST config``, ``POST advance``, ``POST reset``.
 
 The guard refuses (403) any control request a browser makes on behalf of another site
@@ -130,8 +132,8 @@ def _optional_str(body: dict[str, Any], name: str) -> str | None:
     return value
 
 
-_CONFIG_FIELDS = ("default_project", "latency", "max_body_bytes", "rate_limit", "receipt_delay", "receipt_retention",
-                  "registered_only")  # fmt: skip
+_CONFIG_FIELDS = ("default_project", "history", "latency", "max_body_bytes", "rate_limit", "receipt_delay",
+                  "receipt_retention", "registered_only")  # fmt: skip
 
 
 class ControlRoutes:
@@ -168,9 +170,10 @@ class ControlRoutes:
             data = [delivery.as_dict() for delivery in self.app.state.inbox(token)]
             await request.reply(json_reply({"data": data}))
             return
-        if name in ("feed", "events") or name.startswith("requests/"):
-            if method != "GET":
-                await request.reply(method_not_allowed(method, ("GET",)))
+        methods = inbox.allowed(name)
+        if methods is not None:
+            if method not in methods:
+                await request.reply(method_not_allowed(method, methods))
                 return
             await inbox.control(request, name)
             return

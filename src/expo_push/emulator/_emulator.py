@@ -18,10 +18,15 @@ from hypercorn.config import Config
 from ._app import EmulatorApp, Stalls
 from ._control import is_loopback
 from ._faults import Fault, FaultKind, FaultPlan, FaultTarget
+from ._history import DEFAULT_HISTORY, History
 from ._state import Delivery, EmulatorState, Settings, Stats
 from ._tls import Certificate
+from ._views import exchange_view
 
 __all__ = ["Emulator"]
+
+_STOP_GRACE = 2.0
+"""Seconds a stop gives answers still being written (hypercorn's own grace is 1 s), then again after closing them."""
 
 
 def _as_tokens(token_or_tokens: str | Iterable[str]) -> list[str]:
@@ -49,7 +54,9 @@ class Emulator:
     ``registered_only=True`` answers every token not given to ``register`` with
     ``DeviceNotRegistered``. ``control_token`` guards the control routes (give
     one when binding beyond loopback). ``access_tokens`` and ``control_token``
-    are never shown in reprs or messages.
+    are never shown in reprs or messages. ``history`` is how many of the latest
+    notifications are kept for ``inbox``, ``messages`` and the inbox page (older
+    ones are forgotten; their receipts are still answered).
     """
 
     def __init__(
@@ -65,6 +72,7 @@ class Emulator:
         default_project: str = "@test/app",
         registered_only: bool = False,
         max_body_bytes: int = 4 * 1024 * 1024,
+        history: int = DEFAULT_HISTORY,
         tls: bool = False,
         control_token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -78,6 +86,7 @@ class Emulator:
             default_project=default_project,
             registered_only=registered_only,
             max_body_bytes=max_body_bytes,
+            history=history,
         )
         self.host = host
         self.port = port
@@ -188,7 +197,20 @@ class Emulator:
         config.keep_alive_timeout = 75.0
         if self._certificate is not None:
             config.certfile = config.keyfile = self._certificate.server_file
-        await serve(self._app, config, shutdown_trigger=self._shutdown.wait)  # type: ignore[arg-type]
+        serving = asyncio.ensure_future(serve(self._app, config, shutdown_trigger=self._shutdown.wait))  # type: ignore[arg-type]
+        stopping = asyncio.ensure_future(self._shutdown.wait())
+        try:
+            await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            # hypercorn waits for every answer to be written, even to a client that never reads: past the grace
+            # period the connections are closed under it, and past another its serving task is abandoned.
+            for last_resort in (self._app.abort_connections, serving.cancel):
+                if (await asyncio.wait({serving}, timeout=_STOP_GRACE))[0]:
+                    break
+                last_resort()
+        finally:
+            stopping.cancel()
+        if serving.done() and not serving.cancelled():
+            serving.result()
 
     def stop(self) -> None:
         """Stop serving (held stalls are dropped, inbox pages closed) and wait for the thread to end. Idempotent."""
@@ -287,6 +309,22 @@ class Emulator:
     @max_body_bytes.setter
     def max_body_bytes(self, value: int) -> None:
         self._state.configure(max_body_bytes=value)
+
+    @property
+    def history(self) -> int:
+        """How many of the latest accepted notifications are kept (the oldest go first). Settable."""
+        return self._state.settings.history
+
+    @history.setter
+    def history(self, value: int) -> None:
+        self._state.configure(history=value)
+
+    def clear_inbox(self) -> None:
+        """Forget the notifications and requests kept, as the inbox page's Clear does.
+
+        Scripted tokens, projects, settings, faults, counters and receipts stay; numbering goes on.
+        """
+        self._state.edit(History.clear_notifications)
 
     def set_access_tokens(self, tokens: Iterable[str] | None) -> None:
         """Require ``Authorization: Bearer <one of tokens>`` on every request (``None``: no requirement)."""
@@ -401,7 +439,7 @@ class Emulator:
         return self._state.wait_idle(timeout)
 
     def inbox(self, token: str) -> list[Delivery]:
-        """What ``token`` received, oldest first: each accepted notification with its ticket id."""
+        """What ``token`` received, oldest first: each kept notification (see ``history``) with its ticket id."""
         return self._state.inbox(token)
 
     def messages(self, token: str) -> list[dict[str, Any]]:
@@ -409,13 +447,17 @@ class Emulator:
         return [delivery.message for delivery in self._state.inbox(token)]
 
     def request(self, number: int) -> dict[str, Any] | None:
-        """Send request ``number`` (from 1 since the last reset) as received, while among the latest 1000.
+        """Push request ``number`` (send or receipts, from 1 since the last reset, refused ones too) and its answer.
 
-        A dict with ``httpVersion`` (``"1.1"`` or ``"2"``), ``headers`` (user-agent,
-        content-type, content-encoding, accept-encoding), ``bytes`` (the body's size as sent)
-        and ``body`` (decoded); only requests the service took (not refused whole) are kept.
+        A dict with ``kind`` (``"send"`` or ``"receipts"``), ``httpVersion`` (``"1.1"`` or ``"2"``),
+        ``headers`` (user-agent, content-type, content-encoding, accept-encoding), ``bytes`` (the
+        body's size as sent), ``body`` (decoded), ``status`` (``None``: no answer), ``errorCode``,
+        ``answer`` (decoded), ``fault``, ``accessToken`` (whether one was sent, never which) and
+        ``notifications`` (the first and last ``seq`` it brought); ``None`` once it is no longer
+        among the latest 1000 kept.
         """
-        return self._state.request(number)
+        exchange = self._state.request(number)
+        return exchange_view(exchange) if exchange is not None else None
 
     def tokens(self) -> list[str]:
         """Every token that received something, in order of first notification."""

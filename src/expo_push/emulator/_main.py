@@ -19,6 +19,7 @@ from .._arguments import (
     seconds_argument,
 )
 from .._signals import StopSignals
+from ._history import DEFAULT_HISTORY
 from ._service import PROJECT_FORM
 
 __all__ = ["build_parser", "main"]
@@ -95,6 +96,13 @@ def build_parser(prog: str = "python -m expo_push.emulator") -> argparse.Argumen
         help="largest request body taken, as sent and decompressed; larger: 413 (default: 4 MiB)",
     )
     parser.add_argument(
+        "--history",
+        type=count_argument(1),
+        default=DEFAULT_HISTORY,
+        metavar="N",
+        help=f"latest notifications kept for the inbox; older ones are forgotten (default: {DEFAULT_HISTORY:,})",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
         help="serve https (HTTP/2 and HTTP/1.1) with a certificate made at start; prints the CA file to trust",
@@ -134,6 +142,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m expo_push.
         default_project=args.default_project,
         registered_only=args.registered_only,
         max_body_bytes=args.max_body_bytes,
+        history=args.history,
         tls=args.tls,
         control_token=args.control_token,
     )

@@ -13,6 +13,7 @@ emulator must not agree by construction). Each rule is marked where it is define
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,9 +32,11 @@ __all__ = [
     "decode_json",
     "encode_json",
     "error_object",
+    "malformed_ticket",
     "parse_receipt_ids",
     "parse_send",
     "request_error",
+    "ticket_ids",
 ]
 
 PROJECT_FORM = r"@[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+"
@@ -313,3 +316,28 @@ def parse_receipt_ids(body: object) -> list[str] | RequestError:
         if not isinstance(ticket_id, str):
             return validation_error(f'"ids[{position}]" must be a string')
     return ids
+
+
+def ticket_ids(count: int) -> list[str]:
+    """``count`` random (version 4) UUID strings, made in one go: far cheaper than ``uuid.uuid4()`` each."""
+    raw = bytearray(os.urandom(16 * count))
+    for start in range(0, 16 * count, 16):
+        raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40
+        raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80
+    hexed = raw.hex()
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = hexed[start : start + 32]
+        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
+    return ids
+
+
+def malformed_ticket(token: str) -> dict[str, Any]:
+    """The error ticket of a recipient that is not an Expo push token at all."""
+    # GUESS: a recipient that is not an Expo push token at all gets an error ticket of its own
+    # (the rest of the request goes through), coded as the service codes a token it does not know.
+    return {
+        "status": "error",
+        "message": f'"{token}" is not a valid Expo push token',
+        "details": {"error": "DeviceNotRegistered", "expoPushToken": token},
+    }

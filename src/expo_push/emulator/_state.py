@@ -1,34 +1,35 @@
-"""What the emulated service knows: projects, scripted outcomes, inboxes, receipts, rate buckets and counters.
+"""What the emulated service decides and knows: settings, projects, scripted outcomes, rate buckets and counters.
 
-Everything here is plain data behind one lock, with no I/O: the HTTP layer
-decodes a request, asks this module for the answer, and writes it.
+Everything here is plain data behind one lock, with no I/O: the HTTP layer decodes a request, asks this
+module for the answer, and writes it. What is remembered of past requests is the bounded ``History``.
 """
 
 from __future__ import annotations
 
-import collections
 import hmac
-import os
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import msgspec
-
+from ._history import Delivery, Exchange, History, Receipts
 from ._service import (
     MAX_PAYLOAD_BYTES,
     Notification,
     RequestError,
     error_object,
+    malformed_ticket,
     parse_receipt_ids,
     parse_send,
     request_error,
+    ticket_ids,
 )
+from ._settings import Settings, Stats
 
 __all__ = [
     "Delivery",
     "EmulatorState",
+    "Exchange",
     "RequestError",
     "SendAnswer",
     "Settings",
@@ -38,115 +39,14 @@ __all__ = [
 ]
 
 
-_MIB = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The tunable behaviour of the emulator; ``reset()`` returns to the values given at construction."""
-
-    rate_limit: float | None = 600.0
-    """Notifications per second per project; ``None`` turns the limit off."""
-    receipt_delay: float = 0.0
-    """Seconds after acceptance before a receipt can be fetched."""
-    receipt_retention: float = 86400.0
-    """Seconds after acceptance during which a receipt can be fetched."""
-    latency: float = 0.0
-    """Seconds added to every send and receipts request before it is answered."""
-    access_tokens: frozenset[str] | None = field(default=None, repr=False)
-    """When set, every request needs ``Authorization: Bearer <one of them>``."""
-    default_project: str = "@test/app"
-    """The project of every token not given one with ``set_project``."""
-    registered_only: bool = False
-    """When true, only tokens given to ``register`` receive: the others get ``DeviceNotRegistered`` tickets."""
-    max_body_bytes: int = 4 * _MIB
-    """The largest request body taken, as sent and once decompressed (GUESS: the service's own limit is unknown)."""
-
-    def __post_init__(self) -> None:
-        if self.rate_limit is not None and not self.rate_limit > 0:
-            raise ValueError(f"rate_limit must be a positive number or None, not {self.rate_limit!r}")
-        for name in ("receipt_delay", "receipt_retention", "latency"):
-            value = getattr(self, name)
-            if not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number of seconds, not {value!r}")
-        if not isinstance(self.registered_only, bool):
-            raise ValueError(f"registered_only must be true or false, not {self.registered_only!r}")
-        if isinstance(self.max_body_bytes, bool) or not isinstance(self.max_body_bytes, int) or self.max_body_bytes < 1:
-            raise ValueError(f"max_body_bytes must be a positive integer, not {self.max_body_bytes!r}")
-
-
-@dataclass
-class Stats:
-    """Counters since the last reset; the emulator hands out snapshots (copies) of its own."""
-
-    requests: int = 0
-    """Send and receipts requests received (control requests are not counted)."""
-    send_requests: int = 0
-    receipt_requests: int = 0
-    notifications: int = 0
-    """Notifications accepted (each recipient of a list ``to`` counts once)."""
-    ticket_errors: int = 0
-    """Notifications answered with an error ticket (scripted, unregistered or malformed token)."""
-    duplicates: int = 0
-    """Accepted notifications whose token and payload equal those of one accepted before."""
-    rate_limited: int = 0
-    """429 answers served, by the rate limit or by a fault."""
-    errors: int = 0
-    """Other 4xx and 5xx answers served."""
-    dropped: int = 0
-    """Connections closed without an answer by a fault."""
-    faults: int = 0
-    """Requests a fault applied to."""
-    max_in_flight: int = 0
-    """The largest number of send and receipts requests being handled at once."""
-    bytes_received: int = 0
-    """Request body bytes received, as sent (compressed when the client compressed)."""
-
-    def as_dict(self) -> dict[str, int]:
-        """The counters as a JSON-ready dict."""
-        return asdict(self)
-
-
-class Delivery(msgspec.Struct, frozen=True):
-    """One notification the service accepted for one token.
-
-    ``message`` is the message as received, with ``to`` narrowed to the token;
-    ``receipt_error`` is the error code its receipt will carry (``None`` for an
-    ``ok`` receipt, i.e. the notification reached the device's provider);
-    ``receipt_lost`` says its receipt never appears. ``token`` is the recipient as
-    the service reads it (trimmed). ``seq`` numbers accepted
-    notifications from 1 since the last reset, ``request`` the send request that
-    brought it; ``accepted_at`` and ``receipt_at`` are on the emulator's clock.
-    """
-
-    message: dict[str, Any]
-    ticket_id: str
-    project: str
-    receipt_error: str | None = None
-    receipt_lost: bool = False
-    seq: int = 0
-    request: int = 0
-    accepted_at: float = 0.0
-    receipt_at: float = 0.0
-    expires_at: float = 0.0
-    token: str = ""
-
-    @property
-    def delivered(self) -> bool:
-        """Whether the receipt of this notification is ``ok``."""
-        return self.receipt_error is None and not self.receipt_lost
-
-    def as_dict(self) -> dict[str, Any]:
-        """The delivery as a JSON-ready dict."""
-        return msgspec.structs.asdict(self)
-
-
 @dataclass(frozen=True)
 class SendAnswer:
     """Tickets of an accepted send request; ``single`` when the answer is one ticket object, not a list."""
 
     tickets: list[dict[str, Any]]
     single: bool
+    notifications: tuple[int, int] | None = None
+    """The ``seq`` of the first and last notification accepted, if any was."""
 
     def body(self) -> dict[str, Any]:
         """The response body: ``{"data": ticket}`` or ``{"data": [tickets...]}``."""
@@ -181,32 +81,6 @@ class _Bucket:
 
 
 _OK_RECEIPT: dict[str, Any] = {"status": "ok"}
-_KEPT_REQUESTS = 1000
-"""How many of the latest send requests are kept whole, for the inbox's raw request view."""
-
-
-def ticket_ids(count: int) -> list[str]:
-    """``count`` random (version 4) UUID strings, made in one go: far cheaper than ``uuid.uuid4()`` each."""
-    raw = bytearray(os.urandom(16 * count))
-    for start in range(0, 16 * count, 16):
-        raw[start + 6] = (raw[start + 6] & 0x0F) | 0x40
-        raw[start + 8] = (raw[start + 8] & 0x3F) | 0x80
-    hexed = raw.hex()
-    ids = []
-    for start in range(0, 32 * count, 32):
-        h = hexed[start : start + 32]
-        ids.append(f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}")
-    return ids
-
-
-def _malformed_ticket(token: str) -> dict[str, Any]:
-    # GUESS: a recipient that is not an Expo push token at all gets an error ticket of its own
-    # (the rest of the request goes through), coded as the service codes a token it does not know.
-    return {
-        "status": "error",
-        "message": f'"{token}" is not a valid Expo push token',
-        "details": {"error": "DeviceNotRegistered", "expoPushToken": token},
-    }
 
 
 class EmulatorState:
@@ -229,14 +103,9 @@ class EmulatorState:
         self._scripts: dict[str, _TokenScript] = {}
         self._projects: dict[str, str] = {}
         self._registered: set[str] = set()
-        self._inboxes: dict[str, list[Delivery]] = {}
-        self._feed: list[Delivery] = []
-        self._requests: collections.OrderedDict[int, dict[str, Any]] = collections.OrderedDict()
+        self._history = History(self.settings.history)
+        self._receipts = Receipts()
         self._request_count = 0
-        # ticket id -> (available at, expires at, receipt)
-        self._receipts: dict[str, tuple[float, float, dict[str, Any]]] = {}
-        self._expiry: collections.deque[tuple[float, str]] = collections.deque()
-        self._seen: set[tuple[str, bytes]] = set()
         self._buckets: dict[str, _Bucket] = {}
 
     # -- change notification ------------------------------------------------
@@ -287,6 +156,7 @@ class EmulatorState:
             new = Settings(**{**asdict(self.settings), "access_tokens": self.settings.access_tokens, **changes})
             if new.rate_limit != self.settings.rate_limit:
                 self._buckets.clear()
+            self._history.resize(new.history)
             self.settings = new
         self.changed()
 
@@ -344,27 +214,43 @@ class EmulatorState:
     # -- inspection ---------------------------------------------------------
 
     def inbox(self, token: str) -> list[Delivery]:
-        """The notifications accepted for ``token``, oldest first."""
+        """The kept notifications accepted for ``token``, oldest first."""
         with self._lock:
-            return list(self._inboxes.get(token, ()))
+            return list(self._history.inboxes.get(token, ()))
 
     def tokens(self) -> list[str]:
-        """Every token with at least one accepted notification, in order of first acceptance."""
+        """Every token with a kept notification, in order of first acceptance."""
         with self._lock:
-            return list(self._inboxes)
+            return list(self._history.inboxes)
 
     def feed(self, after: int = 0, limit: int | None = None) -> list[Delivery]:
-        """Accepted notifications with ``seq`` above ``after``, oldest first; at most the newest ``limit``."""
+        """Kept notifications with ``seq`` above ``after``, oldest first; at most the newest ``limit``."""
         with self._lock:
-            start = max(after, 0)
-            if limit is not None:
-                start = max(start, len(self._feed) - limit)
-            return self._feed[start:]
+            found = list(self._history.after(max(after, 0)))
+        if limit is None or limit >= len(found):
+            return found
+        return found[len(found) - max(limit, 0) :]
 
-    def request(self, number: int) -> dict[str, Any] | None:
-        """Send request ``number`` as received (headers and decoded body), while it is among the latest kept."""
+    def history(self) -> History:
+        """The history itself, to read under ``locked()`` (the inbox's views and searches)."""
+        return self._history
+
+    def locked(self) -> threading.Lock:
+        """The lock every change holds: hold it to read ``history()`` consistently."""
+        return self._lock
+
+    def request(self, number: int) -> Exchange | None:
+        """Push request ``number`` (send or receipts, refused ones too) while among the latest kept."""
         with self._lock:
-            return self._requests.get(number)
+            return self._history.exchanges.get(number)
+
+    def edit(self, change: Callable[[History], bool]) -> bool:
+        """Apply ``change`` (clear, delete, tag) to the history under the lock; tell listeners if it changed it."""
+        with self._lock:
+            changed = change(self._history)
+        if changed:
+            self.changed()
+        return changed
 
     def stats(self) -> Stats:
         """A snapshot of the counters."""
@@ -378,13 +264,15 @@ class EmulatorState:
 
     # -- request accounting (called by the HTTP layer) ----------------------
 
-    def request_started(self, kind: str, body_bytes: int) -> int:
+    def request_started(self, kind: str, body_bytes: int) -> tuple[int, int]:
         """Count one send (``kind="send"``) or receipts request that has arrived, before its body is read.
 
         Returns the request's generation (it changes at every ``reset``), to give
-        to ``body_received``, ``send`` and ``request_finished``.
+        to ``body_received``, ``send`` and ``request_finished``, and its number
+        (from 1 since the last reset, over every push request, refused ones too).
         """
         with self._lock:
+            self._request_count += 1
             c = self._counters
             c.requests += 1
             if kind == "send":
@@ -395,7 +283,7 @@ class EmulatorState:
             self._in_flight += 1
             if self._in_flight > c.max_in_flight:
                 c.max_in_flight = self._in_flight
-            return self._generation
+            return self._generation, self._request_count
 
     def body_received(self, started: int, body_bytes: int) -> None:
         """Count the body bytes of a request whose size was not known when it started."""
@@ -403,8 +291,10 @@ class EmulatorState:
             if started == self._generation:
                 self._counters.bytes_received += body_bytes
 
-    def request_finished(self, started: int, status: int | None, *, fault: bool = False) -> None:
-        """Count how a request was answered: an HTTP ``status``, or ``None`` for no answer.
+    def request_finished(
+        self, started: int, status: int | None, *, fault: bool = False, exchange: Exchange | None = None
+    ) -> None:
+        """Count how a request was answered: an HTTP ``status``, or ``None`` for no answer; keep its ``exchange``.
 
         No answer counts as ``dropped`` when a fault closed the connection (not
         when the client went away first).
@@ -412,6 +302,7 @@ class EmulatorState:
         ``started`` is what ``request_started`` returned: a request that began
         before the last reset is not counted in the new counters.
         """
+        changed = False
         with self._lock:
             c = self._counters
             self._in_flight -= 1
@@ -419,6 +310,9 @@ class EmulatorState:
                 self._idle.notify_all()
             if started != self._generation:
                 return
+            if exchange is not None:
+                self._history.add_exchange(exchange)
+                changed = True
             if fault:
                 c.faults += 1
             if status is None:
@@ -428,6 +322,8 @@ class EmulatorState:
                 c.rate_limited += 1
             elif status >= 400:
                 c.errors += 1
+        if changed:
+            self.changed()
 
     def authorized(self, authorization: str | None) -> bool:
         """Whether a request with this ``Authorization`` header value may be served."""
@@ -446,14 +342,14 @@ class EmulatorState:
     # -- the protocol -------------------------------------------------------
 
     def send(
-        self, body: object, started: int | None = None, received: dict[str, Any] | None = None
+        self, body: object, started: int | None = None, request: int = 0, access_token: bool = False
     ) -> SendAnswer | RequestError | None:
         """Answer a decoded send request body: tickets, or the error that refuses it whole.
 
-        ``started`` is the request's generation from ``request_started``: a
-        request that began before the last ``reset`` records nothing and gets
-        ``None`` (its answer belongs to nobody; the HTTP layer drops it).
-        ``received`` (headers and the like) is kept with the body for the inbox's raw view.
+        ``started`` and ``request`` are the request's generation and number from
+        ``request_started``: a request that began before the last ``reset`` records
+        nothing and gets ``None`` (its answer belongs to nobody; the HTTP layer drops it).
+        ``access_token`` (whether the request carried one) is kept with its notifications.
         """
         parsed = parse_send(body)
         if isinstance(parsed, RequestError):
@@ -496,37 +392,31 @@ class EmulatorState:
                         "TOO_MANY_REQUESTS",
                         f"You are exceeding the request limit of {rate:g} notifications per second per project.",
                     )
-            tickets = self._accept(notifications, project, now, received, body)
+            first = self._history.accepted + 1
+            tickets = self._accept(notifications, project, now, request, access_token)
+            last = self._history.accepted
         self.changed()
-        return SendAnswer(tickets, parsed.single)
+        return SendAnswer(tickets, parsed.single, (first, last) if last >= first else None)
 
     def _accept(
-        self,
-        notifications: list[Notification],
-        project: str,
-        now: float,
-        received: dict[str, Any] | None,
-        body: object,
+        self, notifications: list[Notification], project: str, now: float, request: int, access_token: bool
     ) -> list[dict[str, Any]]:
         settings = self.settings
         available_at = now + settings.receipt_delay
         expires_at = now + settings.receipt_retention
+        ok_record = (available_at, expires_at, _OK_RECEIPT)
+        records: dict[str, tuple[float, float, dict[str, Any]]] = {}
         tickets: list[dict[str, Any]] = []
         c = self._counters
         scripts = self._scripts
         registered_only = settings.registered_only
         registered = self._registered
-        feed = self._feed
-        self._request_count += 1
-        request_number = self._request_count
-        self._requests[request_number] = {"id": request_number, "at": now, **(received or {}), "body": body}
-        if len(self._requests) > _KEPT_REQUESTS:
-            self._requests.popitem(last=False)
+        history = self._history
         ids = iter(ticket_ids(len(notifications)))
         for notification in notifications:
             token = notification.token
             if not notification.well_formed:
-                tickets.append(_malformed_ticket(token))
+                tickets.append(malformed_ticket(token))
                 c.ticket_errors += 1
                 continue
             script = scripts.get(token)
@@ -540,44 +430,42 @@ class EmulatorState:
                 c.ticket_errors += 1
                 continue
             ticket_id = next(ids)
+            payload_bytes = len(notification.payload)
             # GUESS: the payload's size is judged on the message's JSON without `to`.
-            if len(notification.payload) > MAX_PAYLOAD_BYTES:
+            if payload_bytes > MAX_PAYLOAD_BYTES:
                 receipt_error: str | None = "MessageTooBig"
             else:
                 receipt_error = script.receipt_error if script is not None else None
             lost = script is not None and script.receipt_lost
+            receipt: dict[str, Any] | None = None
+            if not lost:
+                if receipt_error is None:
+                    records[ticket_id] = ok_record
+                    receipt = _OK_RECEIPT
+                else:
+                    receipt = error_object(receipt_error, token, script.details if script is not None else None)
+                    records[ticket_id] = (available_at, expires_at, receipt)
             delivery = Delivery(
                 notification.message,
                 ticket_id,
                 project,
                 receipt_error,
                 lost,
-                len(feed) + 1,
-                request_number,
+                history.accepted + 1,
+                request,
                 now,
                 available_at,
                 expires_at,
                 token,
+                receipt,
+                payload_bytes,
+                access_token,
             )
-            feed.append(delivery)
-            inbox = self._inboxes.get(token)
-            if inbox is None:
-                inbox = self._inboxes[token] = []
-            inbox.append(delivery)
-            if not lost:
-                if receipt_error is None:
-                    receipt = _OK_RECEIPT
-                else:
-                    receipt = error_object(receipt_error, token, script.details if script is not None else None)
-                self._receipts[ticket_id] = (available_at, expires_at, receipt)
-                self._expiry.append((expires_at, ticket_id))
-            key = (token, notification.payload)
-            if key in self._seen:
+            if history.add(delivery, hash((token, notification.payload))):
                 c.duplicates += 1
-            else:
-                self._seen.add(key)
             c.notifications += 1
             tickets.append({"status": "ok", "id": ticket_id})
+        self._receipts.add(expires_at, records)
         return tickets
 
     def fake_tickets(self, count: int) -> list[dict[str, Any]]:
@@ -592,13 +480,11 @@ class EmulatorState:
         data: dict[str, Any] = {}
         with self._lock:
             now = self._clock() + self._offset
-            expiry = self._expiry
-            while expiry and expiry[0][0] <= now:
-                self._receipts.pop(expiry.popleft()[1], None)
-            receipts = self._receipts
+            find = self._receipts.find
             for ticket_id in ids:
                 # DOCUMENTED: an id with no receipt (not yet, or no longer) is left out of the answer.
-                record = receipts.get(ticket_id)
-                if record is not None and record[0] <= now < record[1]:
-                    data[ticket_id] = record[2]
+                receipt = find(ticket_id, now)
+                if receipt is not None:
+                    data[ticket_id] = receipt
+                    self._history.receipt_fetched(ticket_id, now)
         return {"data": data}

@@ -12,8 +12,9 @@ import msgspec
 
 from .._account import SendAccount
 from .._errors import PushServerError
-from .._message import PreparedMessage, PushMessage
+from .._message import PushMessage
 from .._models import PushTicket
+from .._validation import PreparedMessage
 from ._leases import LeaseWatch
 from ._messages import decode_message, message_json, narrow, resend_payload
 from ._models import WorkerRun
