@@ -2,7 +2,8 @@
 
 Exit status: 0 when everything was accepted, 1 when some notifications failed, 2 on wrong input,
 options or configuration (nothing is sent then; one line on standard error says what), 128 + the signal's
-number when stopped by one: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
+number when stopped by one: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP, 141 (SIGPIPE) when what it
+prints is read no more (``| head``).
 """
 
 from __future__ import annotations
