@@ -180,8 +180,8 @@ def is_url(location: str) -> bool:
 
 
 def shown_location(location: str) -> str:
-    """``location`` as it may be printed: a PostgreSQL URL without its password."""
-    if not is_url(location):
+    """``location`` as it may be printed: a URL (PostgreSQL's, or one mistaken for it) without its password."""
+    if "://" not in location:
         return location
     parts = urlsplit(location)
     if parts.password is None:
@@ -199,6 +199,8 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
     "nothing to report".
     """
     shown = shown_location(location)
+    if "://" in location and not is_url(location):  # mysql://, sqlite://: a path would be made of it, wrongly
+        raise UsageError(f"the ledger {shown}: expected a SQLite file's path or a postgresql:// URL")
     if not is_url(location):
         path = Path(location)
         if path.is_dir():
