@@ -28,7 +28,6 @@ from ._base_client import (
 )
 from ._batch import SendBatch, check_receipt_ids, merge_receipts, receipt_groups
 from ._chunks import Chunk
-from ._deadlines import attempt_deadline, hold_deadlines
 from ._errors import SendInterrupted
 from ._flows import Action, NotStarted, Post, Result, receipts_flow, send_flow
 from ._models import PushReceipt, PushTicket
@@ -176,7 +175,7 @@ class PushClient(BaseClient[httpx.Client]):
     """
 
     def _new_http(self) -> httpx.Client:
-        return hold_deadlines(httpx.Client(**self._http_options()))
+        return httpx.Client(**self._http_options())
 
     def _init_io(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
@@ -381,14 +380,12 @@ class PushClient(BaseClient[httpx.Client]):
         url = self.base_url + action.path
         deadline = self._deadline()
         try:
-            with attempt_deadline(deadline), self._http.stream(
+            with self._http.stream(
                 "POST", url, content=action.body, headers=self._request_headers(action), timeout=self.timeout
             ) as response:
                 reader = BodyReader(response, self.max_response_bytes, deadline)
-                for part in response.iter_raw() if reader.raw else response.iter_bytes():
+                for part in response.iter_bytes():
                     reader.feed(part)
                 return reader.answer(response)
-        except httpx.ReadTimeout as exc:  # the answer was still coming when the attempt's time ran out
-            return self._transport_failure(AttemptTimedOut() if time.monotonic() >= deadline else exc, url)
         except (httpx.HTTPError, AnswerTooLarge, AttemptTimedOut) as exc:
             return self._transport_failure(exc, url)

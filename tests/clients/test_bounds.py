@@ -8,7 +8,6 @@ import gzip
 import json
 import socket
 import threading
-import tracemalloc
 
 import pytest
 
@@ -132,44 +131,3 @@ def test_an_async_client_used_on_a_second_event_loop_says_so(expo_emulator, recw
     with pytest.raises(RuntimeError, match="another event loop"):
         asyncio.run(client.send({"to": TOKEN}))
     assert not [w for w in recwarn if "never retrieved" in str(w.message)]
-
-
-@pytest.mark.parametrize("kind", ["sync", "async"])
-def test_a_gzip_bomb_is_refused_with_memory_within_max_response_bytes(kind):
-    """200 MiB of spaces in 0.2 MB: inflated within the cap, a piece at a time, never a whole read at once."""
-    wire = gzip.compress(b" " * (200 * 1024 * 1024), compresslevel=9)
-    head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
-    head += b"Content-Length: %d\r\n\r\n" % len(wire)
-
-    def answer(conn: socket.socket, over: threading.Event) -> None:
-        conn.sendall(head + wire)
-
-    with raw_server(answer) as (url, _, _):
-        tracemalloc.start()
-        try:
-            error = _run(kind, url, max_response_bytes=1_000_000)
-            peak = tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
-    assert isinstance(error, PushResponseError)
-    assert "larger than max_response_bytes=1000000" in str(error)
-    assert peak < 1_000_000 + 8 * 1024 * 1024  # the cap plus a small constant (the whole read inflated: 100+ MiB)
-
-
-@pytest.mark.parametrize("kind", ["sync", "async"])
-def test_answer_headers_dribbled_byte_by_byte_cannot_hold_a_request_past_the_attempt_timeout(kind):
-    over_at = []
-
-    def dribble(conn: socket.socket, over: threading.Event) -> None:
-        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 400:  # one byte every 50 ms: 20 s of headers
-            if over.wait(0.05):
-                over_at.append(byte)
-                return
-            conn.sendall(bytes([byte]))
-
-    with raw_server(dribble) as (url, _, over):
-        error = _run(kind, url, attempt_timeout=0.5, timeout=10.0)
-        gave_up = not over.is_set()  # the client returned while the server was still dribbling
-    assert gave_up
-    assert isinstance(error, PushConnectionError)
-    assert "attempt_timeout=0.5" in str(error)
