@@ -228,6 +228,6 @@ class AsyncPushClient(BaseClient[httpx.AsyncClient]):
             "POST", url, content=action.body, headers=self._request_headers(action), timeout=self.timeout
         ) as response:
             reader = BodyReader(response, self.max_response_bytes, self._deadline())
-            async for part in response.aiter_raw() if reader.raw else response.aiter_bytes():
+            async for part in response.aiter_bytes():
                 reader.feed(part)
             return reader.answer(response)

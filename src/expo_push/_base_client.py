@@ -14,7 +14,6 @@ import math
 import os
 import ssl
 import time
-import zlib
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -110,52 +109,23 @@ class AttemptTimedOut(Exception):
     """The answer did not come whole within ``attempt_timeout``."""
 
 
-_INFLATED = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-"""The encodings a body reader inflates itself, a bounded piece at a time (``wbits`` of each)."""
-
-
 class BodyReader:
-    """Collects an answer's body as it streams in, within a size cap and a deadline.
+    """Collects an answer's body as it streams in, within a size cap and a deadline."""
 
-    A gzip or deflate body is inflated here, never more than the cap allows at a time, so a small answer that
-    inflates to gigabytes costs at most ``limit`` plus a read: the client feeds the raw bytes when ``raw``.
-    """
-
-    __slots__ = ("_deadline", "_inflater", "_limit", "_parts", "_size", "_wbits", "raw")
+    __slots__ = ("_deadline", "_limit", "_parts", "_size")
 
     def __init__(self, response: httpx.Response, limit: int, deadline: float) -> None:
         declared = response.headers.get("content-length")
-        encoding = response.headers.get("content-encoding", "identity").strip().lower()
-        if encoding == "identity" and declared is not None and declared.isdigit() and int(declared) > limit:
+        plain = response.headers.get("content-encoding") in (None, "identity")
+        if plain and declared is not None and declared.isdigit() and int(declared) > limit:
             raise AnswerTooLarge
         self._limit = limit
         self._deadline = deadline
         self._parts: list[bytes] = []
         self._size = 0
-        # a body already read (a test's httpx.MockTransport) is httpx's to decode
-        self._wbits = None if response.is_stream_consumed else _INFLATED.get(encoding)
-        self._inflater: Any = None
-        self.raw = not response.is_stream_consumed and (encoding == "identity" or self._wbits is not None)
-        """Whether the client feeds the bytes as sent (else decoded by httpx: an encoding not asked for)."""
 
     def feed(self, part: bytes) -> None:
-        """Take one piece of the body (as sent when ``raw``); raise if the cap or the deadline is passed."""
-        if self._wbits is None:
-            self._take(part)
-            return
-        if self._inflater is None:
-            wbits = self._wbits
-            if wbits == zlib.MAX_WBITS and part and part[0] & 0x0F != 8:  # deflate sent raw, without zlib's header
-                wbits = -zlib.MAX_WBITS
-            self._inflater = zlib.decompressobj(wbits)
-        try:
-            while part:
-                self._take(self._inflater.decompress(part, self._limit - self._size + 1))
-                part = self._inflater.unconsumed_tail
-        except zlib.error as exc:
-            raise httpx.DecodingError(f"the answer's body cannot be inflated: {exc}") from None
-
-    def _take(self, part: bytes) -> None:
+        """Take one piece of the (decompressed) body; raise if the cap or the deadline is passed."""
         self._size += len(part)
         if self._size > self._limit:
             raise AnswerTooLarge
@@ -165,8 +135,6 @@ class BodyReader:
 
     def answer(self, response: httpx.Response) -> HttpResponse:
         """The whole answer, for the core."""
-        if self._inflater is not None:
-            self._take(self._inflater.flush())
         return HttpResponse(response.status_code, response.headers, b"".join(self._parts))
 
 
