@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import socket
 import sqlite3
 import subprocess
@@ -1248,3 +1249,16 @@ def test_a_configuration_error_is_logged_with_the_services_text_escaped(
     [line] = [r.getMessage() for r in caplog.records if "credentials need fixing" in r.getMessage()]
     assert "(revoked \\x1b[31m\\x1b]0;x\\x07)" in line
     assert line.isprintable()
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("{tmp}/no/dir/push.db", "cannot create the ledger {tmp}/no/dir/push.db: no directory '{tmp}/no/dir'"),
+        ("{tmp}", "the ledger {tmp} is a directory; give a file's path, e.g. {tmp}/push.db"),
+        ("mysql://push:pw@db/app", "the ledger mysql://push:***@db/app: expected a SQLite file's path or a postgresql://"),
+    ],
+)  # fmt: skip
+def test_a_ledger_that_cannot_be_opened_is_explained_not_a_bare_sqlite_error(tmp_path, target, expected) -> None:
+    with pytest.raises(ValueError, match=f"^{re.escape(expected.format(tmp=tmp_path))}"):
+        Ledger.open(target.format(tmp=tmp_path))

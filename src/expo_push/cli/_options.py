@@ -180,15 +180,10 @@ def is_url(location: str) -> bool:
 
 
 def shown_location(location: str) -> str:
-    """``location`` as it may be printed: a URL (PostgreSQL's, or one mistaken for it) without its password."""
-    if "://" not in location:
-        return location
-    parts = urlsplit(location)
-    if parts.password is None:
-        return location
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """``location`` as it may be printed: a URL without its password."""
+    from ..ledger._ledger import shown_target
+
+    return shown_target(location)
 
 
 def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
@@ -199,22 +194,17 @@ def open_ledger(location: str, *, must_exist: bool, **options: Any) -> Ledger:
     "nothing to report".
     """
     shown = shown_location(location)
-    if "://" in location and not is_url(location):  # mysql://, sqlite://: a path would be made of it, wrongly
-        raise UsageError(f"the ledger {shown}: expected a SQLite file's path or a postgresql:// URL")
-    if not is_url(location):
-        path = Path(location)
-        if path.is_dir():
-            raise UsageError(f"the ledger {shown} is a directory; give a file's path, e.g. {path / 'push.db'}")
-        if must_exist and not path.is_file():
-            raise UsageError(f"no ledger at {shown} (no such file); give the file that `send --ledger` wrote")
-        if not path.parent.is_dir():
-            raise UsageError(f"cannot create the ledger {shown}: no directory {str(path.parent)!r}")
+    path = Path(location)
+    if must_exist and "://" not in location and not path.is_file() and not path.is_dir():
+        raise UsageError(f"no ledger at {shown} (no such file); give the file that `send --ledger` wrote")
     from ..ledger import Ledger
 
     try:
         return Ledger.open(location, **options)
     except ImportError:
         raise
+    except ValueError as exc:  # a directory, a missing directory, another database's URL: Ledger.open says which
+        raise UsageError(str(exc)) from None
     except Exception as exc:  # sqlite3 / psycopg errors: the database cannot be opened or read
         reason = " ".join(str(exc).split()) or type(exc).__name__
         if is_url(location):

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .._account import SendAccount
 from .._batch import iter_prepared
@@ -29,9 +30,38 @@ if TYPE_CHECKING:
     from .._async_client import AsyncPushClient
     from .._client import PushClient
 
-__all__ = ["CONFIG_ERRORS", "Ledger"]
+__all__ = ["CONFIG_ERRORS", "Ledger", "shown_target"]
 
 logger = logging.getLogger("expo_push.ledger")
+
+
+_POSTGRES = ("postgresql://", "postgres://")
+
+
+def shown_target(target: str) -> str:
+    """A ledger's ``target`` as it may be printed: a URL without its password."""
+    if "://" not in target:
+        return target
+    parts = urlsplit(target)
+    if parts.password is None:
+        return target
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _refusal(target: str) -> str | None:
+    """Why ``target`` cannot be opened as a ledger, found before any database is asked, or ``None``."""
+    shown = shown_target(target)
+    if target.startswith(_POSTGRES):
+        return None
+    if "://" in target:  # mysql://, sqlite://: a path would be made of it, wrongly
+        return f"the ledger {shown}: expected a SQLite file's path or a postgresql:// URL"
+    path = Path(target)
+    if path.is_dir():
+        return f"the ledger {shown} is a directory; give a file's path, e.g. {path / 'push.db'}"
+    if not path.parent.is_dir():
+        return f"cannot create the ledger {shown}: no directory {str(path.parent)!r}"
+    return None
 
 
 class Ledger:
@@ -117,11 +147,15 @@ class Ledger:
 
         A ``postgresql://`` or ``postgres://`` URL picks PostgreSQL (needs the
         ``postgres`` extra); anything else is the path of a SQLite file.
-        ``options`` are those of ``Ledger``.
+        ``options`` are those of ``Ledger``. ``ValueError`` says why a target
+        cannot be one (a directory, a missing directory, another database's URL).
         """
         text = str(target)
+        refusal = _refusal(text)
+        if refusal is not None:
+            raise ValueError(refusal)
         store: Store
-        if text.startswith(("postgresql://", "postgres://")):
+        if text.startswith(_POSTGRES):
             from ._postgres import PostgresStore
 
             store = PostgresStore(text)
