@@ -42,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
     size.add_argument("--smoke", action="store_true", help="tiny workloads, expo-push only (under a minute)")
     parser.add_argument("--only", default="", help=f"comma-separated workload groups among {', '.join(GROUPS)}")
     parser.add_argument("--clients", default="", help="comma-separated client keys (default: all)")
+    parser.add_argument(
+        "--match", action="append", default=[], help="only the workloads whose title holds this text (repeatable)"
+    )
     parser.add_argument("--no-peers", action="store_true", help="expo-push only: install and run no other SDK")
     parser.add_argument("--no-node", action="store_true", help="leave out the Node SDK")
     parser.add_argument("--repeat", type=int, default=None, help="runs of each throughput and scale timing")
@@ -81,7 +84,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except RuntimeError as exc:  # a tool missing on this machine (node, npm): run the others
             print(f"leaving out {client.label}: {exc}", file=sys.stderr, flush=True)
             clients.remove(client)
-    plan = [workload for workload in workloads(size) if workload.group in groups]
+    plan = [
+        workload
+        for workload in workloads(size)
+        if workload.group in groups and (not args.match or any(text in workload.title for text in args.match))
+    ]
 
     results: list[Result] = []
     started = time.monotonic()

@@ -2,7 +2,7 @@
 
 The public names are re-exported here; the modules behind them are private.
 The clients are imported on first use, so that importing the package (as
-pytest does for the emulator's plugin) does not load httpx.
+pytest does for the emulator's plugin) does not load their transports.
 """
 
 from typing import TYPE_CHECKING
@@ -37,7 +37,9 @@ from ._pacing import Pacer, PacerProtocol
 from ._public import show_as
 from ._retry import RetryPolicy
 from ._tokens import is_expo_push_token
+from ._transport import AsyncTransport, Timeout, Transport, TransportError
 from ._version import __version__
+from ._wire import HttpResponse
 
 if TYPE_CHECKING:
     from ._async_client import AsyncPushClient
@@ -46,10 +48,12 @@ if TYPE_CHECKING:
 __all__ = [
     "MAX_PAYLOAD_BYTES",
     "AsyncPushClient",
+    "AsyncTransport",
     "DeveloperError",
     "DeviceNotRegisteredError",
     "ExpoError",
     "ExpoPushError",
+    "HttpResponse",
     "InvalidCredentialsError",
     "MessageRateExceededError",
     "MessageTooBigError",
@@ -71,10 +75,13 @@ __all__ = [
     "RetryPolicy",
     "SendAccount",
     "SendInterrupted",
+    "Timeout",
     "TooManyExperienceIdsError",
     "TooManyNotificationsError",
     "TooManyReceiptsError",
     "TooManyRequestsError",
+    "Transport",
+    "TransportError",
     "UnauthorizedError",
     "ValidationError",
     "__version__",

@@ -1,4 +1,4 @@
-"""``AsyncPushClient``: the asyncio client, running the core's flows as tasks over one ``httpx.AsyncClient``."""
+"""``AsyncPushClient``: the asyncio client, running the core's flows as tasks over one ``AsyncTransport``."""
 
 from __future__ import annotations
 
@@ -7,37 +7,33 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Generator, Iterable
 from types import TracebackType
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from ._account import SendAccount
-from ._base_client import (
-    AnswerTooLarge,
-    AttemptTimedOut,
-    BaseClient,
-    BodyReader,
-    Messages,
-    abandon,
-)
+from ._base_client import BaseClient, Messages, abandon
 from ._batch import SendBatch, check_receipt_ids, merge_receipts, receipt_groups
 from ._chunks import Chunk
 from ._errors import SendInterrupted
 from ._flows import Action, NotStarted, Post, Result, receipts_flow, send_flow
 from ._models import PushReceipt, PushTicket
+from ._transport import AsyncTransport, TransportError
 from ._wire import HttpResponse, TransportFailure
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["AsyncPushClient"]
 
 T = TypeVar("T")
 
 
-class AsyncPushClient(BaseClient[httpx.AsyncClient]):
+class AsyncPushClient(BaseClient[AsyncTransport, "httpx.AsyncClient"]):
     """The asyncio twin of ``PushClient``: the same options, with ``await`` and ``async with``.
 
     ``send``, ``get_receipts`` and ``aclose`` are coroutines; ``iter_send`` is
     an async iterator. Requests run as tasks, at most ``max_concurrency`` at
-    once. Pass ``http_client=`` an ``httpx.AsyncClient`` to use your own. A
+    once. Pass ``http_client=`` an ``httpx.AsyncClient`` (or ``transport=`` an
+    ``AsyncTransport``) to use your own. A
     client belongs to the event loop it is first used on.
 
     A send that is cancelled (``asyncio.wait_for``, a ``TaskGroup`` failing)
@@ -45,8 +41,24 @@ class AsyncPushClient(BaseClient[httpx.AsyncClient]):
     to come back, closes its ``account``, and then lets the cancellation through.
     """
 
-    def _new_http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(**self._http_options())
+    def _new_transport(self) -> AsyncTransport:
+        if self._needs_httpx():
+            return self._over_httpx(None)
+        from ._h11_async_transport import AsyncH11Transport
+        from ._h11_transport import H11_ALPN
+
+        return AsyncH11Transport(
+            timeout=self.timeout, ssl_context=self._ssl_verify(H11_ALPN), max_connections=self.max_concurrency
+        )
+
+    def _over_httpx(self, http: httpx.AsyncClient | None) -> AsyncTransport:
+        import httpx
+
+        from ._httpx_transport import AsyncHttpxTransport
+
+        if http is None:
+            return AsyncHttpxTransport(httpx.AsyncClient(**self._httpx_options()), self.timeout, owned=True)
+        return AsyncHttpxTransport(http, self.timeout)
 
     def _init_io(self) -> None:
         self._slots: asyncio.Semaphore | None = None
@@ -73,15 +85,15 @@ class AsyncPushClient(BaseClient[httpx.AsyncClient]):
 
     async def aclose(self) -> None:
         """Close the client: running sends start no new request and end with ``SendInterrupted`` once those in
-        flight are back; then the connection pool (unless it was handed in) is closed."""
+        flight are back; then the connections (unless handed in) are closed."""
         self._closed = True
         for batch in list(self._sends):
             batch.stop()
         ends = [ended.wait() for ended in self._sends.values()]
         if ends:
             await asyncio.gather(*ends)
-        if self._owns_http:
-            await self._http.aclose()
+        if self._owns_transport:
+            await self._transport.aclose()
 
     close = aclose
 
@@ -217,17 +229,8 @@ class AsyncPushClient(BaseClient[httpx.AsyncClient]):
     async def _post(self, action: Post) -> HttpResponse | TransportFailure:
         url = self.base_url + action.path
         try:
-            return await asyncio.wait_for(self._exchange(url, action), self.attempt_timeout)
-        except asyncio.TimeoutError:
-            return self._transport_failure(AttemptTimedOut(), url)
-        except (httpx.HTTPError, AnswerTooLarge, AttemptTimedOut) as exc:
+            return await self._transport.post(
+                url, action.body, self._request_headers(action), self._deadline(), self.max_response_bytes
+            )
+        except TransportError as exc:
             return self._transport_failure(exc, url)
-
-    async def _exchange(self, url: str, action: Post) -> HttpResponse:
-        async with self._http.stream(
-            "POST", url, content=action.body, headers=self._request_headers(action), timeout=self.timeout
-        ) as response:
-            reader = BodyReader(response, self.max_response_bytes, self._deadline())
-            async for part in response.aiter_bytes():
-                reader.feed(part)
-            return reader.answer(response)

@@ -1,8 +1,9 @@
-"""What the two clients share: configuration, pacing, and turning httpx's answers into the core's results.
+"""What the two clients share: configuration, pacing, the choice of transport, and its failures for the core.
 
 ``PushClient`` (``_client``) and ``AsyncPushClient`` (``_async_client``)
-carry out the flows of the sans-I/O core over httpx and differ only where I/O
-differs: how they wait, and how they run requests side by side.
+carry out the flows of the sans-I/O core over a transport (``_transport``)
+and differ only where I/O differs: how they wait, and how they run requests
+side by side.
 """
 
 from __future__ import annotations
@@ -12,12 +13,9 @@ import functools
 import logging
 import math
 import os
-import ssl
 import time
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
-
-import httpx
 
 from ._batch import SendBatch
 from ._chunks import Chunk
@@ -28,18 +26,30 @@ from ._models import PushTicket
 from ._pacing import Pacer, PacerProtocol
 from ._retry import RetryPolicy
 from ._service import MAX_RESPONSE_BYTES
+from ._transport import (
+    DEFAULT_TIMEOUT,
+    AnswerTooLarge,
+    AsyncTransport,
+    AttemptTimedOut,
+    Timeout,
+    Transport,
+    TransportError,
+    as_timeout,
+)
 from ._version import __version__
 from ._wire import HttpResponse, TransportFailure
 from .metrics import NO_METRICS, SendObserver, endpoint_of, retry_reason
 
 if TYPE_CHECKING:
+    import ssl
+
+    import httpx
     from typing_extensions import Self
 
 __all__ = [
     "AnswerTooLarge",
     "AttemptTimedOut",
     "BaseClient",
-    "BodyReader",
     "DEFAULT_ATTEMPT_TIMEOUT",
     "DEFAULT_BASE_URL",
     "DEFAULT_INTERRUPT_GRACE",
@@ -51,8 +61,6 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://exp.host"
-DEFAULT_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
-"""Seconds: 30 for each read and write, 10 to connect."""
 DEFAULT_ATTEMPT_TIMEOUT = 40.0
 """Seconds one attempt may take in all, from connecting to the last byte of the answer."""
 DEFAULT_MAX_RETRIES = 5
@@ -65,77 +73,58 @@ logger = logging.getLogger("expo_push")
 Messages = PushMessage | Mapping[str, Any] | Iterable[PushMessage | Mapping[str, Any]]
 """One message (a ``PushMessage`` or a camelCase dict), or any iterable of them, generators included."""
 
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy")
+
 
 @functools.cache
-def shared_ssl_context() -> ssl.SSLContext:
-    """One TLS context for every HTTP client expo-push makes.
+def shared_ssl_context(alpn: tuple[str, ...] = ()) -> ssl.SSLContext:
+    """One TLS context for every connection expo-push makes, trusting what httpx trusts by default.
 
-    Loading the CA bundle costs ~45 ms and a client without it ~0.3 ms, so code
-    that makes a client per notification (a web request handler, say) stays
-    cheap. It is loaded only for an ``https://`` base URL.
+    ``$SSL_CERT_FILE`` or ``$SSL_CERT_DIR`` where set, else certifi's CA bundle.
+    Loading it costs ~45 ms and a client without it ~0.3 ms, so code that makes
+    a client per notification (a web request handler, say) stays cheap. It is
+    loaded only for an ``https://`` base URL. ``alpn``: the protocols it offers
+    (h11's connections offer ``http/1.1`` alone; httpx sets its own).
     """
-    return httpx.create_ssl_context()
+    import ssl
+
+    if os.environ.get("SSL_CERT_FILE"):
+        context = ssl.create_default_context(cafile=os.environ["SSL_CERT_FILE"])
+    elif os.environ.get("SSL_CERT_DIR"):
+        context = ssl.create_default_context(capath=os.environ["SSL_CERT_DIR"])
+    else:
+        import certifi
+
+        context = ssl.create_default_context(cafile=certifi.where())
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context
 
 
 @functools.cache
-def _trusting(ca_file: str) -> ssl.SSLContext:
+def _trusting(ca_file: str, alpn: tuple[str, ...]) -> ssl.SSLContext:
     """A TLS context that trusts the certificates of the PEM file ``ca_file`` (an emulator's CA, a proxy's)."""
+    import ssl
+
     try:
-        return ssl.create_default_context(cafile=ca_file)
+        context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise ValueError(f"verify: cannot read the CA file {ca_file!r}: {exc}") from None
+    if alpn:
+        context.set_alpn_protocols(list(alpn))
+    return context
 
 
-_NOT_RETRYABLE = (httpx.DecodingError, httpx.LocalProtocolError, httpx.UnsupportedProtocol, httpx.InvalidURL)
-"""Failures a retry cannot mend: an unreadable answer, or a request this side cannot even send."""
-_NEVER_SENT = (
-    httpx.ConnectError,
-    httpx.ConnectTimeout,
-    httpx.PoolTimeout,
-    httpx.WriteError,
-    httpx.WriteTimeout,
-    httpx.LocalProtocolError,
-    httpx.UnsupportedProtocol,
-    httpx.InvalidURL,
-)
-"""Failures after which the service cannot have taken the request: no connection, or no whole request written."""
+def _proxied() -> bool:
+    """Whether the environment names a proxy (httpx's transport then goes through it, as before)."""
+    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
 
 
-class AnswerTooLarge(Exception):
-    """The answer grew past ``max_response_bytes``."""
+@functools.cache
+def _h2_installed() -> bool:
+    import importlib.util
 
-
-class AttemptTimedOut(Exception):
-    """The answer did not come whole within ``attempt_timeout``."""
-
-
-class BodyReader:
-    """Collects an answer's body as it streams in, within a size cap and a deadline."""
-
-    __slots__ = ("_deadline", "_limit", "_parts", "_size")
-
-    def __init__(self, response: httpx.Response, limit: int, deadline: float) -> None:
-        declared = response.headers.get("content-length")
-        plain = response.headers.get("content-encoding") in (None, "identity")
-        if plain and declared is not None and declared.isdigit() and int(declared) > limit:
-            raise AnswerTooLarge
-        self._limit = limit
-        self._deadline = deadline
-        self._parts: list[bytes] = []
-        self._size = 0
-
-    def feed(self, part: bytes) -> None:
-        """Take one piece of the (decompressed) body; raise if the cap or the deadline is passed."""
-        self._size += len(part)
-        if self._size > self._limit:
-            raise AnswerTooLarge
-        if time.monotonic() > self._deadline:
-            raise AttemptTimedOut
-        self._parts.append(part)
-
-    def answer(self, response: httpx.Response) -> HttpResponse:
-        """The whole answer, for the core."""
-        return HttpResponse(response.status_code, response.headers, b"".join(self._parts))
+    return importlib.util.find_spec("h2") is not None
 
 
 def abandon(flow: Generator[Action, Result, Any], action: Action) -> NoReturn:
@@ -145,14 +134,16 @@ def abandon(flow: Generator[Action, Result, Any], action: Action) -> NoReturn:
     raise NotStarted
 
 
-HttpClient = TypeVar("HttpClient", httpx.Client, httpx.AsyncClient)
+TransportT = TypeVar("TransportT", Transport, AsyncTransport)
+HttpClient = TypeVar("HttpClient", "httpx.Client", "httpx.AsyncClient")
 
 
-class BaseClient(Generic[HttpClient]):
+class BaseClient(Generic[TransportT, HttpClient]):
     """Configuration and everything the two clients share but the I/O itself.
 
     The one constructor of both clients: each says only how it makes its
-    httpx client (``_new_http``) and what it keeps for its I/O (``_init_io``).
+    transport (``_new_transport``, ``_over_httpx``) and what it keeps for its
+    I/O (``_init_io``).
     """
 
     def __init__(
@@ -163,7 +154,7 @@ class BaseClient(Generic[HttpClient]):
         max_concurrency: int = 6,
         rate_limit: float | None = 600,
         max_retries: int = DEFAULT_MAX_RETRIES,
-        timeout: float | httpx.Timeout | None = DEFAULT_TIMEOUT,
+        timeout: float | Timeout | httpx.Timeout | None = DEFAULT_TIMEOUT,
         attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         interrupt_grace: float = DEFAULT_INTERRUPT_GRACE,
@@ -176,6 +167,7 @@ class BaseClient(Generic[HttpClient]):
         strict_fields: bool = False,
         verify: ssl.SSLContext | str | None = None,
         http_client: HttpClient | None = None,
+        transport: TransportT | None = None,
     ) -> None:
         self._options: dict[str, Any] = {
             "access_token": access_token,
@@ -220,7 +212,7 @@ class BaseClient(Generic[HttpClient]):
         self.base_url = (base_url or os.environ.get("EXPO_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
         self.max_concurrency = max_concurrency
         self.rate_limit = rate_limit
-        self.timeout = timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout)
+        self.timeout = as_timeout(timeout)
         self.attempt_timeout = float(attempt_timeout)
         self.max_response_bytes = max_response_bytes
         self.interrupt_grace = float(interrupt_grace)
@@ -242,26 +234,35 @@ class BaseClient(Generic[HttpClient]):
         if access_token is not None:
             self._headers["Authorization"] = f"Bearer {access_token}"
         self._closed = False
-        self._owns_http = http_client is None
-        self._http: HttpClient = http_client if http_client is not None else self._new_http()
+        if http_client is not None and transport is not None:
+            raise TypeError("give http_client or transport, not both")
+        self._owns_transport = http_client is None and transport is None
+        if transport is None:
+            transport = self._over_httpx(http_client) if http_client is not None else self._new_transport()
+        self._transport: TransportT = transport
         self._init_io()
 
-    def _new_http(self) -> HttpClient:
-        """The httpx client this client makes when none is handed in."""
+    def _new_transport(self) -> TransportT:
+        """The transport this client makes when none is handed in."""
         raise NotImplementedError
+
+    def _over_httpx(self, http: HttpClient | None) -> TransportT:
+        """A transport over the httpx client ``http``, or over one made here (``None``), for HTTP/2 or a proxy."""
+        raise NotImplementedError
+
+    def _needs_httpx(self) -> bool:
+        """Whether this client's own transport must be httpx's: HTTP/2 (the ``http2`` extra) or a proxy."""
+        return self._use_http2() or _proxied()
 
     def _init_io(self) -> None:
         """Set up what the client keeps for its I/O (thread pool, semaphore, ...)."""
         raise NotImplementedError
 
-    def _http_options(self) -> dict[str, Any]:
+    def _httpx_options(self) -> dict[str, Any]:
         """What an httpx client made by expo-push is configured with."""
-        return {
-            "http2": self._use_http2(),
-            "timeout": self.timeout,
-            "limits": self._limits(),
-            "verify": self._ssl_verify(),
-        }
+        from ._httpx_transport import httpx_options
+
+        return httpx_options(self.timeout, self._ssl_verify() or False, self._use_http2(), self.max_concurrency)
 
     def with_options(self, **changes: Any) -> Self:
         """A copy of this client with some options changed, e.g. ``client.with_options(max_retries=0)``.
@@ -271,8 +272,8 @@ class BaseClient(Generic[HttpClient]):
         this client's connections open. ``http_client`` cannot be changed, and
         a copy for another base URL gets a connection pool of its own.
         """
-        if "http_client" in changes:
-            raise TypeError("with_options cannot change http_client; make a new client instead")
+        if "http_client" in changes or "transport" in changes:
+            raise TypeError("with_options cannot change http_client or transport; make a new client instead")
         unknown = set(changes) - set(self._options)
         if unknown:
             raise TypeError(f"unknown options {sorted(unknown)}; allowed: {', '.join(self._options)}")
@@ -284,7 +285,7 @@ class BaseClient(Generic[HttpClient]):
             options["pacer"] = self._pacer
         same_service = (options["base_url"] or self.base_url).rstrip("/") == self.base_url
         if same_service:
-            options["http_client"] = self._http
+            options["transport"] = self._transport
         return type(self)(**options)
 
     @property
@@ -314,24 +315,23 @@ class BaseClient(Generic[HttpClient]):
         if self._closed:
             raise RuntimeError(f"this {type(self).__name__} is closed; make a new one")
 
-    def _ssl_verify(self) -> ssl.SSLContext | bool:
+    def _ssl_verify(self, alpn: tuple[str, ...] = ()) -> ssl.SSLContext | None:
+        """The TLS context for the service, offering ``alpn`` (a context handed in is used as it is); ``None``
+        for an ``http://`` service."""
         verify = self._options["verify"]
-        if isinstance(verify, ssl.SSLContext):
-            return verify
         if isinstance(verify, str):
-            return _trusting(verify)
+            return _trusting(verify, alpn)
+        if verify is not None:
+            return verify  # type: ignore[no-any-return]
         # The CA bundle is loaded only when the service is reached over TLS: a cold start against an
         # http:// service (the emulator, a test) does not pay for it. (httpx loads it for verify=True; every
         # request goes to base_url, so with an http:// one no TLS is ever spoken and there is nothing to verify.)
-        return shared_ssl_context() if self.base_url.startswith("https:") else False
+        return shared_ssl_context(alpn) if self.base_url.startswith("https:") else None
 
     def _use_http2(self) -> bool:
         # HTTP/2 is negotiated in the TLS handshake: an http:// service is spoken to in HTTP/1.1 whatever the
-        # setting, so there h2 is not even imported (a cold start's saving).
-        return self._http2 and self.base_url.startswith("https:")
-
-    def _limits(self) -> httpx.Limits:
-        return httpx.Limits(max_connections=self.max_concurrency, max_keepalive_connections=self.max_concurrency)
+        # setting, and without h2 installed (the http2 extra) so is an https:// one, over h11.
+        return self._http2 and self.base_url.startswith("https:") and _h2_installed()
 
     def _request_headers(self, post: Post) -> dict[str, str]:
         return {**self._headers, **post.headers}
@@ -342,7 +342,7 @@ class BaseClient(Generic[HttpClient]):
             return text.replace(self._secret, "<access token>")
         return text
 
-    def _transport_failure(self, exc: Exception, url: str) -> TransportFailure:
+    def _transport_failure(self, exc: TransportError, url: str) -> TransportFailure:
         """What a failure to get an answer means for the flow; its text names the URL, never the access token."""
         if isinstance(exc, AnswerTooLarge):
             return TransportFailure(
@@ -351,12 +351,12 @@ class BaseClient(Generic[HttpClient]):
                 malformed=True,
             )
         if isinstance(exc, AttemptTimedOut):
-            return TransportFailure(f"no whole answer from {url} within attempt_timeout={self.attempt_timeout:g} s")
-        text = self._redact(f"{type(exc).__name__}: {exc or 'no answer'} ({url})")
+            return TransportFailure(
+                f"no whole answer from {url} within attempt_timeout={self.attempt_timeout:g} s",
+                maybe_delivered=exc.sent,
+            )
         return TransportFailure(
-            text,
-            retryable=not isinstance(exc, _NOT_RETRYABLE),
-            maybe_delivered=not isinstance(exc, _NEVER_SENT),
+            self._redact(f"{exc} ({url})"), retryable=exc.retryable, maybe_delivered=exc.sent, malformed=exc.malformed
         )
 
     def _deadline(self) -> float:

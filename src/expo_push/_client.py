@@ -1,4 +1,4 @@
-"""``PushClient``: the blocking client, running the core's flows on a pool of threads over one ``httpx.Client``."""
+"""``PushClient``: the blocking client, running the core's flows on a pool of threads over one ``Transport``."""
 
 from __future__ import annotations
 
@@ -10,19 +10,15 @@ from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import TypeVar
-
-import httpx
+from typing import TYPE_CHECKING, TypeVar
 
 from ._account import SendAccount
 from ._base_client import (
     DEFAULT_BASE_URL,
     DEFAULT_TIMEOUT,
-    AnswerTooLarge,
-    AttemptTimedOut,
     BaseClient,
-    BodyReader,
     Messages,
+    _proxied,
     abandon,
     shared_ssl_context,
 )
@@ -31,7 +27,11 @@ from ._chunks import Chunk
 from ._errors import SendInterrupted
 from ._flows import Action, NotStarted, Post, Result, receipts_flow, send_flow
 from ._models import PushReceipt, PushTicket
+from ._transport import Transport, TransportError
 from ._wire import HttpResponse, TransportFailure
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_TIMEOUT", "PushClient", "shared_ssl_context"]
 
@@ -125,11 +125,12 @@ class _Pump:
                 self.caller_hurries = True
 
 
-class PushClient(BaseClient[httpx.Client]):
+class PushClient(BaseClient[Transport, "httpx.Client"]):
     """Sends notifications and fetches receipts, blocking; safe to share between threads.
 
     Requests run side by side on a pool of ``max_concurrency`` threads over
-    one httpx connection pool (HTTP/2 where the service offers it), paced to
+    one pool of keep-alive connections (HTTP/2 where the service offers it and
+    the ``http2`` extra is installed), paced to
     ``rate_limit`` notifications per second, each retried up to
     ``max_retries`` times on connection errors, timeouts, 429 and 5xx.
 
@@ -143,7 +144,8 @@ class PushClient(BaseClient[httpx.Client]):
         rate_limit: Notifications per second and project, paced on the
             client; ``None`` turns pacing off. The service allows 600.
         max_retries: Retries per request after the first attempt.
-        timeout: Seconds for each connect, read and write, or an ``httpx.Timeout``.
+        timeout: Seconds for each connect, read and write, or a ``Timeout``
+            (an ``httpx.Timeout`` is taken too).
         attempt_timeout: Seconds one attempt may take in all, from
             connecting to the answer's last byte (a server that dribbles
             its answer cannot hold a request longer).
@@ -153,7 +155,8 @@ class PushClient(BaseClient[httpx.Client]):
             when a send is interrupted (Ctrl-C, the caller stopping).
         split_projects: Split a request the service refuses for mixing
             projects into one request per project.
-        http2: Use HTTP/2 when the service offers it.
+        http2: Use HTTP/2 when the service offers it over TLS (with the
+            ``http2`` extra installed; HTTP/1.1 otherwise).
         retry_policy: A ``RetryPolicy`` for finer control of retries and
             backoff; it overrides ``max_retries``.
         pacer: Who paces the requests: by default an in-process ``Pacer``
@@ -172,10 +175,33 @@ class PushClient(BaseClient[httpx.Client]):
             emulator's ``ca_file``), or an ``ssl.SSLContext``.
         http_client: Your own ``httpx.Client`` (its headers, proxies and
             certificates are used; you close it).
+        transport: Your own ``Transport`` (requests go through its
+            ``post``; you close it), instead of ``http_client``.
     """
 
-    def _new_http(self) -> httpx.Client:
-        return httpx.Client(**self._http_options())
+    def _new_transport(self) -> Transport:
+        if self._use_http2() and not _proxied():
+            from ._httpcore_transport import HttpcoreTransport
+
+            return HttpcoreTransport(
+                timeout=self.timeout, ssl_context=self._ssl_verify(), max_connections=self.max_concurrency
+            )
+        if self._needs_httpx():
+            return self._over_httpx(None)
+        from ._h11_transport import H11_ALPN, H11Transport
+
+        return H11Transport(
+            timeout=self.timeout, ssl_context=self._ssl_verify(H11_ALPN), max_connections=self.max_concurrency
+        )
+
+    def _over_httpx(self, http: httpx.Client | None) -> Transport:
+        import httpx
+
+        from ._httpx_transport import HttpxTransport
+
+        if http is None:
+            return HttpxTransport(httpx.Client(**self._httpx_options()), self.timeout, owned=True)
+        return HttpxTransport(http, self.timeout)
 
     def _init_io(self) -> None:
         self._pool: ThreadPoolExecutor | None = None
@@ -230,7 +256,7 @@ class PushClient(BaseClient[httpx.Client]):
 
     def close(self) -> None:
         """Close the client: sends running now start no new request, let those in flight finish, then raise
-        ``SendInterrupted``; the thread pool and the connection pool (unless it was handed in) are closed."""
+        ``SendInterrupted``; the thread pool and the connections (unless handed in) are closed."""
         with self._lock:
             self._closed = True
             for stop in self._sends:
@@ -238,8 +264,8 @@ class PushClient(BaseClient[httpx.Client]):
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.shutdown(wait=True)
-        if self._owns_http:
-            self._http.close()
+        if self._owns_transport:
+            self._transport.close()
 
     def __enter__(self) -> PushClient:
         return self
@@ -378,14 +404,9 @@ class PushClient(BaseClient[httpx.Client]):
 
     def _post(self, action: Post) -> HttpResponse | TransportFailure:
         url = self.base_url + action.path
-        deadline = self._deadline()
         try:
-            with self._http.stream(
-                "POST", url, content=action.body, headers=self._request_headers(action), timeout=self.timeout
-            ) as response:
-                reader = BodyReader(response, self.max_response_bytes, deadline)
-                for part in response.iter_bytes():
-                    reader.feed(part)
-                return reader.answer(response)
-        except (httpx.HTTPError, AnswerTooLarge, AttemptTimedOut) as exc:
+            return self._transport.post(
+                url, action.body, self._request_headers(action), self._deadline(), self.max_response_bytes
+            )
+        except TransportError as exc:
             return self._transport_failure(exc, url)

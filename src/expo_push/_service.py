@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "COMPRESS_OVER",
+    "DEVICE_NOT_REGISTERED",
     "MAX_NOTIFICATIONS_PER_REQUEST",
     "MAX_RECEIPT_IDS_PER_REQUEST",
     "MAX_RESPONSE_BYTES",
@@ -30,6 +31,8 @@ COMPRESS_OVER = 1024
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 """The largest answer read, after decompression. The service's largest real one, 1,000 receipts, is well under 1 MB."""
 
+DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
+"""The error code of a ticket or receipt whose token is dead: stop sending to it."""
 TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 TOO_MANY_EXPERIENCE_IDS = "PUSH_TOO_MANY_EXPERIENCE_IDS"
 """The request mixed projects; ``details`` maps each ``@owner/slug`` to its tokens."""

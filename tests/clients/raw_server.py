@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,8 +35,9 @@ def _read_request(conn: socket.socket) -> bytes:
 
 
 @contextmanager
-def raw_server(answer: Answer) -> Iterator[tuple[str, list[bytes], threading.Event]]:
-    """Serve ``answer`` to every request; yield (base URL, requests received, the event that ends the answers)."""
+def raw_server(answer: Answer, tls: ssl.SSLContext | None = None) -> Iterator[tuple[str, list[bytes], threading.Event]]:
+    """Serve ``answer`` to every request (over TLS with ``tls``, a server context); yield (base URL, requests
+    received, the event that ends the answers)."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
@@ -46,6 +48,8 @@ def raw_server(answer: Answer) -> Iterator[tuple[str, list[bytes], threading.Eve
     def handle(conn: socket.socket) -> None:
         with conn:
             try:
+                if tls is not None:
+                    conn = tls.wrap_socket(conn, server_side=True)
                 requests.append(_read_request(conn))
                 answer(conn, over)
             except OSError:
@@ -62,7 +66,8 @@ def raw_server(answer: Answer) -> Iterator[tuple[str, list[bytes], threading.Eve
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", requests, over
+        scheme = "https" if tls is not None else "http"
+        yield f"{scheme}://127.0.0.1:{listener.getsockname()[1]}", requests, over
     finally:
         over.set()
         with contextlib.suppress(OSError):

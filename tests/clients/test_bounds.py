@@ -8,6 +8,7 @@ import gzip
 import json
 import socket
 import threading
+import tracemalloc
 
 import pytest
 
@@ -16,6 +17,20 @@ from expo_push import AsyncPushClient, PushClient, PushConnectionError, PushResp
 from .raw_server import raw_server
 
 TOKEN = "ExponentPushToken[bounds]"
+DRIBBLED_HEAD = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Padding: " + b"x" * 400 + b"\r\n"
+
+
+def _dribbler(data: bytes, written: list[int]):
+    """An answer that writes ``data`` one byte every 50 ms (each read is quick, the whole takes long), counting."""
+
+    def dribble(conn: socket.socket, over: threading.Event) -> None:
+        for byte in data:
+            if over.wait(0.05):
+                return
+            conn.sendall(bytes([byte]))
+            written.append(1)
+
+    return dribble
 
 
 def _run(kind: str, url: str, **options):
@@ -131,3 +146,68 @@ def test_an_async_client_used_on_a_second_event_loop_says_so(expo_emulator, recw
     with pytest.raises(RuntimeError, match="another event loop"):
         asyncio.run(client.send({"to": TOKEN}))
     assert not [w for w in recwarn if "never retrieved" in str(w.message)]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_headers_dribbled_byte_by_byte_cannot_hold_a_request_past_the_attempt_timeout(kind):
+    written: list[int] = []
+    head = DRIBBLED_HEAD
+
+    with raw_server(_dribbler(head, written)) as (url, _, _):
+        error = _run(kind, url, attempt_timeout=0.5, timeout=10.0)
+        sent_when_given_up = len(written)
+    assert isinstance(error, PushConnectionError)
+    assert "attempt_timeout=0.5" in str(error)
+    assert sent_when_given_up < len(head) // 2  # gave up while the server was still on the head
+    assert [m.to for m in error.in_doubt] == [TOKEN]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_a_gzip_bomb_is_refused_within_max_response_bytes_of_memory(kind):
+    bomb = gzip.compress(b'{"data":[' + b" " * (200 * 2**20) + b"]}", compresslevel=9)
+    assert len(bomb) < 300_000
+    wire = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Encoding: gzip\r\n"
+    wire += b"Content-Length: %d\r\n\r\n" % len(bomb) + bomb
+
+    def answer(conn: socket.socket, over: threading.Event) -> None:
+        conn.sendall(wire)
+
+    limit = 1_000_000
+    with raw_server(answer) as (url, _, _):
+        tracemalloc.start()
+        try:
+            error = _run(kind, url, max_response_bytes=limit)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert isinstance(error, PushResponseError)
+    assert f"larger than max_response_bytes={limit}" in str(error)
+    # the answer is inflated a bounded piece at a time: memory grows by the cap and a small constant, not 200 MiB
+    assert peak < 2 * limit + 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+def test_headers_dribbled_over_tls_end_at_the_attempt_timeout_through_the_http2_transport(tmp_path):
+    import ssl
+
+    import trustme
+
+    from expo_push._httpcore_transport import HttpcoreTransport
+
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(server_context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    written: list[int] = []
+    head = DRIBBLED_HEAD
+
+    with raw_server(_dribbler(head, written), tls=server_context) as (url, _, _):
+        with PushClient(base_url=url, verify=str(ca_file), max_retries=0, attempt_timeout=0.5, timeout=10.0) as client:
+            assert isinstance(client._transport, HttpcoreTransport)  # h2 is installed: the http2 extra's transport
+            with pytest.raises(PushServerError) as info:
+                client.send({"to": TOKEN})
+        sent_when_given_up = len(written)
+    assert isinstance(info.value, PushConnectionError)
+    assert "attempt_timeout=0.5" in str(info.value)
+    assert sent_when_given_up < len(head) // 2
+    assert [m.to for m in info.value.in_doubt] == [TOKEN]

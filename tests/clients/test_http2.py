@@ -152,3 +152,37 @@ def test_one_http2_connection_carries_more_than_a_thousand_requests(cleartext: E
             for _ in range(1_050)
         }
     assert statuses == {200}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_without_the_http2_extra_the_clients_speak_http11_over_tls_with_h11(
+    tls: Emulator, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expo_push import _base_client
+    from expo_push._h11_async_transport import AsyncH11Transport
+    from expo_push._h11_transport import H11Transport
+
+    monkeypatch.setattr(_base_client, "_h2_installed", lambda: False)
+    tls.reset()
+    assert tls.ca_file is not None
+    if kind == "sync":
+        with PushClient("h2-token", base_url=tls.url, rate_limit=None, verify=tls.ca_file) as client:
+            assert isinstance(client._transport, H11Transport)
+            check(client.send(MESSAGES), tls, version="1.1")
+        return
+
+    async def run() -> list[Any]:
+        async with AsyncPushClient("h2-token", base_url=tls.url, rate_limit=None, verify=tls.ca_file) as client:
+            assert isinstance(client._transport, AsyncH11Transport)
+            return await client.send(MESSAGES)
+
+    check(asyncio.run(run()), tls, version="1.1")
+
+
+def test_a_proxy_named_by_the_environment_is_gone_through_as_httpx_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    from expo_push._httpx_transport import HttpxTransport
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with PushClient(base_url="https://exp.host") as client:
+        assert isinstance(client._transport, HttpxTransport)
+        assert client._transport.http._mounts  # httpx mounted the environment's proxy

@@ -317,14 +317,24 @@ def test_an_empty_access_token_means_none(service):
 
 
 def test_transport_error_text_never_carries_the_access_token():
-    with PushClient("s3cr3t-value", base_url="http://expo.test") as client:
-        exc = httpx.LocalProtocolError("Illegal header value b'Bearer s3cr3t-value'")
-        failure = client._transport_failure(exc, "http://expo.test/--/api/v2/push/send")
-    assert "http://expo.test/--/api/v2/push/send" in failure.description
-    assert not failure.maybe_delivered
-    assert "s3cr3t-value" not in failure.description
-    assert "<access token>" in failure.description
-    assert not failure.retryable  # a request this side cannot send is not retried
+    attempts = []
+
+    def refuse_to_send(request: httpx.Request) -> httpx.Response:
+        attempts.append(request)
+        raise httpx.LocalProtocolError("Illegal header value b'Bearer s3cr3t-value'")
+
+    http = httpx.Client(transport=httpx.MockTransport(refuse_to_send))
+    with (
+        PushClient("s3cr3t-value", base_url="http://expo.test", http_client=http) as client,
+        pytest.raises(PushServerError) as info,
+    ):
+        client.send({"to": tok(1)})
+    description = str(info.value)
+    assert "http://expo.test/--/api/v2/push/send" in description
+    assert [m.to for m in info.value.unsent] == [tok(1)]  # never sent
+    assert "s3cr3t-value" not in description
+    assert "<access token>" in description
+    assert len(attempts) == 1  # a request this side cannot send is not retried
 
 
 def test_stopping_early_stops_retries_in_flight_and_says_what_went_out(service, caplog):
@@ -370,14 +380,14 @@ def test_with_options_makes_a_cheap_copy_sharing_connections_and_pacing(service)
     quick = base.with_options(max_retries=0)
     assert quick.max_retries == 0
     assert base.max_retries == 3
-    assert quick._http is base._http
+    assert quick._transport is base._transport
     assert quick._pacer is base._pacer
     with pytest.raises(PushServerError):
         quick.send({"to": tok(1)})
     assert len(service.sends) == 1  # no retry
     assert service.sends[0].headers["authorization"] == "Bearer tok-1"
     quick.close()
-    assert not base._http.is_closed  # the copy does not close the shared pool
+    assert not base._transport.closed  # the copy does not close the shared pool
     assert base.with_options(rate_limit=None)._pacer is not base._pacer
     with pytest.raises(TypeError, match="unknown options"):
         base.with_options(max_retry=1)

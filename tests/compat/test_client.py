@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
+import gc
 
 import httpx
 import pytest
@@ -17,7 +17,8 @@ from expo_push.compat import (
     PushServerError,
     PushTicket,
 )
-from expo_push.compat._client import _Batch, _Route, _session_headers_hook
+from expo_push.compat._client import _Batch
+from expo_push.compat._routing import _Route, _session_headers
 from expo_push.emulator import Emulator
 
 from .conftest import tokens
@@ -125,35 +126,40 @@ def test_headers_added_to_the_session_later_are_used(emu: Emulator) -> None:
     assert push.publish(PushMessage(to=tokens(1)[0])).is_success()
 
 
-def test_clients_made_with_one_session_share_their_connections(emu: Emulator) -> None:
+def test_each_client_keeps_its_own_connections_and_closes_them(emu: Emulator) -> None:
     session = bearer_session()
     first, second = client(emu, session), client(emu, session)
-    assert first._shared() is second._shared()
-    assert client(emu)._shared() is not first._shared()
+    assert first.publish(PushMessage(to=tokens(1)[0])).is_success()
+    assert second.publish(PushMessage(to=tokens(1)[0])).is_success()
+    made = first._expo_client()
+    assert made is not second._expo_client()  # no pool shared through a registry of the process
+    assert first._expo_client() is made  # the same settings: the same client
     first.close()
-    assert second.publish(PushMessage(to=tokens(1)[0])).is_success()  # a closed pool is made again on use
+    assert made._transport.inner.closed  # type: ignore[attr-defined]
+    assert second.publish(PushMessage(to=tokens(1)[0])).is_success()  # the other's connections are its own
+    assert first.publish(PushMessage(to=tokens(1)[0])).is_success()  # used again: new connections
+    assert first._expo_client() is not made
+    first.close()
+    second.close()
 
 
-def test_closing_one_client_leaves_the_pool_it_shares_open_for_the_others(emu: Emulator) -> None:
-    session = bearer_session()
-    first, second = client(emu, session), client(emu, session)
-    pool = first._shared()
-    assert second._shared() is pool
-    emu.add_fault("stall")
-    with ThreadPoolExecutor(1) as threads:
-        sending = threads.submit(second.publish, PushMessage(to=tokens(1)[0]))
-        assert emu.wait_for_stalls(1)
-        first.close()
-        assert not pool.http.is_closed
-        assert emu.release_stalls() == 1
-        assert sending.result(timeout=10).is_success()
-    assert first._shared() is pool  # used again: it joins the same pool
-    first.close()
-    assert not pool.http.is_closed
-    second.close()
-    assert pool.http.is_closed
-    assert second._shared() is not pool
-    second.close()
+def test_a_client_never_closed_closes_its_connections_when_collected(emu: Emulator) -> None:
+    push = client(emu)
+    assert push.publish(PushMessage(to=tokens(1)[0])).is_success()
+    transport = push._expo_client()._transport.inner  # type: ignore[attr-defined]
+    del push
+    gc.collect()
+    assert transport.closed
+
+
+def test_changed_settings_make_a_new_client_and_close_the_old(emu: Emulator) -> None:
+    push = client(emu)
+    made = push._expo_client()
+    push.timeout = 7
+    assert push._expo_client() is not made
+    assert made._transport.inner.closed  # type: ignore[attr-defined]
+    assert push._expo_client().timeout.read == 7
+    push.close()
 
 
 def test_receipts_come_in_ticket_order_without_error_tickets_or_missing_ones(emu: Emulator) -> None:
@@ -252,18 +258,14 @@ def test_bad_fields_are_refused_before_anything_is_sent(emu: Emulator) -> None:
 def test_force_fcm_v1_and_a_custom_api_url_shape_the_request_urls() -> None:
     route = _Route("https://exp.host/", "/--/api/v2", True)
     assert (route.base_url, route.rewrite) == ("https://exp.host", None)
-    send = httpx.Request("POST", route.base_url + "/--/api/v2/push/send")
-    route.apply(send)
-    assert str(send.url) == "https://exp.host/--/api/v2/push/send?useFcmV1=true"
-    receipts = httpx.Request("POST", route.base_url + "/--/api/v2/push/getReceipts")
-    route.apply(receipts)
-    assert str(receipts.url) == "https://exp.host/--/api/v2/push/getReceipts"
+    send = route.url(route.base_url + "/--/api/v2/push/send")
+    assert send == "https://exp.host/--/api/v2/push/send?useFcmV1=true"
+    receipts = route.url(route.base_url + "/--/api/v2/push/getReceipts")
+    assert receipts == "https://exp.host/--/api/v2/push/getReceipts"
     prefixed = _Route("http://proxy", "/expo/--/api/v2", None)
     assert (prefixed.base_url, prefixed.needs_hook) == ("http://proxy/expo", False)
     custom = _Route("http://proxy", "/push-api", False)
-    request = httpx.Request("POST", custom.base_url + "/--/api/v2/push/send")
-    custom.apply(request)
-    assert str(request.url) == "http://proxy/push-api/push/send?useFcmV1=false"
+    assert custom.url(custom.base_url + "/--/api/v2/push/send") == "http://proxy/push-api/push/send?useFcmV1=false"
 
 
 def test_validate_and_get_receipts_reads_a_response_as_the_older_sdk_did() -> None:
@@ -300,18 +302,16 @@ def test_a_bad_token_is_refused_naming_its_message_before_anything_is_sent(emu: 
 def test_session_headers_are_copied_but_not_those_the_client_or_http2_must_own() -> None:
     session = bearer_session()  # a requests.Session also carries Connection and requests' User-Agent
     session.headers["X-Team"] = "push"
-    request = httpx.Request(
-        "POST", "http://h/--/api/v2/push/send", headers={"Content-Type": "application/json", "User-Agent": "expo-push"}
-    )
-    _session_headers_hook(session)(request)
-    assert request.headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
-    assert request.headers["x-team"] == "push"
-    assert request.headers["user-agent"] == "expo-push"
-    assert "connection" not in request.headers
-    assert request.headers["content-type"] == "application/json"
+    own = {"Content-Type": "application/json", "User-Agent": "expo-push"}
+    headers = {name.lower(): value for name, value in _session_headers(session)(own).items()}
+    assert headers["authorization"] == f"Bearer {ACCESS_TOKEN}"
+    assert headers["x-team"] == "push"
+    assert headers["user-agent"] == "expo-push"
+    assert "connection" not in headers
+    assert headers["content-type"] == "application/json"
     session.headers["User-Agent"] = "my-server/1.0"
-    _session_headers_hook(session)(request)
-    assert request.headers["user-agent"] == "my-server/1.0"
+    headers = {name.lower(): value for name, value in _session_headers(session)(own).items()}
+    assert headers["user-agent"] == "my-server/1.0"
 
 
 def test_force_fcm_v1_requests_still_reach_the_service(emu: Emulator) -> None:

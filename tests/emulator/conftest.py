@@ -1,10 +1,8 @@
 """Fixtures of the emulator's own tests: a fresh emulator on a frozen clock, a raw HTTP client, and the
-inbox page opened in the system's headless Chromium (driven by Playwright)."""
+inbox page opened in the shared headless Chromium (tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,29 +48,6 @@ def emu(clock: FrozenClock) -> Iterator[Emulator]:
 def http(emu: Emulator) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=emu.url, timeout=5.0) as client:
         yield client
-
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    """Headless Chromium, one per test module (skipped where it is not installed, but in CI).
-
-    Not one per session: Playwright's sync API keeps an event loop running in the main thread
-    while it is open, and the async tests of other modules must run their own.
-    """
-    sync_api = pytest.importorskip("playwright.sync_api")
-    if not os.path.exists(CHROMIUM):
-        if os.environ.get("CI"):
-            pytest.fail(f"Chromium is not installed at {CHROMIUM}: .ci/run installs it (apt-get install chromium)")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

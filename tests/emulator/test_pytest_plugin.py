@@ -9,6 +9,9 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
+# In-process runs share this process's Django, which tests/django has set up: pytest-django stays out of them.
+WITHOUT_DJANGO = ("-p", "no:django")
+
 INI = """
 [pytest]
 asyncio_mode = auto
@@ -59,7 +62,7 @@ def test_fixtures_give_a_fresh_emulator_and_clients_pointed_at_it(pytester: pyte
         """
     )
     pytester.makeini(INI)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", *WITHOUT_DJANGO)
     result.assert_outcomes(passed=5)
 
 
@@ -74,7 +77,7 @@ def test_unknown_marker_settings_fail_the_test(pytester: pytest.Pytester) -> Non
         """
     )
     pytester.makeini(INI)
-    result = pytester.runpytest()
+    result = pytester.runpytest(*WITHOUT_DJANGO)
     result.assert_outcomes(errors=1)
     assert "unknown expo_emulator settings ['speed']" in result.stdout.str()
 
@@ -140,5 +143,5 @@ def test_the_next_test_starts_once_requests_left_running_have_ended(pytester: py
         """
     )
     pytester.makeini(INI)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", *WITHOUT_DJANGO)
     result.assert_outcomes(passed=2)

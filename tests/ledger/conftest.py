@@ -1,22 +1,15 @@
-"""Fixtures of the ledger suite: every test runs on SQLite and on a real, throwaway PostgreSQL server.
-
-The PostgreSQL server is started once per session from the binaries of the
-machine (``apt-get install -y postgresql``). Without them the PostgreSQL half
-of the suite is skipped, saying why, on a developer's machine, and fails in CI
-(``CI`` set, as .ci/run runs), where it must run; ``EXPO_PUSH_SKIP_POSTGRES=1``
-skips it anywhere.
-"""
+"""Fixtures of the ledger suite: every test runs on SQLite and on a real, throwaway PostgreSQL server
+(``postgres_server``, tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from bench.postgres_server import PostgresServer, PostgresUnavailable, throwaway_postgres
+from bench.postgres_server import PostgresServer
 
 from expo_push import PushClient
 from expo_push.emulator import Emulator
@@ -41,23 +34,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of its own on 127.0.0.1, stopped and deleted at the end of the session."""
-    if os.environ.get("EXPO_PUSH_SKIP_POSTGRES") == "1":
-        pytest.skip("EXPO_PUSH_SKIP_POSTGRES=1: PostgreSQL tests skipped")
-    problem = None
-    try:
-        with throwaway_postgres(fsync=False) as server:
-            yield server
-    except PostgresUnavailable as exc:
-        problem = str(exc)
-    if problem is not None:
-        if os.environ.get("CI"):
-            pytest.fail(problem, pytrace=False)
-        pytest.skip(f"{problem} (CI runs these tests)")
 
 
 @contextmanager

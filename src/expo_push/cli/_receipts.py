@@ -23,8 +23,9 @@ from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger
 
 if TYPE_CHECKING:
     from .._models import PushReceipt
+    from ..ledger import ReceiptCheck
 
-__all__ = ["cmd_receipts", "iso_time", "tickets_from"]
+__all__ = ["cmd_receipts", "iso_time", "receipts_summary", "seconds_until_all_due", "tickets_from"]
 
 
 def iso_time(epoch: float) -> str:
@@ -113,23 +114,15 @@ def _check_ledger(args: argparse.Namespace, out: IO[str]) -> int:
     ledger = open_ledger(args.ledger, must_exist=True)
     try:
         if args.now:
-            pending = ledger.pending_receipts()
-            late = max((p.due_at for p in pending), default=0.0) - time.time()
+            offset = seconds_until_all_due(ledger)
             ledger.close()
-            # Checking now is checking as if the latest receipt were due: the ledger's clock moves that far ahead.
-            offset = max(late, 0.0)
             ledger = open_ledger(args.ledger, must_exist=True, clock=lambda: time.time() + offset)
         with make_client(args) as client:
             summary = ledger.check_receipts(client)
         pending = ledger.pending_receipts()
     finally:
         ledger.close()
-    rows: list[tuple[str, str]] = [("checked", f"{summary.checked:,}"), ("ok", f"{summary.ok:,}")]
-    rows += [(f"  {shown_text(code)}", f"{n:,}") for code, n in summary.errors.items()]
-    rows += [("waiting", f"{len(pending):,}"), ("no receipt in time", f"{summary.missing:,}")]
-    rows += [("dead tokens found", f"{len(summary.dead_tokens):,}"), ("rescheduled", f"{summary.resends:,}")]
-    for label, value in rows:
-        out.write(f"{label:<24}{value:>10}\n")
+    out.write(receipts_summary(summary, len(pending)))
     if pending:
         due = min(p.due_at for p in pending)
         wait = due - time.time()
@@ -139,6 +132,22 @@ def _check_ledger(args: argparse.Namespace, out: IO[str]) -> int:
             f"expo-push receipts --ledger {shown_location(args.ledger)} --now\n"
         )
     return EXIT_OK if not summary.errors else EXIT_FAILED
+
+
+def seconds_until_all_due(ledger: Any) -> float:
+    """How far ahead a ledger's clock must be for every receipt it waits for to be due (checking "now" is
+    checking as if the latest receipt were due)."""
+    late = max((p.due_at for p in ledger.pending_receipts()), default=0.0) - time.time()
+    return max(late, 0.0)
+
+
+def receipts_summary(summary: ReceiptCheck, waiting: int) -> str:
+    """The lines saying what a receipts check did, ``waiting`` receipts left."""
+    rows: list[tuple[str, str]] = [("checked", f"{summary.checked:,}"), ("ok", f"{summary.ok:,}")]
+    rows += [(f"  {shown_text(code)}", f"{n:,}") for code, n in summary.errors.items()]
+    rows += [("waiting", f"{waiting:,}"), ("no receipt in time", f"{summary.missing:,}")]
+    rows += [("dead tokens found", f"{len(summary.dead_tokens):,}"), ("rescheduled", f"{summary.resends:,}")]
+    return "".join(f"{label:<24}{value:>10}\n" for label, value in rows)
 
 
 def _duration(seconds: float) -> str:

@@ -8,7 +8,7 @@
 The names and behaviour are those of ``exponent-server-sdk`` 2.2.0, plus the
 ``AsyncPushClient`` of ``async-expo-push-notifications`` 2.3.1, carried out by
 expo-push's clients: requests are cut by recipients, paced under the service's
-rate limit, retried, and sent over HTTP/2. Where the older SDK was wrong
+rate limit, retried, and sent over keep-alive connections. Where the older SDK was wrong
 (list ``to``, ``check_receipts`` without the session's access token,
 ``ExpoPushToken[...]`` refused), this one is right; ``PushClient`` lists the
 differences. Every exception is also the matching expo-push exception, so new

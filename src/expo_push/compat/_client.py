@@ -1,7 +1,7 @@
 """``PushClient`` and ``AsyncPushClient`` with the older SDKs' methods, carried out by expo-push's clients.
 
 Every send goes through ``expo_push.PushClient.send`` (or the async one):
-chunked by recipients, paced, retried, over HTTP/2. What is left here is
+chunked by recipients, paced, retried, over keep-alive connections. What is left here is
 translation: older messages to payloads, tickets and receipts back to the
 older namedtuples, and expo-push errors to the older exceptions.
 """
@@ -9,16 +9,19 @@ older namedtuples, and expo-push errors to the older exceptions.
 from __future__ import annotations
 
 import os
-import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 import expo_push
-from expo_push._client import DEFAULT_TIMEOUT, shared_ssl_context
+from expo_push._async_client import AsyncPushClient as _AsyncExpoClient
+from expo_push._transport import DEFAULT_TIMEOUT, Timeout, as_timeout
+
+from ._routing import DEFAULT_BASE_API_URL, _AsyncRoutedClient, _Route, _RoutedClient
+
+if TYPE_CHECKING:
+    import httpx
 
 from ._errors import PushServerError, translate_server_error
 from ._models import PushMessage, PushReceipt, PushTicket
@@ -33,23 +36,6 @@ _LEGACY_SESSION_HEADERS = {
     "accept-encoding": "gzip, deflate",
     "content-type": "application/json",
 }
-_UNCOPIED_HEADERS = frozenset(
-    {
-        # set per request by the client, from the body it sends
-        "content-type",
-        "content-encoding",
-        "content-length",
-        "accept-encoding",
-        # connection-level headers, which HTTP/2 forbids
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
-        "te",
-        "host",
-    }
-)
 
 
 class _DefaultSession:
@@ -59,80 +45,17 @@ class _DefaultSession:
     """
 
     def __init__(self) -> None:
-        self.headers = httpx.Headers(_LEGACY_SESSION_HEADERS)
+        self.headers = dict(_LEGACY_SESSION_HEADERS)
 
 
-def _timeout(value: Any) -> httpx.Timeout:
-    """An httpx timeout from the older SDK's ``timeout`` (seconds, ``(connect, read)`` or ``None``)."""
+def _timeout(value: Any) -> Timeout | None:
+    """Timeouts from the older SDK's ``timeout`` (seconds, ``(connect, read)``); ``None``: expo-push's default."""
     if value is None:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, httpx.Timeout):
-        return value
+        return None
     if isinstance(value, tuple) and len(value) == 2:
         connect, read = value
-        return httpx.Timeout(read, connect=connect)
-    return httpx.Timeout(value)
-
-
-class _Route:
-    """Where requests go: ``host`` + ``api_url`` (+ ``?useFcmV1=`` on sends), mapped onto expo-push's fixed paths."""
-
-    def __init__(self, host: str, api_url: str, force_fcm_v1: bool | None) -> None:
-        host = host.rstrip("/")
-        default = _CompatClient.DEFAULT_BASE_API_URL
-        self.rewrite: tuple[str, str] | None = None
-        if api_url.rstrip("/").endswith(default):
-            self.base_url = host + api_url.rstrip("/")[: -len(default)]
-        else:
-            self.base_url = host
-            self.rewrite = (host + default, host + api_url.rstrip("/"))
-        self.fcm_v1 = None if force_fcm_v1 is None else ("true" if force_fcm_v1 else "false")
-
-    @property
-    def needs_hook(self) -> bool:
-        """Whether requests must be changed on their way out (a custom ``api_url`` or ``force_fcm_v1``)."""
-        return self.rewrite is not None or self.fcm_v1 is not None
-
-    def apply(self, request: httpx.Request) -> None:
-        """Point an expo-push request at the configured route."""
-        url = str(request.url)
-        if self.rewrite is not None and url.startswith(self.rewrite[0]):
-            url = self.rewrite[1] + url[len(self.rewrite[0]) :]
-        new_url = httpx.URL(url)
-        if self.fcm_v1 is not None and new_url.path.endswith("/push/send"):
-            new_url = new_url.copy_add_param("useFcmV1", self.fcm_v1)
-        request.url = new_url
-
-
-def _session_headers_hook(session: Any) -> Callable[[httpx.Request], None]:
-    """A request hook that copies the session's current headers (Authorization, ...) onto each request."""
-    try:
-        ref: Callable[[], Any] = weakref.ref(session)
-    except TypeError:
-        ref = lambda: session  # noqa: E731  (not weak-referenceable: held for the client's life)
-
-    def copy_headers(request: httpx.Request) -> None:
-        headers = getattr(ref(), "headers", None)
-        if not isinstance(headers, Mapping):
-            return
-        for name, value in headers.items():
-            lower = str(name).lower()
-            if lower in _UNCOPIED_HEADERS or value is None:
-                continue
-            if lower == "authorization" and _blank_bearer(value):
-                continue  # "Bearer " from an unset $EXPO_TOKEN: no token, as the older SDK sent it
-            if lower == "user-agent" and str(value).startswith("python-requests/"):
-                continue  # requests' default; expo-push's own names the SDK that sends
-            request.headers[name] = value
-
-    return copy_headers
-
-
-def _blank_bearer(value: object) -> bool:
-    """Whether an Authorization value carries no token: empty, blank, or ``Bearer`` followed by nothing."""
-    text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
-    words = text.split()
-    return not words or (len(words) == 1 and words[0].lower() == "bearer")
+        return Timeout(connect, read, read, read)
+    return as_timeout(value)
 
 
 def _recipients(to: object) -> list[Any]:
@@ -246,7 +169,7 @@ class _CompatClient:
     """The configuration both older clients share."""
 
     DEFAULT_HOST = "https://exp.host"
-    DEFAULT_BASE_API_URL = "/--/api/v2"
+    DEFAULT_BASE_API_URL = DEFAULT_BASE_API_URL
     DEFAULT_MAX_MESSAGE_COUNT = 100
     DEFAULT_MAX_RECEIPT_COUNT = 1000
 
@@ -279,25 +202,6 @@ class _CompatClient:
         return f"{type(self).__name__}(host={self.host!r}, api_url={self.api_url!r})"
 
 
-class _Shared:
-    """One expo-push client and the httpx client under it, with the PushClients using them."""
-
-    def __init__(self, client: expo_push.PushClient, http: httpx.Client) -> None:
-        self.client = client
-        self.http = http
-        self.users: weakref.WeakSet[PushClient] = weakref.WeakSet()
-        """PushClients that used it and were not closed since (one garbage-collected stops counting)."""
-
-    def close(self) -> None:
-        self.client.close()
-        self.http.close()
-
-
-_SHARED: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], _Shared]] = weakref.WeakKeyDictionary()
-"""expo-push clients by session, then by configuration: PushClients made with one session share connections."""
-_SHARED_LOCK = threading.Lock()
-
-
 class PushClient(_CompatClient):
     """The ``exponent_server_sdk.PushClient`` API, sending through ``expo_push.PushClient``.
 
@@ -309,8 +213,9 @@ class PushClient(_CompatClient):
     ``Authorization: Bearer <access token>``, are read at every request,
     receipts included; its other settings (proxies, certificates, mounted
     adapters) are not used. Without one, ``session`` is a stand-in with the
-    older default headers. PushClients given the same session share one
-    connection pool, closed when the last of them is closed. The keyword arguments ``access_token``,
+    older default headers. Each PushClient keeps its own connections, made on
+    first use and closed by ``close()`` (or when the client is garbage-collected).
+    The keyword arguments ``access_token``,
     ``max_concurrency``, ``rate_limit``, ``max_retries``, ``split_projects``
     and ``http2`` are passed on to ``expo_push.PushClient``; others are
     ignored, as before.
@@ -319,7 +224,7 @@ class PushClient(_CompatClient):
 
     - requests hold at most 100 *recipients* (a message with a list ``to``
       counts once per token), go out side by side, paced to the service's
-      rate limit, over HTTP/2, and are retried on connection errors,
+      rate limit, over keep-alive connections (HTTP/2 with the http2 extra), and are retried on connection errors,
       timeouts, 429 and 5xx; ``max_message_count`` does not change that;
     - a message with a list ``to`` gets one ticket per recipient, whose
       ``push_message`` is the message addressed to that recipient;
@@ -341,9 +246,8 @@ class PushClient(_CompatClient):
     ) -> None:
         super().__init__(host, api_url, force_fcm_v1, kwargs)
         self.session: Any = session if session is not None else _DefaultSession()
-        self._own: dict[tuple[Any, ...], _Shared] = {}
-        self._used: list[tuple[dict[tuple[Any, ...], _Shared], tuple[Any, ...], _Shared]] = []
-        """Every pool this client joined since it was last closed: where it is registered, its key, itself."""
+        self._client: tuple[tuple[Any, ...], _RoutedClient, weakref.finalize[Any, Any]] | None = None
+        """The expo-push client made on first use, under the settings it was made for, and what closes it."""
 
     def publish(self, push_message: PushMessage) -> PushTicket:
         """Send one message to one recipient; return its ticket.
@@ -364,7 +268,7 @@ class PushClient(_CompatClient):
         """
         batch = _Batch(push_messages)
         try:
-            tickets = self._shared().client.send(batch.payloads)
+            tickets = self._expo_client().send(batch.payloads)
         except expo_push.PushServerError as exc:
             raise batch.failure(exc) from None
         return batch.tickets(tickets)
@@ -379,7 +283,7 @@ class PushClient(_CompatClient):
         if not ids:
             return []
         try:
-            found = self._shared().client.get_receipts(ids)
+            found = self._expo_client().get_receipts(ids)
         except expo_push.PushServerError as exc:
             raise translate_server_error(exc) from None
         return _receipts(found, ids)
@@ -393,23 +297,10 @@ class PushClient(_CompatClient):
         return receipts_from_response(response)
 
     def close(self) -> None:
-        """Let go of this client's connections (new ones open if it is used again).
-
-        PushClients made with the same session share a pool: it is closed when
-        the last of them that used it is closed (or garbage-collected).
-        """
-        closing: list[_Shared] = []
-        with _SHARED_LOCK:
-            used, self._used = self._used, []
-            for clients, key, entry in used:
-                entry.users.discard(self)
-                if entry.users:
-                    continue
-                if clients.get(key) is entry:
-                    del clients[key]
-                closing.append(entry)
-        for entry in closing:
-            entry.close()
+        """Close this client's connections (new ones open if it is used again)."""
+        made, self._client = self._client, None
+        if made is not None:
+            made[2]()
 
     def __enter__(self) -> PushClient:
         return self
@@ -419,52 +310,29 @@ class PushClient(_CompatClient):
     ) -> None:
         self.close()
 
-    def _shared(self) -> _Shared:
-        """The expo-push client for the current session and settings, made on first use."""
-        session = self.session
-        key = (self.host, self.api_url, self.force_fcm_v1, repr(self.timeout), tuple(sorted(self._options.items())))
-        with _SHARED_LOCK:
-            try:
-                clients = _SHARED.setdefault(session, {})
-            except TypeError:  # a session that cannot be weakly referenced or hashed: this client's own
-                clients = self._own
-            entry = clients.get(key)
-            if entry is None:
-                entry = clients[key] = self._connect(session)
-            if self not in entry.users:
-                entry.users.add(self)
-                self._used.append((clients, key, entry))
-            return entry
-
-    def _connect(self, session: Any) -> _Shared:
+    def _expo_client(self) -> _RoutedClient:
+        """The expo-push client for the current session and settings, made on first use (and again if they change)."""
+        key = (self.session, self.host, self.api_url, self.force_fcm_v1, repr(self.timeout), repr(self._options))
+        made = self._client
+        if made is not None and made[0] == key:
+            return made[1]
+        self.close()
         route = _Route(self.host, self.api_url, self.force_fcm_v1)
-        hooks: list[Callable[[httpx.Request], None]] = [_session_headers_hook(session)]
-        if route.needs_hook:
-            hooks.append(route.apply)
         timeout = _timeout(self.timeout)
-        concurrency = self._options.get("max_concurrency", 6)
-        http = httpx.Client(
-            verify=shared_ssl_context(),
-            http2=self._options.get("http2", True),
-            timeout=timeout,
-            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-            event_hooks={"request": hooks},
-        )
-        try:
-            client = expo_push.PushClient(base_url=route.base_url, timeout=timeout, http_client=http, **self._options)
-        except BaseException:
-            http.close()
-            raise
-        return _Shared(client, http)
+        options = {**self._options, **({"timeout": timeout} if timeout is not None else {})}
+        client = _RoutedClient(route, self.session, **options)
+        # Code that makes a client per notification and never closes it must not keep its connections open.
+        self._client = (key, client, weakref.finalize(self, client.close))
+        return client
 
 
 class AsyncPushClient(_CompatClient):
     """The async client of async-expo-push-notifications, sending through ``expo_push.AsyncPushClient``.
 
     ``http_client`` is an ``httpx.AsyncClient`` of yours (its headers, such as
-    ``Authorization``, and its transport are used; you close it) or, by
-    default, one made on first use and closed by ``async with`` or
-    ``aclose()``. ``max_concurrent_requests`` bounds the requests in flight.
+    ``Authorization``, and its transport are used; you close it); without
+    one, requests go through expo-push's own connections, closed by
+    ``async with`` or ``aclose()``. ``max_concurrent_requests`` bounds the requests in flight.
     ``max_message_count``, ``max_receipt_count``, ``timeout`` and the
     expo-push options (as for ``PushClient``) come as keyword arguments.
     With your own ``http_client``, ``api_url`` must end with ``/--/api/v2``
@@ -493,27 +361,35 @@ class AsyncPushClient(_CompatClient):
         self._http_client = http_client
         self._owns_http_client = http_client is None
         self._client: expo_push.AsyncPushClient | None = None
+        self._retired: list[expo_push.AsyncPushClient] = []
+        """Clients made before ``http_client`` was asked for, closed by ``aclose()``."""
 
     @property
     def http_client(self) -> httpx.AsyncClient:
-        """The ``httpx.AsyncClient`` requests go through (made on first use unless one was given)."""
+        """The ``httpx.AsyncClient`` requests go through: the one given, or one made here when first asked for
+        (until then requests go through expo-push's own connections, without httpx)."""
         if self._http_client is None:
-            concurrency = self._options.get("max_concurrency", self.max_concurrent_requests)
-            hooks = []
-            if self._route.needs_hook:
-                route = self._route
+            import httpx
 
-                async def apply_route(request: httpx.Request) -> None:
-                    route.apply(request)
+            from expo_push._base_client import shared_ssl_context
+            from expo_push._httpx_transport import httpx_options
 
-                hooks.append(apply_route)
-            self._http_client = httpx.AsyncClient(
-                verify=shared_ssl_context(),
-                http2=self._options.get("http2", True),
-                timeout=_timeout(self.timeout),
-                limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
-                event_hooks={"request": hooks},
+            route = self._route
+
+            async def apply_route(request: httpx.Request) -> None:
+                request.url = httpx.URL(route.url(str(request.url)))
+
+            options = self._client_options()
+            configured = httpx_options(
+                options.get("timeout") or DEFAULT_TIMEOUT,
+                shared_ssl_context(),
+                options.get("http2", True),
+                options["max_concurrency"],
             )
+            self._http_client = httpx.AsyncClient(**configured, event_hooks={"request": [apply_route]})
+            if self._client is not None:
+                self._retired.append(self._client)
+                self._client = None
         return self._http_client
 
     async def publish(self, push_message: PushMessage) -> PushTicket:
@@ -550,10 +426,11 @@ class AsyncPushClient(_CompatClient):
         return receipts_from_response(response)
 
     async def aclose(self) -> None:
-        """Close the HTTP client if this client made it (a later call makes a new one)."""
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        """Close the connections and the HTTP client if this client made them (a later call makes new ones)."""
+        clients, self._retired, self._client = [*self._retired, self._client], [], None
+        for client in clients:
+            if client is not None:
+                await client.aclose()
         if self._owns_http_client and self._http_client is not None:
             http, self._http_client = self._http_client, None
             await http.aclose()
@@ -568,11 +445,14 @@ class AsyncPushClient(_CompatClient):
 
     def _expo_client(self) -> expo_push.AsyncPushClient:
         if self._client is None:
-            options = {"max_concurrency": self.max_concurrent_requests, **self._options}
-            self._client = expo_push.AsyncPushClient(
-                base_url=self._route.base_url,
-                timeout=_timeout(self.timeout),
-                http_client=self.http_client,
-                **options,
-            )
+            options = self._client_options()
+            if self._http_client is not None:
+                self._client = _AsyncExpoClient(base_url=self._route.base_url, http_client=self._http_client, **options)
+            else:
+                self._client = _AsyncRoutedClient(self._route, **options)
         return self._client
+
+    def _client_options(self) -> dict[str, Any]:
+        timeout = _timeout(self.timeout)
+        options = {"max_concurrency": self.max_concurrent_requests, **self._options}
+        return {**options, "timeout": timeout} if timeout is not None else options

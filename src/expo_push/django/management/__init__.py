@@ -1,0 +1,3 @@
+"""The app's management commands."""
+
+__all__: list[str] = []
