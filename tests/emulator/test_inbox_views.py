@@ -263,3 +263,17 @@ def test_a_long_unbroken_title_stays_inside_its_phone(emu: Emulator, http: httpx
         assert box["x"] + box["width"] <= facts["x"], f"the {phone} phone runs over the card's facts"
         shown = card.locator(f".{phone} .title")
         assert shown.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, with its ellipsis
+
+
+def test_the_page_of_a_notification_no_longer_kept_offers_no_tags_to_save(
+    emu: Emulator, http: httpx.Client, page: Any
+) -> None:
+    """Its tag editor would save onto the notification viewed before (or nothing): it is not shown."""
+    http.post(SEND, json={"to": token(1), "title": "kept"})
+    cards(page).filter(has_text="kept").locator(".open").click()
+    expect(page.locator("#tag-editor")).to_be_visible()
+    page.goto(f"{emu.url}/#/n/999")
+    expect(page.locator("#detail")).to_have_text(
+        "Notification 999 is no longer kept (deleted, cleared, or older than the history)."
+    )
+    expect(page.locator("#tag-editor")).to_be_hidden()
