@@ -28,7 +28,7 @@ __all__ = [
 EXIT_USAGE = 2
 
 
-STOPPED = (130, "stopped by Ctrl-C; 143 by SIGTERM, 129 by SIGHUP (128 + the signal's number)")
+STOPPED = (130, "stopped by Ctrl-C; 143 by SIGTERM, 129 by SIGHUP, 141 by a closed output (128 + the signal)")
 """The exit status line of a command that a signal may stop."""
 
 

@@ -7,6 +7,7 @@ command's requests are done, ``shield`` lets its bookkeeping finish.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -14,12 +15,44 @@ from contextlib import contextmanager
 from types import FrameType
 from typing import IO, Any
 
-__all__ = ["STOP_SIGNALS", "StopSignals", "Stopped", "exit_status", "signal_words", "stop_notice"]
+__all__ = [
+    "SIGPIPE_STATUS",
+    "STOP_SIGNALS",
+    "StopSignals",
+    "Stopped",
+    "drop_output",
+    "exit_status",
+    "signal_words",
+    "stop_notice",
+]
 
 STOP_SIGNALS: tuple[signal.Signals, ...] = tuple(
     getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 """Ctrl-C; what ``timeout``, systemd, Kubernetes and CI send to cancel; a terminal that closes."""
+
+
+_SIGPIPE: int = getattr(signal, "SIGPIPE", 13)
+
+SIGPIPE_STATUS = 128 + _SIGPIPE
+"""The exit status of a command whose output is read no more (``| head``): as if ended by SIGPIPE, 141."""
+
+
+def drop_output(stream: IO[str]) -> None:
+    """Send what is still buffered for ``stream``, and all written to it later, to nowhere: its reader left.
+
+    Python ignores SIGPIPE, so a write to a closed pipe raises ``BrokenPipeError``; after this call neither
+    later writes nor the flush at exit do.
+    """
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file (a test's StringIO)
+        return
+    nowhere = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(nowhere, fd)
+    finally:
+        os.close(nowhere)
 
 
 class Stopped(KeyboardInterrupt):
@@ -36,10 +69,13 @@ def exit_status(signum: int) -> int:
 
 
 def signal_words(signum: int) -> str:
-    """How a command says it was stopped: ``interrupted`` (Ctrl-C), ``terminated (SIGTERM)``, ``hung up (SIGHUP)``."""
+    """How a command says it was stopped: ``interrupted`` (Ctrl-C), ``terminated (SIGTERM)``, ``hung up (SIGHUP)``,
+    ``output closed (SIGPIPE)`` (what it prints is read no more, as by ``| head``)."""
     if signum == signal.SIGINT:
         return "interrupted"
     name = signal.Signals(signum).name
+    if name == "SIGPIPE":
+        return f"output closed ({name})"
     return f"hung up ({name})" if name == "SIGHUP" else f"terminated ({name})"
 
 
@@ -48,7 +84,7 @@ def stop_notice(err: IO[str], prog: str, doing: str) -> Callable[[int], None]:
     that a second signal stops it at once."""
 
     def notice(signum: int) -> None:
-        again = "Ctrl-C again" if signum == signal.SIGINT else "again"
+        again = "Ctrl-C again" if signum == signal.SIGINT else "a signal" if signum == _SIGPIPE else "again"
         try:
             err.write(f"{prog}: {signal_words(signum)}: {doing} ({again} to stop now)\n")
             err.flush()
@@ -113,6 +149,11 @@ class StopSignals:
                 self._waiting = signum
         elif self._raising:
             raise Stopped(signum)
+
+    def output_closed(self, stream: IO[str]) -> None:
+        """``stream``'s reader left (a ``BrokenPipeError``): drop its output, and stop as on SIGPIPE."""
+        drop_output(stream)
+        self._handle(_SIGPIPE, None)
 
     @contextmanager
     def notifying(self, notice: Callable[[int], None]) -> Iterator[None]:

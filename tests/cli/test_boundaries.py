@@ -85,6 +85,10 @@ def test_a_csv_row_with_more_cells_than_the_header_is_reported(cli, expo_emulato
         (["receipts", "not-an-id"], "a ticket id is a UUID (XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX), as send --json"),
         (["tokens", "--ledger", "/tmp"], "the ledger /tmp is a directory; give a file's path, e.g. /tmp/push.db"),
         (["send", "--to", TOKENS[0], "--ledger", "/tmp"], "the ledger /tmp is a directory"),
+        (
+            ["worker", "--ledger", "mysql://push@db/app"],
+            "cannot open the ledger mysql://push@db/app: mysql:// is not a database the ledger supports",
+        ),
     ],
 )
 def test_bad_values_are_one_line_and_exit_2_before_anything_is_sent(cli, expo_emulator, argv, expected):

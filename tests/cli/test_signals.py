@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 
 import pytest
 
 from expo_push.ledger import Ledger
 
-from .conftest import finish, start_command, wait_for_line
+from .conftest import environment, finish, start_command, wait_for_line
 from .test_interrupt import TOKENS, by_status, interrupt, press_again, start_send
 
 
@@ -138,3 +139,43 @@ def test_a_second_signal_stops_the_worker_at_once_and_its_batch_waits_in_the_out
     assert "Traceback" not in err
     with Ledger.open(tmp_path / "outbox.db") as ledger:
         assert ledger.outbox_backlog().pending == 300  # in doubt or never sent: waiting to be sent again
+
+
+def test_a_send_whose_reader_closes_the_pipe_records_every_accepted_ticket_and_exits_141(expo_emulator, tmp_path):
+    """``expo-push send --json ... | head -1``: the closed output stops the send as SIGPIPE would, nothing lost."""
+    tokens = [f"ExponentPushToken[pipe-{i:04d}]" for i in range(3000)]  # far more lines than a pipe holds
+    process = start_send(expo_emulator, tmp_path, "--ledger", "push.db", tokens=tokens)
+    assert process.stdout is not None
+    try:
+        first = process.stdout.readline()
+        process.stdout.close()  # as `head -1` does: the next ticket printed meets a closed pipe
+        err = process.communicate(timeout=60)[1].decode()
+    finally:
+        process.kill()
+    assert '"status":"ok"' in first.decode()
+    assert "Traceback" not in err, err
+    assert "Exception ignored" not in err, err
+    assert process.returncode == 128 + signal.SIGPIPE
+    assert "expo-push send: output closed (SIGPIPE): " in err
+    with Ledger.open(tmp_path / "push.db") as ledger:
+        assert ledger.stats().tickets == expo_emulator.stats.notifications > 0  # every accepted ticket recorded
+
+
+def test_receipts_whose_reader_closes_the_pipe_end_quietly_with_141(expo_emulator, tmp_path):
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{i:08d}-0000-4000-8000-000000000000\n" for i in range(5000)))  # many pipefuls
+    with ids.open("rb") as stdin:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "expo_push", "receipts", "--json"],
+            stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            cwd=tmp_path, env=environment(expo_emulator.url),
+        )  # fmt: skip
+    assert process.stdout is not None
+    try:
+        process.stdout.close()  # nobody reads what it prints
+        err = process.communicate(timeout=60)[1].decode()
+    finally:
+        process.kill()
+    assert "Traceback" not in err, err
+    assert "Exception ignored" not in err, err
+    assert process.returncode == 128 + signal.SIGPIPE

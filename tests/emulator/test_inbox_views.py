@@ -248,3 +248,32 @@ def test_a_notification_tagged_on_its_page_shows_its_tags_and_is_found_by_them(
     expect(cards(page).filter(has_text="first").locator(".tags a")).to_have_text(["flaky", "checkout"])
     cards(page).filter(has_text="first").locator(".tags a", has_text="flaky").click()
     expect(cards(page).locator(".ios .title")).to_have_text(["first"])
+
+
+def test_a_long_unbroken_title_stays_inside_its_phone(emu: Emulator, http: httpx.Client, page: Any) -> None:
+    """A title with no space to break at (a URL, an id) is cut with an ellipsis, as on a phone; it does not widen
+    the Android card over the card's facts."""
+    title = "https://shop.example.com/orders/" + "7" * 120
+    http.post(SEND, json={"to": token("url"), "title": title, "body": "b"})
+    expect(cards(page)).to_have_count(1)
+    card = cards(page).first
+    facts = card.locator(".meta").bounding_box()
+    for phone in ("ios", "android"):
+        box = card.locator(f".{phone}").bounding_box()
+        assert box["x"] + box["width"] <= facts["x"], f"the {phone} phone runs over the card's facts"
+        shown = card.locator(f".{phone} .title")
+        assert shown.evaluate("e => e.scrollWidth > e.clientWidth")  # cut, with its ellipsis
+
+
+def test_the_page_of_a_notification_no_longer_kept_offers_no_tags_to_save(
+    emu: Emulator, http: httpx.Client, page: Any
+) -> None:
+    """Its tag editor would save onto the notification viewed before (or nothing): it is not shown."""
+    http.post(SEND, json={"to": token(1), "title": "kept"})
+    cards(page).filter(has_text="kept").locator(".open").click()
+    expect(page.locator("#tag-editor")).to_be_visible()
+    page.goto(f"{emu.url}/#/n/999")
+    expect(page.locator("#detail")).to_have_text(
+        "Notification 999 is no longer kept (deleted, cleared, or older than the history)."
+    )
+    expect(page.locator("#tag-editor")).to_be_hidden()

@@ -104,3 +104,22 @@ def test_the_pytest_plugin_ends_its_session_though_a_reader_never_reads(pytester
     )
     result = pytester.runpytest_subprocess("-p", "no:randomly", timeout=BOUND)
     result.assert_outcomes(passed=1)
+
+
+def test_the_command_stops_quietly_though_a_request_is_half_sent() -> None:
+    command = [sys.executable, "-m", "expo_push.emulator", "--port", "0"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            url = process.stdout.readline().rsplit(" ", 1)[-1].strip()
+            host, port = url.removeprefix("http://").rsplit(":", 1)
+            with socket.create_connection((host, int(port))) as half, httpx.Client(base_url=url) as http:
+                half.sendall(f"POST {SEND} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\r\n{{".encode())
+                http.get("/--/emulator/stats")  # a round trip: the half request is being read meanwhile
+                process.send_signal(signal.SIGTERM)
+                _, err = process.communicate(timeout=BOUND)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0
+    assert err == ""  # not asyncio's "Exception in callback" traceback for the connection the stop cut

@@ -2,7 +2,8 @@
 
 Exit status: 0 when everything was accepted, 1 when some notifications failed, 2 on wrong input,
 options or configuration (nothing is sent then; one line on standard error says what), 128 + the signal's
-number when stopped by one: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP.
+number when stopped by one: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP, 141 (SIGPIPE) when what it
+prints is read no more (``| head``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .._arguments import (
     rate_argument,
 )
 from .._errors import PushServerError, ValidationError
-from .._signals import Stopped, StopSignals, exit_status, signal_words
+from .._signals import SIGPIPE_STATUS, Stopped, StopSignals, drop_output, exit_status, signal_words
 from .._version import __version__
 from ..ledger._models import DEFAULT_BATCH_SIZE
 from ._input import InputError
@@ -298,6 +299,10 @@ def _run_command(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO
     except ImportError as exc:
         err.write(f"expo-push {args.command}: {exc}; install the extra it needs, e.g. pip install 'expo-push[all]'\n")
         return EXIT_USAGE
+    except BrokenPipeError:  # what it prints is read no more (`| head`): it ends as SIGPIPE would end it
+        drop_output(out)
+        err.write(f"expo-push {args.command}: {signal_words(SIGPIPE_STATUS - 128)}\n")
+        return SIGPIPE_STATUS
     except KeyboardInterrupt as exc:  # Ctrl-C, SIGTERM or SIGHUP before the command had anything to finish
         signum = exc.signum if isinstance(exc, Stopped) else signal.SIGINT
         err.write(f"expo-push {args.command}: {signal_words(signum)}\n")
@@ -311,8 +316,11 @@ def run() -> None:
     it does not wait for threads still waiting on answers that will not be counted (they are reported in doubt).
     """
     status = main()
-    if status > EXIT_STOPPED:
+    try:
         sys.stdout.flush()
+    except BrokenPipeError:  # its reader left after the last write: nothing more to say to it
+        drop_output(sys.stdout)
+    if status > EXIT_STOPPED:
         sys.stderr.flush()
         os._exit(status)
     sys.exit(status)

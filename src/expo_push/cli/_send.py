@@ -304,14 +304,18 @@ def cmd_send(args: argparse.Namespace, out: IO[str], err: IO[str], stdin: IO[str
     client = make_client(args)
     progress = Progress(total, err, shown=not quiet(args))
 
+    signals: StopSignals = args.signals
+
     def on_ticket(ticket: PushTicket) -> None:
         progress.advance()
         if args.json:
-            out.write(_json_line(ticket))
+            try:
+                out.write(_json_line(ticket))
+            except BrokenPipeError:  # `| head`: stop as SIGPIPE would, every ticket still recorded
+                signals.output_closed(out)
 
     ledger = open_ledger(args.ledger, must_exist=False) if args.ledger else None
     try:
-        signals: StopSignals = args.signals
         with progress.counting_retries(), signals.notifying(_send_notice(err, client.interrupt_grace)), _own_summary():
             delivery = deliver(client, messages, ledger=ledger, on_ticket=on_ticket, signals=signals)
     finally:

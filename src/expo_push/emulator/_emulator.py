@@ -33,6 +33,16 @@ def _as_tokens(token_or_tokens: str | Iterable[str]) -> list[str]:
     return [token_or_tokens] if isinstance(token_or_tokens, str) else list(token_or_tokens)
 
 
+def _quiet_about_cut_connections(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """While stopping: a connection cut mid-request (its task cancelled), or one abandoned to a client that never
+    reads (its task destroyed pending), is how a bounded stop ends it, not an error to print."""
+    cut = isinstance(context.get("exception"), asyncio.CancelledError)
+    abandoned = "task" in context and "exception" not in context
+    if cut or abandoned:
+        return
+    loop.default_exception_handler(context)
+
+
 class Emulator:
     """A local Expo Push service, served on ``url`` over HTTP/1.1 and HTTP/2.
 
@@ -201,6 +211,7 @@ class Emulator:
         stopping = asyncio.ensure_future(self._shutdown.wait())
         try:
             await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            asyncio.get_running_loop().set_exception_handler(_quiet_about_cut_connections)
             # hypercorn waits for every answer to be written, even to a client that never reads: past the grace
             # period the connections are closed under it, and past another its serving task is abandoned.
             for last_resort in (self._app.abort_connections, serving.cancel):

@@ -271,8 +271,11 @@
   async function showDetail(seq) {
     const box = $("detail");
     const response = await control("GET", `/--/emulator/notifications/${seq}`);
+    const editor = $("tag-editor");
+    editor.hidden = !response.ok;  // tags saved from here would land on the notification viewed before
     if (!response.ok) {
       box.textContent = `Notification ${seq} is no longer kept (deleted, cleared, or older than the history).`;
+      delete editor.dataset.seq;
       return;
     }
     const d = await response.json();
