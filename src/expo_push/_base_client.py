@@ -26,7 +26,7 @@ from ._models import PushTicket
 from ._observer import NO_METRICS, SendObserver, endpoint_of, retry_reason
 from ._pacing import Pacer, PacerProtocol
 from ._retry import RetryPolicy
-from ._service import MAX_RESPONSE_BYTES
+from ._service import MAX_RESPONSE_BYTES, RATE_LIMIT
 from ._transport import (
     DEFAULT_TIMEOUT,
     AnswerTooLarge,
@@ -152,7 +152,7 @@ class BaseClient(Generic[TransportT, HttpClient]):
         *,
         base_url: str | None = None,
         max_concurrency: int = 6,
-        rate_limit: float | None = 600,
+        rate_limit: float | None = RATE_LIMIT,
         max_retries: int = DEFAULT_MAX_RETRIES,
         timeout: float | Timeout | httpx.Timeout | None = DEFAULT_TIMEOUT,
         attempt_timeout: float = DEFAULT_ATTEMPT_TIMEOUT,

@@ -32,6 +32,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ._service import (
+    DEVICE_NOT_REGISTERED,
+    INVALID_CREDENTIALS,
+    MESSAGE_RATE_EXCEEDED,
+    MESSAGE_TOO_BIG,
+    MISMATCH_SENDER_ID,
+)
+
 if TYPE_CHECKING:
     from typing_extensions import Self
 
@@ -303,11 +311,11 @@ class ExpoError(PushTicketError, PushReceiptError):
 
 
 NOTIFICATION_ERRORS: dict[str, type[PushTicketError]] = {
-    "DeviceNotRegistered": DeviceNotRegisteredError,
-    "MessageTooBig": MessageTooBigError,
-    "MessageRateExceeded": MessageRateExceededError,
-    "MismatchSenderId": MismatchSenderIdError,
-    "InvalidCredentials": InvalidCredentialsError,
+    DEVICE_NOT_REGISTERED: DeviceNotRegisteredError,
+    MESSAGE_TOO_BIG: MessageTooBigError,
+    MESSAGE_RATE_EXCEEDED: MessageRateExceededError,
+    MISMATCH_SENDER_ID: MismatchSenderIdError,
+    INVALID_CREDENTIALS: InvalidCredentialsError,
     "ProviderError": ProviderError,
     "DeveloperError": DeveloperError,
     "ExpoError": ExpoError,

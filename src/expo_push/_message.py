@@ -11,6 +11,7 @@ from typing import Any, Literal
 import msgspec
 
 from ._errors import ValidationError
+from ._service import MAX_PAYLOAD_BYTES
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -24,8 +25,6 @@ __all__ = [
     "unknown_fields",
 ]
 
-MAX_PAYLOAD_BYTES = 4096
-"""Bound on the JSON of a message without its ``to``: the provider's payload limit."""
 MAX_SAFE_INTEGER = 2**53 - 1
 """Largest integer (and, negated, the smallest) a JSON number carries exactly: the service reads numbers as doubles."""
 MAX_JSON_DEPTH = 32

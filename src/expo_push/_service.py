@@ -32,6 +32,9 @@ MAX_RECEIPT_IDS_PER_REQUEST = 1000
 RATE_LIMIT = 600
 """Notifications per second and project that the service accepts before answering 429."""
 
+MAX_PAYLOAD_BYTES = 4096
+"""Bound on the JSON of a message without its ``to``: the providers' (APNs, FCM) payload limit."""
+
 COMPRESS_OVER = 1024
 """Request bodies larger than this many bytes are sent gzip-compressed (the service accepts gzip bodies)."""
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024

@@ -19,6 +19,7 @@ import msgspec
 
 from .._errors import PushConnectionError, PushServerError, shown_text
 from .._message import recipients_of
+from .._service import DEVICE_NOT_REGISTERED
 from .._signals import StopSignals, exit_status, signal_words, stop_notice
 from ._input import FORMATS, InputMessage, Source, checked, parse_json_object, read_messages, unknown_field_warnings
 from ._options import EXIT_FAILED, EXIT_OK, UsageError, make_client, open_ledger, quiet
@@ -385,7 +386,7 @@ def print_send_summary(
     """The table printed after a send: what was read, accepted, refused, not sent and in doubt."""
     accepted = sum(t.ok for t in tickets)
     codes = Counter(shown_text(t.error_code or "error") for t in tickets if not t.ok)
-    dead = [t.to for t in tickets if t.error_code == "DeviceNotRegistered"]
+    dead = [t.to for t in tickets if t.error_code == DEVICE_NOT_REGISTERED]
     rows = [("recipients", total), ("accepted", accepted), ("failed", len(tickets) - accepted)]
     rows += [(f"  {code}", count) for code, count in codes.most_common()]
     rows += [("not sent", len(unsent))]

@@ -8,6 +8,7 @@ from typing import Any, NamedTuple
 import msgspec
 
 import expo_push
+from expo_push._service import DEVICE_NOT_REGISTERED, MESSAGE_RATE_EXCEEDED, MESSAGE_TOO_BIG
 from expo_push._tokens import token_problem
 
 from ._errors import (
@@ -202,9 +203,9 @@ class _Outcome:
 
     ERROR_STATUS = "error"
     SUCCESS_STATUS = "ok"
-    ERROR_DEVICE_NOT_REGISTERED = "DeviceNotRegistered"
-    ERROR_MESSAGE_TOO_BIG = "MessageTooBig"
-    ERROR_MESSAGE_RATE_EXCEEDED = "MessageRateExceeded"
+    ERROR_DEVICE_NOT_REGISTERED = DEVICE_NOT_REGISTERED
+    ERROR_MESSAGE_TOO_BIG = MESSAGE_TOO_BIG
+    ERROR_MESSAGE_RATE_EXCEEDED = MESSAGE_RATE_EXCEEDED
 
     def is_success(self) -> bool:
         """Whether the notification went through (``status == "ok"``)."""
