@@ -16,6 +16,7 @@ from typing import IO
 from .._client import PushClient
 from .._errors import PushServerError
 from .._models import PushTicket
+from .._service import DEVICE_NOT_REGISTERED
 from ._progress import Progress
 from ._send import deliver
 
@@ -55,9 +56,9 @@ def run_demo(*, count: int, rate_limit: float | None, out: IO[str], err: IO[str]
     clock = _Clock()
     with Emulator(rate_limit=rate_limit) as emulator, tempfile.TemporaryDirectory() as folder:
         for token in dead_at_send:
-            emulator.script_token(token, ticket_error="DeviceNotRegistered")
+            emulator.script_token(token, ticket_error=DEVICE_NOT_REGISTERED)
         for token in dead_at_receipt:
-            emulator.script_token(token, receipt_error="DeviceNotRegistered")
+            emulator.script_token(token, receipt_error=DEVICE_NOT_REGISTERED)
         emulator.set_project(second_project, "@demo/second-app")
         out.write(
             f"expo-push demo: {count:,} notifications to the built-in emulator at {emulator.url}\n"

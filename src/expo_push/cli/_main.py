@@ -26,6 +26,7 @@ from .._arguments import (
     rate_argument,
 )
 from .._errors import PushServerError, ValidationError
+from .._service import RATE_LIMIT
 from .._signals import SIGPIPE_STATUS, Stopped, StopSignals, drop_output, exit_status, signal_words
 from .._version import __version__
 from ..ledger._models import DEFAULT_BATCH_SIZE
@@ -251,9 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--rate-limit",
         type=rate_argument,
-        default=600.0,
+        default=float(RATE_LIMIT),
         metavar="N|none",
-        help="the emulated service's limit, and the client's pacing (default: 600)",
+        help=f"the emulated service's limit, and the client's pacing (default: {RATE_LIMIT})",
     )
     demo.set_defaults(handler=None)
     return parser

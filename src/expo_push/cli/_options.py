@@ -13,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from .._arguments import count_argument, positive_seconds_argument, rate_argument
+from .._service import RATE_LIMIT
 
 if TYPE_CHECKING:
     from .._client import PushClient
@@ -65,9 +66,9 @@ def add_service_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--rate-limit",
         type=rate_argument,
-        default=600.0,
+        default=float(RATE_LIMIT),
         metavar="N|none",
-        help="notifications per second the client paces itself to (default: 600, the service's limit)",
+        help=f"notifications per second the client paces itself to (default: {RATE_LIMIT}, the service's limit)",
     )
     group.add_argument(
         "--max-concurrency", type=count_argument(1), default=6, metavar="N", help="requests in flight (default: 6)"
