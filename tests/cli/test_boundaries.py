@@ -183,3 +183,14 @@ def test_importing_the_emulator_without_its_extra_says_which_to_install():
     assert done.returncode == 1
     assert "ModuleNotFoundError: the emulator needs hypercorn" in done.stderr
     assert "pip install 'expo-push[emulator]'" in done.stderr
+
+
+def test_the_command_line_imports_neither_the_ledger_nor_http2_until_a_command_needs_them():
+    # Every run of `expo-push` pays for what its parser imports: the ledger (sqlite3, its queries) only
+    # when --ledger is given, h2 only for an https:// service with the http2 extra (cold start, issue 20).
+    code = (
+        "import sys, expo_push.cli._main as m; m.build_parser(); "
+        "print(sorted(n for n in ('expo_push.ledger', 'sqlite3', 'h2', 'httpx', 'django') if n in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

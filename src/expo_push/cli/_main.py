@@ -25,11 +25,11 @@ from .._arguments import (
     positive_seconds_argument,
     rate_argument,
 )
+from .._defaults import DEFAULT_BATCH_SIZE
 from .._errors import PushServerError, ValidationError
 from .._service import RATE_LIMIT
 from .._signals import SIGPIPE_STATUS, Stopped, StopSignals, drop_output, exit_status, signal_words
 from .._version import __version__
-from ..ledger._models import DEFAULT_BATCH_SIZE
 from ._input import InputError
 from ._options import (
     EXIT_FAILED,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .._defaults import DEFAULT_BATCH_SIZE, DEFAULT_LEASE
+
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "DEFAULT_LEASE",
@@ -15,10 +17,6 @@ __all__ = [
     "WorkerRun",
 ]
 
-DEFAULT_BATCH_SIZE = 500
-"""Notifications an outbox worker claims at a time (``run_worker``, ``drain``, ``expo-push worker``)."""
-DEFAULT_LEASE = 600.0
-"""Seconds a silent worker keeps its outbox rows (longer than a request with its retries, 540 s by default)."""
 
 
 @dataclass(frozen=True)
