@@ -206,7 +206,7 @@ class _OutboxCollector:
             GaugeMetricFamily(f"{prefix}outbox_backlog", "Notifications waiting in the outbox", value=pending),
             GaugeMetricFamily(
                 f"{prefix}outbox_oldest_pending_seconds",
-                "Age of the oldest notification waiting in the outbox (0 when none)",
+                "Seconds the notification ready the longest has waited in the outbox (0 when none)",
                 value=oldest_age or 0.0,
             ),
             GaugeMetricFamily(

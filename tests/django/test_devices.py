@@ -74,3 +74,20 @@ def test_the_view_refuses_strangers_bad_tokens_and_posts_without_a_csrf_token(dj
     checked.force_login(user)
     assert checked.post("/push/devices/", {"token": token("phone")}).status_code == 403
     assert not PushDevice.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True, databases=["postgres"])
+@pytest.mark.parametrize("alias", ["postgres"], indirect=True)
+def test_a_dead_token_deactivates_its_device_after_the_database_restarted(alias, user, postgres_server):
+    # Found in review: the worker's thread kept the connection PostgreSQL had dropped, and every later dead
+    # token raised ("the connection is closed") until the worker itself was restarted.
+    from expo_push.django._devices import deactivate_dead
+    from expo_push.ledger import DeadToken
+
+    for name in ("before", "after"):
+        register_device(user, token(name))
+    on_dead_token = deactivate_dead("postgres")
+    on_dead_token(DeadToken(token("before"), 0.0, "DeviceNotRegistered", None, None))
+    postgres_server.restart()
+    on_dead_token(DeadToken(token("after"), 0.0, "DeviceNotRegistered", None, None))
+    assert not PushDevice.objects.using("postgres").filter(active=True).exists()

@@ -145,3 +145,43 @@ def test_workers_wait_out_a_sqlite_write_lock_held_elsewhere_and_lose_nothing(
         assert len(log.started) == WORKERS
 
 
+
+
+class _ClaimAnswerLost(SQLiteStore):
+    """A store whose first claim commits and then loses its answer to a lock, as a claim cut by an outage may."""
+
+    claims = 0
+
+    def claim(self, *args: object, **kwargs: object) -> list:  # type: ignore[override]
+        rows = super().claim(*args, **kwargs)  # type: ignore[arg-type]
+        type(self).claims += 1
+        if type(self).claims == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return rows
+
+
+def test_rows_of_a_claim_whose_answer_was_lost_are_given_back_and_sent(tmp_path: Path) -> None:
+    # Found in review: the first batch after the outage used up its end, and the rows of the lost claim stayed
+    # 'sending' under this worker's own name for as long as it lived (it renews them; others never take them).
+    ledger = Ledger(_ClaimAnswerLost(str(tmp_path / "push.db")))
+    ledger.enqueue([{"to": token(i), "body": "x"} for i in range(2)], keys=["a", "b"])
+    all_sent = threading.Event()
+
+    def on_batch(_: WorkerRun) -> None:
+        if all(state == "sent" for _, state in ledger.outbox()):
+            all_sent.set()
+
+    stop = threading.Event()
+    with Emulator() as emulator, PushClient(base_url=emulator.url, rate_limit=None, http2=False) as client:
+        worker = threading.Thread(
+            target=ledger.run_worker, args=(client, stop), kwargs={"batch_size": 1, "poll_interval": 0.05,
+                                                                   "on_batch": on_batch}
+        )  # fmt: skip
+        worker.start()
+        try:
+            assert all_sent.wait(30), ledger.outbox()
+        finally:
+            stop.set()
+            worker.join()
+        assert [len(emulator.inbox(token(i))) for i in range(2)] == [1, 1]  # each sent once
+    ledger.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from .._errors import ValidationError
@@ -61,6 +61,9 @@ def deactivate_dead(db: str) -> Callable[[DeadToken], None]:
     """The ledger's ``on_dead_token`` for the database ``db``: the dead token's device becomes inactive."""
 
     def on_dead_token(dead: DeadToken) -> None:
+        # Called from a long-lived worker or watcher thread, where no request cycle replaces a connection
+        # the database dropped (a restart, a failover): do it here, as Django does between requests.
+        connections[db].close_if_unusable_or_obsolete()
         deactivate_tokens([dead.token], dead.reason, using=db)
 
     return on_dead_token

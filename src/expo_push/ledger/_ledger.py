@@ -435,8 +435,12 @@ class Ledger:
         worker = self._worker(client, batch_size, stop)
         outage = worker.outage
         reclaim = True
+        release_own = False  # after an outage: rows a claim cut short may have left to this worker
         while not stop.is_set():
             try:
+                if release_own:
+                    worker.release_own()
+                    release_own = False
                 if reclaim:
                     worker.reclaim()
                 sent = worker.send_batch()
@@ -446,10 +450,9 @@ class Ledger:
                     raise
                 outage.failed(exc)  # a worker lives through database restarts, failovers and locks
                 outage.pause()
-                reclaim = True
+                reclaim = release_own = True
                 continue
-            if outage.succeeded():
-                worker.release_own()  # rows a claim cut short by the outage may have left to this worker
+            outage.succeeded()
             if sent:
                 if on_batch is not None:
                     on_batch(worker.run)

@@ -30,7 +30,7 @@ class Settings(Protocol):
 @dataclass(frozen=True)
 class Clocks:
     """The wall clock (dates: sent, due, died, enqueued) and the schedule clock (monotonic: "not before" times,
-    leases, the pacer); see docs/ledger.md, "Clocks"."""
+    leases; the shared pacer keeps its own reading); see docs/ledger.md, "Clocks"."""
 
     wall: Callable[[], float]
     schedule: Callable[[], float]

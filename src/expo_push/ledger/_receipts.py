@@ -190,7 +190,7 @@ class ReceiptRun:
                 )
         self.summary.dead_tokens.extend(events.dead)
         self.summary.resends += events.resends
-        self.recorder.report(events)
+        self.recorder.report_committed(events)
 
 
 def check_receipts(parts: Parts, recorder: Recorder, client: PushClient) -> ReceiptCheck:

@@ -28,7 +28,7 @@ class TicketRow(NamedTuple):
     token: str
     ticket_id: str | None
     status: str
-    """``"ok"`` or ``"error"``."""
+    """``"ok"``, ``"error"``, or ``"in_doubt"`` (a recipient whose request went out and no answer came)."""
     error_code: str | None
     error_message: str | None
     sent_at: float
