@@ -169,6 +169,8 @@ class BaseClient(Generic[TransportT, HttpClient]):
         http_client: HttpClient | None = None,
         transport: TransportT | None = None,
     ) -> None:
+        if verify is True:  # httpx's spelling of the default
+            verify = None
         self._options: dict[str, Any] = {
             "access_token": access_token,
             "base_url": base_url,
@@ -188,6 +190,14 @@ class BaseClient(Generic[TransportT, HttpClient]):
             "strict_fields": strict_fields,
             "verify": verify,
         }
+        if verify is not None and not isinstance(verify, str):
+            import ssl  # only here: whoever passes a context has imported it already
+
+            if not isinstance(verify, ssl.SSLContext):  # verify=False must not turn certificate checks off
+                raise TypeError(
+                    f"verify must be a CA file's path or an ssl.SSLContext (None or True: the default CAs), "
+                    f"not {verify!r}; certificate checks cannot be turned off"
+                )
         if isinstance(max_concurrency, bool) or not isinstance(max_concurrency, int) or max_concurrency < 1:
             raise ValueError(f"max_concurrency must be a positive integer, not {max_concurrency!r}")
         for name, seconds in (("attempt_timeout", attempt_timeout), ("interrupt_grace", interrupt_grace)):

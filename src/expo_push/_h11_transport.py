@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import h11
 
-from ._transport import DEFAULT_TIMEOUT, BodyReader, Timeout, TransportError, remaining
+from ._transport import DEFAULT_TIMEOUT, UNWRITABLE_REQUEST, BodyReader, Timeout, TransportError, remaining
 from ._wire import HttpResponse
 
 if TYPE_CHECKING:
@@ -92,8 +92,8 @@ class Exchange:
     ) -> None:
         try:
             self.outgoing = b"".join(state.send(event) or b"" for event in _request(*url, body, headers))
-        except h11.ProtocolError as exc:
-            raise TransportError(f"LocalProtocolError: {exc}", sent=False, retryable=False) from None
+        except h11.ProtocolError:
+            raise TransportError(UNWRITABLE_REQUEST, sent=False, retryable=False) from None
         self._state = state
         self._limit = limit
         self._deadline = deadline

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpcore
 
-from ._transport import AttemptTimedOut, BodyReader, Timeout, TransportError
+from ._transport import UNWRITABLE_REQUEST, AttemptTimedOut, BodyReader, Timeout, TransportError
 from ._wire import HttpResponse
 
 if TYPE_CHECKING:
@@ -136,7 +136,11 @@ class HttpcoreTransport:
             httpcore.PoolTimeout,
             httpcore.UnsupportedProtocol,
         ) as exc:
-            text = f"{type(exc).__name__}: {exc or 'no answer'}"
+            text = (
+                UNWRITABLE_REQUEST
+                if isinstance(exc, httpcore.LocalProtocolError)
+                else f"{type(exc).__name__}: {exc or 'no answer'}"
+            )
             raise TransportError(
                 text, sent=not isinstance(exc, _NEVER_SENT), retryable=not isinstance(exc, _NOT_RETRYABLE)
             ) from None

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from ._transport import AttemptTimedOut, BodyReader, Timeout, TransportError
+from ._transport import UNWRITABLE_REQUEST, AttemptTimedOut, BodyReader, Timeout, TransportError
 from ._wire import HttpResponse
 
 if TYPE_CHECKING:
@@ -63,7 +63,8 @@ async def _nothing() -> AsyncIterator[bytes]:
 
 
 def _failure(exc: httpx.HTTPError) -> TransportError:
-    text = f"{type(exc).__name__}: {exc or 'no answer'}"
+    unwritable = isinstance(exc, httpx.LocalProtocolError)
+    text = UNWRITABLE_REQUEST if unwritable else f"{type(exc).__name__}: {exc or 'no answer'}"
     return TransportError(text, sent=not isinstance(exc, _NEVER_SENT), retryable=not isinstance(exc, _NOT_RETRYABLE))
 
 

@@ -55,6 +55,13 @@ def as_timeout(value: object) -> Timeout:
     raise ValueError(f"timeout must be a number of seconds, None or an httpx.Timeout, not {value!r}")
 
 
+UNWRITABLE_REQUEST = (
+    "LocalProtocolError: the request cannot be written as HTTP (a header's name or value holds a character HTTP "
+    "forbids, such as a newline); the header is not shown, as it may be a secret"
+)
+"""What a transport says of a request it cannot write: never the library's own words, which quote the header."""
+
+
 class TransportError(Exception):
     """No usable answer came. ``sent``: the request may have reached the service; ``retryable``: a retry may mend it;
     ``malformed``: an answer came but breaks the protocol (too large, undecodable)."""

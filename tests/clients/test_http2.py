@@ -102,6 +102,15 @@ def test_without_verify_the_emulators_certificate_is_refused(tls: Emulator) -> N
     assert info.value.unsent  # no TLS session, so nothing reached the service
 
 
+@pytest.mark.parametrize("client_class", [PushClient, AsyncPushClient])
+@pytest.mark.parametrize("verify", [False, 0, b"yes"])
+def test_verify_false_is_refused_never_turning_certificate_checks_off(client_class, verify) -> None:
+    # Found in review: AsyncPushClient(verify=False) sent to a service whose certificate it could not check,
+    # and PushClient crashed mid-send with an AttributeError counted in doubt.
+    with pytest.raises(TypeError, match=r"verify must be a CA file's path or an ssl\.SSLContext"):
+        client_class(base_url="https://127.0.0.1:9", verify=verify)
+
+
 def test_a_ca_file_that_cannot_be_read_is_a_clear_error(tmp_path) -> None:
     with pytest.raises(ValueError, match="cannot read the CA file"):
         PushClient(base_url="https://127.0.0.1:9", verify=str(tmp_path / "missing.pem"))

@@ -327,3 +327,15 @@ def test_a_failed_publish_gives_each_accepted_ticket_its_own_message_by_position
     error = expo_push.PushServerError("failed", tickets=[accepted])
     (ticket,) = batch.failure(error).push_tickets
     assert ticket.push_message is second  # the token alone would have named the first
+
+
+def test_a_header_that_cannot_be_written_is_refused_without_quoting_it(emu: Emulator) -> None:
+    # Found in review: h11's own words quote the header's value, and a session's access token reached the error.
+    session = bearer_session()
+    session.headers["Authorization"] = "Bearer secret-of-the-session\n"
+    with pytest.raises(Exception) as caught:  # noqa: PT011 (whatever the class, the secret must not be in it)
+        client(emu, session, max_retries=0).publish(PushMessage(to=tokens(1)[0]))
+    shown = f"{caught.value} {caught.value!r} {caught.value.__cause__!r} {caught.value.__context__!r}"
+    assert "cannot be written as HTTP" in shown
+    assert "secret-of-the-session" not in shown
+    assert emu.stats.requests == 0
