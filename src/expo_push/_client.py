@@ -170,9 +170,11 @@ class PushClient(BaseClient[Transport, "httpx.Client"]):
             that is no field of the service, naming the nearest known one;
             by default such keys are sent (the service ignores them). A known
             field in another spelling (``channel_id``) is refused either way.
-        verify: How to check the service's TLS certificate: ``None`` (the
-            system's CA bundle), the path of a PEM file of CAs to trust (an
-            emulator's ``ca_file``), or an ``ssl.SSLContext``.
+        verify: How to check the service's TLS certificate: ``None`` or
+            ``True`` (``$SSL_CERT_FILE`` / ``$SSL_CERT_DIR`` where set, else
+            certifi's CA bundle), the path of a PEM file of CAs to trust (an
+            emulator's ``ca_file``), or an ``ssl.SSLContext``. Checks cannot
+            be turned off.
         http_client: Your own ``httpx.Client`` (its headers, proxies and
             certificates are used; you close it).
         transport: Your own ``Transport`` (requests go through its
