@@ -221,7 +221,8 @@ class _Connection:
 class H11Transport:
     """``Transport`` over sockets: HTTP/1.1 with keep-alive, at most ``max_connections`` open, TLS for ``https://``.
 
-    ``ssl_context`` checks the service's certificate (default: ``$SSL_CERT_FILE`` / ``$SSL_CERT_DIR`` where set, else certifi's bundle, as httpx loads it).
+    ``ssl_context`` checks the service's certificate (default: ``$SSL_CERT_FILE`` / ``$SSL_CERT_DIR`` where set,
+    else certifi's bundle, as httpx loads it).
     """
 
     def __init__(
