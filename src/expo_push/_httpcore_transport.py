@@ -1,5 +1,9 @@
 """``PushClient``'s HTTP/2 transport (the ``http2`` extra): httpcore's connection pool over a network backend that
-cuts every wait to the attempt's deadline, so a dribbled answer, head or body, ends at ``attempt_timeout``."""
+cuts every wait to the attempt's deadline, so a dribbled answer, head or body, ends at ``attempt_timeout``.
+
+On an HTTP/2 connection one thread reads for every stream on it, and httpcore raises a failed read on them all: a
+read there is cut to the latest deadline of the requests in flight, never to one request's, which would fail the
+others with it. A request whose own deadline passes meanwhile ends when its answer comes (``BodyReader``)."""
 
 from __future__ import annotations
 
@@ -32,29 +36,59 @@ _NEVER_SENT = (
 _NOT_RETRYABLE = (httpcore.LocalProtocolError, httpcore.UnsupportedProtocol)
 
 
-class _Deadline(threading.local):
-    """The deadline of the request the current thread is carrying out (``inf`` outside one)."""
+class _Deadline:
+    """The deadline of the request each thread is carrying out, and the latest of those in flight."""
 
-    at = math.inf
+    def __init__(self) -> None:
+        self._own = threading.local()
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, float] = {}
 
-    def cut(self, timeout: float | None) -> float:
-        """``timeout`` cut to what is left before the deadline; a timeout of httpcore's once it is past."""
-        left = self.at - time.monotonic()
+    def start(self, at: float) -> None:
+        self._own.at = at
+        with self._lock:
+            self._in_flight[threading.get_ident()] = at
+
+    def end(self) -> None:
+        self._own.at = math.inf
+        with self._lock:
+            self._in_flight.pop(threading.get_ident(), None)
+
+    def latest(self) -> float:
+        """The latest deadline of the requests in flight (``inf`` when none)."""
+        with self._lock:
+            return max(self._in_flight.values(), default=math.inf)
+
+    def cut(self, timeout: float | None, shared: bool = False) -> float:
+        """``timeout`` cut to what is left before the deadline (``shared``: the latest in flight, for a connection
+        whose reads serve every request on it); a timeout of httpcore's once it is past."""
+        at = self.latest() if shared else getattr(self._own, "at", math.inf)
+        left = at - time.monotonic()
         if left <= 0:
             raise httpcore.ReadTimeout("past the attempt's deadline")
         return left if timeout is None or timeout > left else timeout
 
 
 class _Stream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline) -> None:
+    def __init__(self, inner: httpcore.NetworkStream, deadline: _Deadline, shared: bool = False) -> None:
         self._inner = inner
         self._deadline = deadline
+        self._shared = shared  # an HTTP/2 connection: its reads and writes serve every request on it
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, self._deadline.cut(timeout))
+        if not self._shared:
+            return self._inner.read(max_bytes, self._deadline.cut(timeout))
+        while True:
+            latest = self._deadline.latest()
+            try:
+                return self._inner.read(max_bytes, self._deadline.cut(timeout, shared=True))
+            except httpcore.ReadTimeout:
+                if self._deadline.latest() <= latest:
+                    raise
+                # A request with a later deadline came onto the connection during the read: read on for it.
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, self._deadline.cut(timeout))
+        self._inner.write(buffer, self._deadline.cut(timeout, self._shared))
 
     def close(self) -> None:
         self._inner.close()
@@ -63,7 +97,9 @@ class _Stream(httpcore.NetworkStream):
         self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.NetworkStream:
         tls = self._inner.start_tls(ssl_context, server_hostname, self._deadline.cut(timeout))
-        return _Stream(tls, self._deadline)
+        ssl_object = tls.get_extra_info("ssl_object")
+        shared = ssl_object is not None and ssl_object.selected_alpn_protocol() == "h2"
+        return _Stream(tls, self._deadline, shared)
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
@@ -115,7 +151,7 @@ class HttpcoreTransport:
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str], deadline: float, limit: int) -> HttpResponse:
         """POST ``body`` to ``url`` and read the answer, within ``deadline`` and ``limit``."""
-        self._deadline.at = deadline
+        self._deadline.start(deadline)
         try:
             with self._pool.stream(
                 "POST", url, headers=list(headers.items()), content=body, extensions={"timeout": self._timeouts}
@@ -145,7 +181,7 @@ class HttpcoreTransport:
                 text, sent=not isinstance(exc, _NEVER_SENT), retryable=not isinstance(exc, _NOT_RETRYABLE)
             ) from None
         finally:
-            self._deadline.at = math.inf
+            self._deadline.end()
 
     def close(self) -> None:
         """Close the connections kept open."""

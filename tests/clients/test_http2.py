@@ -195,3 +195,42 @@ def test_a_proxy_named_by_the_environment_is_gone_through_as_httpx_does(monkeypa
     with PushClient(base_url="https://exp.host") as client:
         assert isinstance(client._transport, HttpxTransport)
         assert client._transport.http._mounts  # httpx mounted the environment's proxy
+
+
+def test_one_requests_deadline_does_not_fail_another_on_the_same_http2_connection(tls: Emulator) -> None:
+    # Found in review: httpcore reads an HTTP/2 connection for every stream on it from whichever thread holds its
+    # read lock, and a read error is raised on every stream; a read cut to one request's deadline failed the
+    # requests beside it, whose deadlines were far off (and they were then counted in doubt and retried).
+    import time
+    from concurrent.futures import ThreadPoolExecutor, wait
+
+    from expo_push._httpcore_transport import HttpcoreTransport
+    from expo_push._transport import DEFAULT_TIMEOUT, TransportError
+
+    transport = HttpcoreTransport(timeout=DEFAULT_TIMEOUT, ssl_context=tls.ssl_context(), max_connections=1)
+    url = tls.url + "/--/api/v2/push/send"
+    headers = {"content-type": "application/json", "authorization": "Bearer h2-token"}
+
+    def post(n: int, seconds: float) -> int:
+        body = b'{"to": "ExponentPushToken[h2-deadline-%d]"}' % n
+        return transport.post(url, body, headers, time.monotonic() + seconds, 1 << 20).status_code
+
+    try:
+        assert post(0, 10) == 200  # the connection is up, and speaks HTTP/2
+        tls.add_fault("stall", count=2)
+        with ThreadPoolExecutor(2) as pool:
+            short = pool.submit(post, 1, 0.5)
+            assert tls.wait_for_stalls(1)  # the short one is out, its thread reading the connection
+            long = pool.submit(post, 2, 30)
+            assert tls.wait_for_stalls(2)
+            # Past the short one's deadline: on the code before, its cut read failed both here.
+            wait([short], timeout=2)
+            tls.release_stalls()
+            assert long.result(timeout=30) == 200
+            outcome = short.exception(timeout=30)  # its answer came after its deadline: a timeout, or in time
+        assert outcome is None or isinstance(outcome, TransportError)
+        last = tls.request(tls.stats.requests)
+        assert last is not None
+        assert last["httpVersion"] == "2"
+    finally:
+        transport.close()
