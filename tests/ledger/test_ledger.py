@@ -276,17 +276,14 @@ async def test_check_receipts_async(ledger: Ledger, emulator: Emulator, clock: C
 
 def test_watch_receipts_checks_until_stopped(ledger: Ledger, client: PushClient, emulator: Emulator) -> None:
     stop = threading.Event()
-    checks: list[int] = []
-    original = ledger.check_receipts
+    checks: list[ReceiptCheck] = []
 
-    def counting(push_client: PushClient) -> object:
-        checks.append(1)
+    def counting(summary: ReceiptCheck) -> None:
+        checks.append(summary)
         if len(checks) == 3:
             stop.set()
-        return original(push_client)
 
-    ledger.check_receipts = counting  # type: ignore[method-assign]
-    ledger.watch_receipts(client, stop, interval=0.001)
+    ledger.watch_receipts(client, stop, interval=0.001, on_check=counting)
     assert len(checks) == 3
 
 
@@ -510,19 +507,16 @@ def test_the_outbox_keeps_what_a_failed_request_accepted_and_resends_only_the_re
 async def test_watch_receipts_async_checks_until_stopped(ledger: Ledger, emulator: Emulator, clock: Clock) -> None:
     stop = asyncio.Event()
     checks: list[ReceiptCheck] = []
-    original = ledger.check_receipts_async
 
-    async def counting(push_client: AsyncPushClient) -> ReceiptCheck:
-        checks.append(await original(push_client))
+    def counting(summary: ReceiptCheck) -> None:
+        checks.append(summary)
         if len(checks) == 2:
             stop.set()
-        return checks[-1]
 
-    ledger.check_receipts_async = counting  # type: ignore[method-assign]
     async with AsyncPushClient(base_url=emulator.url, rate_limit=None, http2=False) as client:
         ledger.record(await client.send({"to": token(1)}))
         clock.advance(15 * MINUTE)
-        await asyncio.wait_for(ledger.watch_receipts_async(client, stop, interval=0.01), 10)
+        await asyncio.wait_for(ledger.watch_receipts_async(client, stop, interval=0.01, on_check=counting), 10)
     assert [c.ok for c in checks] == [1, 0]
     assert ledger.pending_receipts() == []
 

@@ -185,3 +185,37 @@ def test_rows_of_a_claim_whose_answer_was_lost_are_given_back_and_sent(tmp_path:
             worker.join()
         assert [len(emulator.inbox(token(i))) for i in range(2)] == [1, 1]  # each sent once
     ledger.close()
+
+
+class _LockedOnce(SQLiteStore):
+    """A store whose first receipts check meets a write lock held by someone else."""
+
+    checks = 0
+
+    def due_receipts(self, *args: object, **kwargs: object) -> list:  # type: ignore[override]
+        type(self).checks += 1
+        if type(self).checks == 1:
+            raise sqlite3.OperationalError("database is locked")
+        return super().due_receipts(*args, **kwargs)  # type: ignore[arg-type]
+
+
+async def test_the_async_receipts_watcher_waits_out_an_outage(tmp_path: Path) -> None:
+    # Found in review: the sync watcher lived through outages, the asyncio one ended on the first.
+    import asyncio
+
+    from expo_push import AsyncPushClient
+
+    ledger = Ledger(_LockedOnce(str(tmp_path / "push.db")))
+    stop = asyncio.Event()
+    checked: list[object] = []
+
+    def on_check(summary: object) -> None:
+        checked.append(summary)
+        stop.set()
+
+    with Emulator() as emulator:
+        async with AsyncPushClient(base_url=emulator.url, rate_limit=None, http2=False) as client:
+            await asyncio.wait_for(ledger.watch_receipts_async(client, stop, interval=0.01, on_check=on_check), 30)
+    assert len(checked) == 1
+    assert _LockedOnce.checks >= 2
+    ledger.close()

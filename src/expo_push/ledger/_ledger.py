@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 import time
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._account import SendAccount
 from .._batch import iter_prepared
-from .._errors import PushServerError, ValidationError
+from .._errors import ValidationError
 from .._message import PushMessage
 from .._models import PushTicket
 from .._service import RATE_LIMIT
@@ -31,11 +30,10 @@ from ._models import (
     ReceiptCheck,
     WorkerRun,
 )
-from ._outage import Outage
 from ._outbox import Worker, outbox_entries
 from ._pacer import SharedPacer
 from ._parts import Clocks, Parts
-from ._receipts import check_receipts, check_receipts_async, pending_receipts
+from ._receipts import check_receipts, check_receipts_async, pending_receipts, watch_receipts, watch_receipts_async
 from ._recording import CONFIG_ERRORS, Recorder
 from ._sending import RecordedSend, plan_send
 from ._store import Store
@@ -287,31 +285,19 @@ class Ledger:
         A failed check is logged and tried again at the next one; while the database is away the watcher
         waits for it (logged once), as a worker does.
         """
-        outage = Outage(self._store.is_unavailable, stop, "receipts watcher")
-        while not stop.is_set():
-            try:
-                summary = self.check_receipts(client)
-            except PushServerError as exc:
-                logger.warning("expo-push: receipts check failed, trying again in %.0f s: %s", interval, exc)
-            except Exception as exc:
-                if not self._store.is_unavailable(exc):
-                    raise
-                outage.failed(exc)
-            else:
-                outage.succeeded()
-                if on_check is not None:
-                    on_check(summary)
-            stop.wait(interval)
+        watch_receipts(self._parts, self._recorder, client, stop, interval, on_check)
 
-    async def watch_receipts_async(self, client: AsyncPushClient, stop: asyncio.Event, interval: float = 60.0) -> None:
-        """``watch_receipts`` for asyncio: check every ``interval`` seconds until ``stop`` is set."""
-        while not stop.is_set():
-            try:
-                await self.check_receipts_async(client)
-            except PushServerError as exc:
-                logger.warning("expo-push: receipts check failed, trying again in %.0f s: %s", interval, exc)
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+    async def watch_receipts_async(
+        self,
+        client: AsyncPushClient,
+        stop: asyncio.Event,
+        interval: float = 60.0,
+        *,
+        on_check: Callable[[ReceiptCheck], object] | None = None,
+    ) -> None:
+        """``watch_receipts`` for asyncio: check every ``interval`` seconds until ``stop`` is set, waiting out
+        the database's outages as the sync watcher does."""
+        await watch_receipts_async(self._parts, self._recorder, client, stop, interval, on_check)
 
     def pending_receipts(self, limit: int | None = None) -> list[PendingReceipt]:
         """Tickets still waiting for a receipt, oldest first (at most ``limit``)."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -13,6 +15,7 @@ from .._models import PushReceipt
 from .._service import MAX_RECEIPT_IDS_PER_REQUEST, MESSAGE_RATE_EXCEEDED
 from ._messages import decode_queue, payload_text
 from ._models import PendingReceipt, ReceiptCheck
+from ._outage import Outage
 from ._parts import Parts
 from ._recording import Events, Recorder
 from ._rows import DueReceipt, QueueRow, ReceiptOutcome, Repoll, StoredTicket, TicketRow
@@ -31,6 +34,8 @@ __all__ = [
     "pending_receipts",
     "plan_receipts",
     "unpack",
+    "watch_receipts",
+    "watch_receipts_async",
 ]
 
 logger = logging.getLogger("expo_push.ledger")
@@ -221,6 +226,63 @@ async def check_receipts_async(parts: Parts, recorder: Recorder, client: AsyncPu
             await asyncio.to_thread(run.settle, due, held, exc.receipts, True)
             raise
         await asyncio.to_thread(run.settle, due, held, receipts)
+
+
+def watch_receipts(
+    parts: Parts,
+    recorder: Recorder,
+    client: PushClient,
+    stop: threading.Event,
+    interval: float,
+    on_check: Callable[[ReceiptCheck], object] | None,
+) -> None:
+    """The sync receipts watcher: a check every ``interval`` seconds until ``stop`` is set."""
+    outage = Outage(parts.store.is_unavailable, stop, "receipts watcher")
+    while not stop.is_set():
+        try:
+            summary = check_receipts(parts, recorder, client)
+        except Exception as exc:
+            _check_failed(parts.store, exc, outage, interval)
+        else:
+            _checked(summary, outage, on_check)
+        stop.wait(interval)
+
+
+async def watch_receipts_async(
+    parts: Parts,
+    recorder: Recorder,
+    client: AsyncPushClient,
+    stop: asyncio.Event,
+    interval: float,
+    on_check: Callable[[ReceiptCheck], object] | None,
+) -> None:
+    """The asyncio receipts watcher: a check every ``interval`` seconds until ``stop`` is set."""
+    outage = Outage(parts.store.is_unavailable, threading.Event(), "receipts watcher")  # never paused: no stop
+    while not stop.is_set():
+        try:
+            summary = await check_receipts_async(parts, recorder, client)
+        except Exception as exc:
+            _check_failed(parts.store, exc, outage, interval)
+        else:
+            _checked(summary, outage, on_check)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+def _check_failed(store: Store, exc: Exception, outage: Outage, interval: float) -> None:
+    """A watcher's check raised: logged and tried again at the next check, or an outage waited out."""
+    if isinstance(exc, PushServerError):
+        logger.warning("expo-push: receipts check failed, trying again in %.0f s: %s", interval, exc)
+    elif store.is_unavailable(exc):
+        outage.failed(exc)
+    else:
+        raise exc
+
+
+def _checked(summary: ReceiptCheck, outage: Outage, on_check: Callable[[ReceiptCheck], object] | None) -> None:
+    outage.succeeded()
+    if on_check is not None:
+        on_check(summary)
 
 
 def pending_receipts(store: Store, limit: int | None) -> list[PendingReceipt]:
