@@ -169,7 +169,6 @@ class HttpcoreTransport:
         except (
             httpcore.NetworkError,
             httpcore.ProtocolError,
-            httpcore.PoolTimeout,
             httpcore.UnsupportedProtocol,
         ) as exc:
             text = (

@@ -263,7 +263,7 @@ def test_force_fcm_v1_and_a_custom_api_url_shape_the_request_urls() -> None:
     receipts = route.url(route.base_url + "/--/api/v2/push/getReceipts")
     assert receipts == "https://exp.host/--/api/v2/push/getReceipts"
     prefixed = _Route("http://proxy", "/expo/--/api/v2", None)
-    assert (prefixed.base_url, prefixed.needs_hook) == ("http://proxy/expo", False)
+    assert (prefixed.base_url, prefixed.rewrite, prefixed.fcm_v1) == ("http://proxy/expo", None, None)
     custom = _Route("http://proxy", "/push-api", False)
     assert custom.url(custom.base_url + "/--/api/v2/push/send") == "http://proxy/push-api/push/send?useFcmV1=false"
 

@@ -50,11 +50,6 @@ class _Route:
             self.rewrite = (host + default, host + api_url.rstrip("/"))
         self.fcm_v1 = None if force_fcm_v1 is None else ("true" if force_fcm_v1 else "false")
 
-    @property
-    def needs_hook(self) -> bool:
-        """Whether requests must be changed on their way out (a custom ``api_url`` or ``force_fcm_v1``)."""
-        return self.rewrite is not None or self.fcm_v1 is not None
-
     def url(self, url: str) -> str:
         """Where an expo-push request for ``url`` goes on the configured route."""
         if self.rewrite is not None and url.startswith(self.rewrite[0]):

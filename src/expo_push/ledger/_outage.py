@@ -36,26 +36,14 @@ class Outage:
         is_unavailable: Callable[[BaseException], bool],
         stop: threading.Event,
         who: str,
-        *,
-        first_wait: float = FIRST_WAIT,
-        longest_wait: float = LONGEST_WAIT,
     ) -> None:
         self._is_unavailable = is_unavailable
         self._stop = stop
         self._who = who
-        self._first_wait = first_wait
-        self._longest_wait = longest_wait
-        self._wait = first_wait
+        self._wait = FIRST_WAIT
         self._since: float | None = None
         self._logged_since: float | None = None  # when the outage being logged started
         self._ended_at = -QUIET
-        self.outages = 0
-        """Outages met so far."""
-
-    @property
-    def ongoing(self) -> bool:
-        """Whether the database was unavailable at the last try."""
-        return self._since is not None
 
     def retry(self, action: Callable[[], T]) -> T:
         """``action()``, tried again after each outage error until it succeeds (or ``stop`` is set)."""
@@ -74,24 +62,23 @@ class Outage:
     def pause(self) -> None:
         """Wait before the next try (until ``stop`` is set at most), longer each time during one outage."""
         self._stop.wait(self._wait)
-        self._wait = min(self._wait * 2, self._longest_wait)
+        self._wait = min(self._wait * 2, LONGEST_WAIT)
 
     def failed(self, exc: BaseException) -> None:
         """Note an outage error (logged when it starts an outage)."""
         if self._since is not None:
             return
         self._since = now = time.monotonic()
-        self._wait = self._first_wait
+        self._wait = FIRST_WAIT
         if now - self._ended_at >= QUIET:
             self._logged_since = now
-            self.outages += 1
             logger.warning(
                 "expo-push: %s: the ledger's database is unavailable (%s: %s); waiting for it, trying again"
                 " every %g s at most",
                 self._who,
                 type(exc).__name__,
                 str(exc).strip().splitlines()[0] if str(exc).strip() else "no message",
-                self._longest_wait,
+                LONGEST_WAIT,
             )
 
     def succeeded(self) -> bool:
