@@ -13,6 +13,7 @@ import functools
 import logging
 import math
 import os
+import sys
 import time
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
@@ -116,8 +117,19 @@ def _trusting(ca_file: str, alpn: tuple[str, ...]) -> ssl.SSLContext:
 
 
 def _proxied() -> bool:
-    """Whether the environment names a proxy (httpx's transport then goes through it, as before)."""
-    return any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES)
+    """Whether the environment names a proxy (httpx's transport then goes through it, as before).
+
+    On macOS and Windows the system's proxy settings count too, as httpx reads them (``getproxies`` falls back
+    to the System Configuration or the registry); elsewhere the variables are all there is, and ``urllib.request``
+    stays out of a cold start.
+    """
+    if any(os.environ.get(name) or os.environ.get(name.upper()) for name in _PROXY_VARIABLES):
+        return True
+    if sys.platform in ("darwin", "win32"):
+        import urllib.request
+
+        return any(urllib.request.getproxies().get(scheme) for scheme in ("http", "https", "all"))
+    return False
 
 
 @functools.cache

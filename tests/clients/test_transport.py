@@ -127,3 +127,19 @@ def test_a_base_url_no_transport_can_reach_fails_its_request_as_never_sent():
     assert "UnsupportedProtocol" in str(info.value)
     assert [m.to for m in info.value.unsent] == [TOKEN]
     assert info.value.in_doubt == []
+
+
+@pytest.mark.parametrize(("platform", "proxied"), [("darwin", True), ("win32", True), ("linux", False)])
+def test_a_system_proxy_counts_where_httpx_reads_one(monkeypatch, platform, proxied) -> None:
+    # Found in review: on macOS and Windows httpx takes the system's proxy settings (urllib's getproxies), and
+    # the h11 transport went around a proxy the old httpx path had gone through.
+    import urllib.request
+
+    from expo_push import _base_client
+
+    for name in ("http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    monkeypatch.setattr(_base_client.sys, "platform", platform)
+    monkeypatch.setattr(urllib.request, "getproxies", lambda: {"https": "http://proxy.example:3128"})
+    assert _base_client._proxied() is proxied
